@@ -1,0 +1,116 @@
+"""Request-scoped dependencies: the database session (the request owns the transaction),
+the caller, and the moment of the request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from deskdrill.accounts import service as accounts
+from deskdrill.accounts.enums import Role
+from deskdrill.accounts.models import User
+from deskdrill.core.clock import Instant, utc_now, wall_instant
+from deskdrill.core.errors import Forbidden, Invalid, Unauthorized
+from deskdrill.db.engine import begin_read, unit_of_work
+from deskdrill.settings import Settings
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_factory(request: Request) -> sessionmaker[Session]:
+    return request.app.state.session_factory
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, rolled back on error.
+
+    Reads begin DEFERRED on SQLite so they never queue behind writers.
+    """
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as session:
+        if request.method in READ_METHODS:
+            begin_read(session)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthorized(
+            "send an API token: 'Authorization: Bearer <token>' "
+            "(POST /api/v1/auth/token issues one)"
+        )
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def get_current_user(
+    factory: FactoryDep, authorization: Annotated[str | None, Header()] = None
+) -> User:
+    """The caller, looked up in its own short read transaction so that checking a token
+    never holds the write lock a request's own transaction is about to take."""
+    secret = _bearer(authorization)
+    with unit_of_work(factory, read_only=True) as session:
+        return accounts.user_for_token(session=session, secret=secret, now=utc_now())
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_manager(user: CurrentUser) -> User:
+    if user.role not in (Role.trainer, Role.admin):
+        raise Forbidden("only trainers and admins may do this")
+    return user
+
+
+def require_admin(user: CurrentUser) -> User:
+    if user.role != Role.admin:
+        raise Forbidden("only admins may do this")
+    return user
+
+
+ManagerUser = Annotated[User, Depends(require_manager)]
+AdminUser = Annotated[User, Depends(require_admin)]
+
+
+def get_instant() -> Instant:
+    """Until the drill clock exists, simulated time is wall time."""
+    return wall_instant()
+
+
+Now = Annotated[Instant, Depends(get_instant)]
+
+
+def expected_version(
+    if_match: Annotated[
+        str | None,
+        Header(description="the ticket version you last saw (its ETag); a stale one answers 409"),
+    ] = None,
+) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise Invalid('If-Match must be a ticket version such as "3"', field="If-Match")
+    return int(raw)
+
+
+ExpectedVersion = Annotated[int | None, Depends(expected_version)]

@@ -1,0 +1,84 @@
+"""One place that turns errors into JSON answers a person can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from deskdrill.core.errors import DomainError
+
+
+def error_body(exc: DomainError) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": exc.code, "detail": exc.message}
+    body.update({k: v for k, v in exc.extra.items() if v is not None})
+    return body
+
+
+def domain_response(exc: DomainError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def validation_body(exc: RequestValidationError) -> dict[str, Any]:
+    errors = [
+        {"field": _location(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+    return {
+        "error": "validation_error",
+        "detail": f"{first['field']}: {first['message']}",
+        "field": first["field"],
+        "errors": errors,
+    }
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+        return domain_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(validation_body(exc), status_code=422)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_request: Request, _exc: StaleDataError) -> JSONResponse:
+        return JSONResponse(
+            {
+                "error": "conflict",
+                "detail": "the ticket was changed by someone "
+                "else at the same moment; reload it and try again",
+            },
+            status_code=409,
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        return JSONResponse(
+            {
+                "error": "conflict",
+                "detail": "the change collides with one made "
+                "at the same moment; reload and try again",
+            },
+            status_code=409,
+        )
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing, unknown, expired or revoked token"},
+    403: {"description": "your role may not do this"},
+    404: {"description": "no such ticket in a drill you belong to"},
+    409: {"description": "illegal transition for the current status, or a stale version"},
+    422: {"description": "invalid input; `field` names what is wrong"},
+}

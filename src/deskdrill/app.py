@@ -1,0 +1,43 @@
+"""The ASGI application: API under /api/v1, pages at /, static files at /static."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from deskdrill import __version__
+from deskdrill.api import errors
+from deskdrill.api.routes import auth, drills, receive, tickets, users
+from deskdrill.db.engine import make_engine, make_sessionmaker
+from deskdrill.paths import resource_dir
+from deskdrill.settings import Settings, get_settings
+from deskdrill.web import pages
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="deskdrill",
+        version=__version__,
+        description="A support-desk ticketing sandbox for training customer-service staff.",
+        docs_url="/docs",
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings)
+    app.state.session_factory = make_sessionmaker(app.state.engine)
+
+    api = APIRouter(prefix="/api/v1")
+    api.add_api_route("/health", lambda: {"status": "ok"}, methods=["GET"], tags=["meta"])
+    for module in (auth, users, drills, receive, tickets):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(resource_dir("web") / "static")), name="static")
+    errors.install(app)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for ``uvicorn --factory deskdrill.app:app_factory``."""
+    return create_app()

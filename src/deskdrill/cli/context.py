@@ -1,0 +1,42 @@
+"""What every CLI command needs: settings, a session factory, a console."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from deskdrill.core.errors import DomainError
+from deskdrill.db.engine import make_engine, make_sessionmaker, unit_of_work
+from deskdrill.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            err_console.print(f"[red]configuration error:[/red] {error['msg']}")
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def session_scope(settings: Settings | None = None) -> Iterator[Session]:
+    """One unit of work; domain errors become a red sentence and exit code 1."""
+    settings = settings or load_settings()
+    engine = make_engine(settings)
+    try:
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            yield session
+    except DomainError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()

@@ -1,0 +1,127 @@
+"""Parties and orders of a drill."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deskdrill.core.errors import Conflict, Invalid, NotFound
+from deskdrill.customers.enums import PartyKind
+from deskdrill.customers.masking import mask_email, mask_phone
+from deskdrill.customers.models import Order, Party
+from deskdrill.customers.schemas import OrderCreate, OrderRead, PartyCreate, PartyRead
+
+CUSTOMER_KINDS = {
+    PartyKind.consumer,
+    PartyKind.passenger,
+    PartyKind.driver,
+    PartyKind.merchant,
+    PartyKind.courier,
+}
+
+
+def create_party(*, session: Session, drill_id: int, data: PartyCreate, now: datetime) -> Party:
+    if find_party(session=session, drill_id=drill_id, ref=data.ref) is not None:
+        raise Conflict(f"this drill already has a party with ref {data.ref!r}", field="ref")
+    party = Party(drill_id=drill_id, created_at=now, **data.model_dump())
+    session.add(party)
+    session.flush()
+    return party
+
+
+def find_party(*, session: Session, drill_id: int, ref: str) -> Party | None:
+    return session.scalar(select(Party).where(Party.drill_id == drill_id, Party.ref == ref))
+
+
+def get_party(*, session: Session, drill_id: int, ref: str, field: str = "party") -> Party:
+    party = find_party(session=session, drill_id=drill_id, ref=ref)
+    if party is None:
+        raise Invalid(f"no party with ref {ref!r} in this drill", field=field)
+    return party
+
+
+def _role_party(
+    session: Session, drill_id: int, ref: str | None, kind: PartyKind, field: str
+) -> int | None:
+    if ref is None:
+        return None
+    party = get_party(session=session, drill_id=drill_id, ref=ref, field=field)
+    if party.kind != kind:
+        raise Invalid(f"party {ref!r} is a {party.kind}, not a {kind}", field=field)
+    return party.id
+
+
+def create_order(*, session: Session, drill_id: int, data: OrderCreate, now: datetime) -> Order:
+    if find_order(session=session, drill_id=drill_id, number=data.number) is not None:
+        raise Conflict(f"this drill already has an order numbered {data.number!r}", field="number")
+    owner = get_party(session=session, drill_id=drill_id, ref=data.party)
+    fields = data.model_dump(exclude={"party", "merchant", "courier", "driver", "items"})
+    order = Order(
+        drill_id=drill_id,
+        party_id=owner.id,
+        merchant_id=_role_party(session, drill_id, data.merchant, PartyKind.merchant, "merchant"),
+        courier_id=_role_party(session, drill_id, data.courier, PartyKind.courier, "courier"),
+        driver_id=_role_party(session, drill_id, data.driver, PartyKind.driver, "driver"),
+        items=[item.model_dump(mode="json") for item in data.items],
+        created_at=now,
+        **fields,
+    )
+    session.add(order)
+    session.flush()
+    return order
+
+
+def find_order(*, session: Session, drill_id: int, number: str) -> Order | None:
+    return session.scalar(select(Order).where(Order.drill_id == drill_id, Order.number == number))
+
+
+def get_order(*, session: Session, drill_id: int, number: str) -> Order:
+    order = find_order(session=session, drill_id=drill_id, number=number)
+    if order is None:
+        raise NotFound(f"no order numbered {number!r} in this drill")
+    return order
+
+
+def party_read(party: Party, *, reveal: bool) -> PartyRead:
+    return PartyRead(
+        ref=party.ref,
+        kind=party.kind,
+        name=party.name,
+        phone=party.phone if reveal else mask_phone(party.phone),
+        email=party.email if reveal else mask_email(party.email),
+        language=party.language,
+        tier=party.tier,
+        masked=not reveal,
+    )
+
+
+def order_read(*, session: Session, order: Order) -> OrderRead:
+    ids = [i for i in (order.party_id, order.merchant_id, order.courier_id, order.driver_id) if i]
+    refs = dict(session.execute(select(Party.id, Party.ref).where(Party.id.in_(ids))).all())
+    return OrderRead(
+        number=order.number,
+        kind=order.kind,
+        status=order.status,
+        party=refs[order.party_id],
+        merchant=refs.get(order.merchant_id) if order.merchant_id else None,
+        courier=refs.get(order.courier_id) if order.courier_id else None,
+        driver=refs.get(order.driver_id) if order.driver_id else None,
+        items=order.items,
+        currency=order.currency,
+        amount_paid=order.amount_paid,
+        refunded_total=order.refunded_total,
+        compensated_total=order.compensated_total,
+        refundable=order.amount_paid - order.refunded_total,
+        tracking_status=order.tracking_status,
+        shipping_address=order.shipping_address,
+        paid_at=order.paid_at,
+        shipped_at=order.shipped_at,
+        delivered_at=order.delivered_at,
+        route_from=order.route_from,
+        route_to=order.route_to,
+        distance_km=order.distance_km,
+        trip_started_at=order.trip_started_at,
+        trip_ended_at=order.trip_ended_at,
+    )

@@ -1,0 +1,134 @@
+"""``deskdrill demo``: demo accounts and a drill with realistic cases (idempotent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deskdrill.accounts import service as accounts
+from deskdrill.accounts.enums import Role, Tier
+from deskdrill.accounts.models import User
+from deskdrill.accounts.schemas import UserCreate
+from deskdrill.core.clock import wall_instant
+from deskdrill.customers import service as customers
+from deskdrill.customers.schemas import OrderCreate, PartyCreate
+from deskdrill.demo_data import ORDERS, PARTIES, TICKETS
+from deskdrill.drills import service as drills
+from deskdrill.drills.schemas import DrillCreate
+from deskdrill.tickets import compensation, schemas, service, workflow
+
+DEMO_DRILL = "demo"
+DEMO_PASSWORDS = {
+    "admin": "admin-demo-2026",
+    "trainer": "trainer-demo-2026",
+    "qa": "qa-demo-2026",
+    "trainee1": "trainee1-demo-2026",
+    "trainee2": "trainee2-demo-2026",
+    "trainee3": "trainee3-demo-2026",
+}
+_ACCOUNTS = [
+    ("admin", "管理员 Admin", Role.admin, Tier.supervisor, "zh"),
+    ("trainer", "培训师 Grace", Role.trainer, Tier.supervisor, "zh"),
+    ("qa", "质检 Quinn", Role.qa, Tier.L2, "en"),
+    ("trainee1", "学员 小李", Role.trainee, Tier.L1, "zh"),
+    ("trainee2", "Trainee Sam", Role.trainee, Tier.L1, "en"),
+    ("trainee3", "学员 小周", Role.trainee, Tier.L2, "zh"),
+]
+
+
+def _user(session: Session, username: str) -> User:
+    return accounts.get_user(session=session, username=username)
+
+
+def load_demo(session: Session) -> bool:
+    """Create the demo accounts and drill; returns False when they already exist."""
+    at = wall_instant()
+    for username, name, role, tier, language in _ACCOUNTS:
+        if session.scalar(select(User.id).where(User.username == username)) is None:
+            accounts.create_user(
+                session=session,
+                now=at.sim,
+                data=UserCreate(
+                    username=username,
+                    display_name=name,
+                    password=DEMO_PASSWORDS[username],
+                    role=role,
+                    tier=tier,
+                    language=language,
+                ),
+            )
+    if drills.get_drill_by_name(session=session, name=DEMO_DRILL) is not None:
+        return False
+    drill = drills.create_drill(
+        session=session,
+        creator=_user(session, "trainer"),
+        now=at.sim,
+        data=DrillCreate(
+            name=DEMO_DRILL,
+            title="演示演练 Demo drill",
+            description="电商、外卖与网约车的混合客服队列 / A mixed "
+            "queue of e-commerce, food-delivery and ride-hailing cases",
+            members=["qa", "trainee1", "trainee2", "trainee3"],
+        ),
+    )
+    for party in PARTIES:
+        customers.create_party(
+            session=session, drill_id=drill.id, now=at.sim, data=PartyCreate(**party)
+        )
+    for order in ORDERS:
+        customers.create_order(
+            session=session, drill_id=drill.id, now=at.sim, data=OrderCreate(**order)
+        )
+    trainer = _user(session, "trainer")
+    for case in TICKETS:
+        fields = {k: v for k, v in case.items() if k != "steps"}
+        ticket = service.receive(
+            session=session,
+            actor=trainer,
+            at=wall_instant(),
+            data=schemas.TicketReceive(drill=drill.id, **fields),
+        )
+        for step in case.get("steps", []):
+            _step(session, ticket, step)
+    session.flush()
+    return True
+
+
+def _step(session: Session, ticket: Any, step: tuple[Any, ...]) -> None:
+    action, username, *args = step
+    actor = _user(session, username)
+    common = {"session": session, "ticket": ticket, "actor": actor, "at": wall_instant()}
+    if action == "claim":
+        service.claim(**common)
+    elif action == "reply":
+        service.reply(**common, data=schemas.MessageIn(body=args[0]))
+    elif action == "contact":
+        service.contact_third_party(
+            **common, data=schemas.ThirdPartyContactIn(party=args[0], body=args[1])
+        )
+    elif action == "escalate":
+        workflow.escalate(
+            **common,
+            data=schemas.EscalateIn(
+                tier="incident_desk",
+                reason="乘客人身安全风险，按重大事件流程上报",
+                complaint=schemas.ComplaintRecord(
+                    customer_asks="处理司机疲劳驾驶，确认乘客安全",
+                    actions_taken="已安抚乘客并确认其已安全下车",
+                    proposed_outcome="安全团队回访乘客，暂停司机接单并调查",
+                ),
+            ),
+        )
+    elif action == "change_address":
+        compensation.order_action(
+            **common,
+            data=schemas.OrderActionIn(
+                kind="change_address", reason="客户填错地址", new_address=args[0]
+            ),
+        )
+    elif action == "resolve":
+        workflow.resolve(**common, data=schemas.ResolveIn(code=args[0], summary=args[1]))
+    elif action == "close":
+        workflow.close(**common)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CapOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    per_action: Decimal = Field(ge=0)
+    per_ticket: Decimal = Field(ge=0)
+
+
+class DrillSettings(BaseModel):
+    """Per-drill overrides; ``compensation_caps[level][kind]`` replaces the global cap."""
+
+    model_config = ConfigDict(extra="forbid")
+    compensation_caps: dict[str, dict[str, CapOverride]] = Field(default_factory=dict)
+
+
+class DrillCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=2, max_length=128, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = Field(min_length=1, max_length=256)
+    description: str = Field(default="", max_length=10000)
+    settings: DrillSettings = Field(default_factory=DrillSettings)
+    members: list[str] = Field(default_factory=list)
+
+
+class DrillRead(BaseModel):
+    id: int
+    name: str
+    title: str
+    description: str
+    settings: dict[str, Any]
+    created_at: datetime
+    members: list[str]

@@ -1,0 +1,86 @@
+"""Drills and their membership: who may see which desk."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deskdrill.accounts.enums import Role
+from deskdrill.accounts.models import User
+from deskdrill.core.errors import Conflict, Invalid, NotFound
+from deskdrill.drills.models import Drill, DrillMember
+from deskdrill.drills.schemas import DrillCreate
+
+
+def create_drill(*, session: Session, data: DrillCreate, creator: User, now: datetime) -> Drill:
+    if session.scalar(select(Drill.id).where(Drill.name == data.name)) is not None:
+        raise Conflict(f"a drill named {data.name!r} already exists", field="name")
+    drill = Drill(
+        name=data.name,
+        title=data.title,
+        description=data.description,
+        settings=data.settings.model_dump(mode="json"),
+        created_by_id=creator.id,
+        created_at=now,
+    )
+    session.add(drill)
+    session.flush()
+    add_member(session=session, drill=drill, user=creator, now=now)
+    for username in data.members:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise Invalid(f"no user named {username!r}", field="members")
+        add_member(session=session, drill=drill, user=user, now=now)
+    return drill
+
+
+def add_member(*, session: Session, drill: Drill, user: User, now: datetime) -> None:
+    if session.get(DrillMember, (drill.id, user.id)) is None:
+        session.add(DrillMember(drill_id=drill.id, user_id=user.id, added_at=now))
+        session.flush()
+
+
+def member_names(*, session: Session, drill: Drill) -> list[str]:
+    return list(
+        session.scalars(
+            select(User.username)
+            .join(DrillMember, DrillMember.user_id == User.id)
+            .where(DrillMember.drill_id == drill.id)
+            .order_by(User.username)
+        )
+    )
+
+
+def can_see(*, session: Session, drill_id: int, user: User) -> bool:
+    if user.role == Role.admin:
+        return True
+    return session.get(DrillMember, (drill_id, user.id)) is not None
+
+
+def visible_drill_ids(*, session: Session, user: User) -> list[int] | None:
+    """Drill ids this user may see, or None for every drill (admins)."""
+    if user.role == Role.admin:
+        return None
+    return list(session.scalars(select(DrillMember.drill_id).where(DrillMember.user_id == user.id)))
+
+
+def get_drill(*, session: Session, drill_id: int, user: User) -> Drill:
+    """A drill the user may see; others answer 404 so their existence is not revealed."""
+    drill = session.get(Drill, drill_id)
+    if drill is None or not can_see(session=session, drill_id=drill_id, user=user):
+        raise NotFound(f"no drill with id {drill_id}")
+    return drill
+
+
+def get_drill_by_name(*, session: Session, name: str) -> Drill | None:
+    return session.scalar(select(Drill).where(Drill.name == name))
+
+
+def list_drills(*, session: Session, user: User) -> list[Drill]:
+    query = select(Drill).order_by(Drill.id)
+    ids = visible_drill_ids(session=session, user=user)
+    if ids is not None:
+        query = query.where(Drill.id.in_(ids))
+    return list(session.scalars(query))

@@ -1,0 +1,143 @@
+"""Every change to a ticket goes through ``record``: check the transition, apply the change
+to the row, and append the hash-chained event, all in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from deskdrill.accounts.enums import Role
+from deskdrill.accounts.models import User
+from deskdrill.core.clock import Instant, iso_ms
+from deskdrill.core.errors import Forbidden, StaleVersion
+from deskdrill.customers.models import Order, Party
+from deskdrill.tickets.enums import ACTIVE_STATUSES
+from deskdrill.tickets.lifecycle import next_status
+from deskdrill.tickets.models import Ticket, TicketEvent, ticket_key
+from deskdrill.tickets.trail import GENESIS, event_hash
+
+# Actions a trainee may take on a ticket that is not assigned to them.
+UNASSIGNED_OK = frozenset({"claim"})
+# Actions only trainers and admins may take (they simulate the outside world or manage).
+MANAGER_ONLY = frozenset({"assign", "customer_message", "third_party_message", "unassign_other"})
+
+
+def check_version(ticket: Ticket, expected: int | None) -> None:
+    if expected is not None and expected != ticket.version:
+        raise StaleVersion(
+            f"ticket {ticket.key} has changed since you loaded it (you have version {expected}, "
+            f"it is now at version {ticket.version}); reload it and try again",
+            current_version=ticket.version,
+        )
+
+
+def authorize(ticket: Ticket, actor: User, action: str) -> None:
+    """Who may change what. Drill membership was checked when the ticket was loaded."""
+    if actor.role == Role.qa:
+        raise Forbidden("QA reviewers have read-only access to tickets")
+    if actor.role in (Role.trainer, Role.admin):
+        return
+    if action in MANAGER_ONLY:
+        raise Forbidden(f"only trainers and admins may {action.replace('_', ' ')}")
+    if action in UNASSIGNED_OK:
+        return
+    if ticket.assignee_id is None:
+        raise Forbidden(f"claim ticket {ticket.key} before you {action.replace('_', ' ')} it")
+    if ticket.assignee_id != actor.id:
+        raise Forbidden(
+            f"ticket {ticket.key} is assigned to someone else; only they or a trainer can change it"
+        )
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return iso_ms(value)
+    if isinstance(value, User):
+        return value.username
+    if isinstance(value, Party):
+        return value.ref
+    if isinstance(value, Order):
+        return value.number
+    if isinstance(value, Ticket):
+        return value.key
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    return value
+
+
+_ROW_FIELDS = {
+    "assignee": "assignee_id",
+    "party": "party_id",
+    "order": "order_id",
+    "merged_into": "merged_into_id",
+}
+
+
+def record(
+    session: Session,
+    ticket: Ticket,
+    *,
+    action: str,
+    actor: User,
+    at: Instant,
+    payload: dict[str, Any] | None = None,
+    changes: dict[str, Any] | None = None,
+    event_type: str | None = None,
+) -> TicketEvent:
+    """Apply ``changes`` (model objects allowed for references) and append one event."""
+    changes = dict(changes or {})
+    status = next_status(action, ticket.status)
+    if status != ticket.status:
+        changes["status"] = status
+    for field, value in changes.items():
+        if field in _ROW_FIELDS:
+            setattr(ticket, _ROW_FIELDS[field], value.id if value is not None else None)
+        else:
+            setattr(ticket, field, value.value if isinstance(value, Enum) else value)
+    ticket.active = ticket.status in ACTIVE_STATUSES
+    ticket.updated_at = at.sim
+    body = {k: _encode(v) for k, v in (payload or {}).items()}
+    if changes:
+        body["changes"] = {k: _encode(v) for k, v in changes.items()}
+    return append_event(
+        session, ticket, type=event_type or action, actor=actor.username, at=at, payload=body
+    )
+
+
+def append_event(
+    session: Session, ticket: Ticket, *, type: str, actor: str, at: Instant, payload: dict[str, Any]
+) -> TicketEvent:
+    seq = ticket.event_count + 1
+    prev = ticket.head_hash or GENESIS
+    digest = event_hash(
+        seq=seq, type=type, actor=actor, sim_at=at.sim, payload=payload, prev_hash=prev
+    )
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        seq=seq,
+        type=type,
+        actor=actor,
+        sim_at=at.sim,
+        wall_at=at.wall,
+        payload=payload,
+        prev_hash=prev,
+        hash=digest,
+    )
+    session.add(event)
+    ticket.event_count = seq
+    ticket.head_hash = digest
+    return event
+
+
+def key_of(ticket_id: int | None) -> str | None:
+    return ticket_key(ticket_id) if ticket_id is not None else None

@@ -1,0 +1,632 @@
+"""Ticket operations: receive, assignment, conversation, pending, escalation, resolution.
+
+Every function loads nothing it was not given, checks who may act, and records one event
+per change through ``recording.record``. Services flush; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deskdrill.accounts.enums import Role, Tier
+from deskdrill.accounts.models import User
+from deskdrill.core.clock import Instant
+from deskdrill.core.errors import Conflict, Forbidden, Invalid, NotFound
+from deskdrill.customers import service as customers
+from deskdrill.customers.models import Order, Party
+from deskdrill.customers.schemas import PartyRead
+from deskdrill.drills import service as drills
+from deskdrill.drills.models import DrillMember
+from deskdrill.tickets import schemas, search
+from deskdrill.tickets.enums import Category, MessageKind, Priority, Severity, Status
+from deskdrill.tickets.models import Message, Ticket, TicketLink, parse_ticket_key
+from deskdrill.tickets.recording import authorize, check_version, record
+
+TIER_RANK = {Tier.L1: 1, Tier.L2: 2, Tier.supervisor: 3, Tier.incident_desk: 4}
+
+
+def get_ticket(*, session: Session, key: str, user: User) -> Ticket:
+    """A ticket the user may see; tickets of other drills answer 404 as if absent."""
+    ticket_id = parse_ticket_key(key)
+    ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
+    if ticket is None or not drills.can_see(session=session, drill_id=ticket.drill_id, user=user):
+        raise NotFound(f"no ticket {key}")
+    return ticket
+
+
+def _member(session: Session, ticket: Ticket, username: str, field: str) -> User:
+    user = session.scalar(
+        select(User)
+        .join(DrillMember, DrillMember.user_id == User.id)
+        .where(User.username == username, DrillMember.drill_id == ticket.drill_id)
+    )
+    if user is None:
+        raise Invalid(f"{username!r} is not a member of this ticket's drill", field=field)
+    if user.role not in (Role.trainee, Role.trainer, Role.admin):
+        raise Invalid(f"{username!r} is a {user.role} and cannot be assigned tickets", field=field)
+    return user
+
+
+def _add_message(
+    session: Session,
+    ticket: Ticket,
+    *,
+    kind: MessageKind,
+    author: str,
+    body: str,
+    at: Instant,
+    seq: int,
+    party: Party | None = None,
+) -> Message:
+    message = Message(
+        ticket_id=ticket.id,
+        kind=kind,
+        author=author,
+        body=body,
+        event_seq=seq,
+        sim_at=at.sim,
+        wall_at=at.wall,
+        party_id=party.id if party else None,
+    )
+    session.add(message)
+    search.index_text(session, ticket_id=ticket.id, drill_id=ticket.drill_id, body=body)
+    return message
+
+
+def _resolve_party(
+    session: Session, drill_id: int, party: str | schemas.PartyCreate | None, at: Instant
+) -> Party | None:
+    if party is None:
+        return None
+    if isinstance(party, str):
+        return customers.get_party(session=session, drill_id=drill_id, ref=party)
+    existing = customers.find_party(session=session, drill_id=drill_id, ref=party.ref)
+    if existing is not None:
+        return existing
+    return customers.create_party(session=session, drill_id=drill_id, data=party, now=at.sim)
+
+
+def receive(*, session: Session, data: schemas.TicketReceive, actor: User, at: Instant) -> Ticket:
+    if actor.role == Role.qa:
+        raise Forbidden("QA reviewers have read-only access to tickets")
+    if not drills.can_see(session=session, drill_id=data.drill, user=actor):
+        raise NotFound(f"no drill with id {data.drill}")
+    party = _resolve_party(session, data.drill, data.party, at)
+    order: Order | None = None
+    if data.order is not None:
+        order = customers.find_order(session=session, drill_id=data.drill, number=data.order)
+        if order is None:
+            raise Invalid(f"no order numbered {data.order!r} in this drill", field="order")
+        if party is None:
+            party = session.get(Party, order.party_id)
+        elif order.party_id != party.id:
+            raise Invalid(f"order {data.order} belongs to another customer", field="order")
+    safety = data.category == Category.safety_incident
+    priority = data.priority or (Priority.P1 if safety else Priority.P3)
+    severity = data.severity or (Severity.sev2 if safety else None)
+    ticket = Ticket(
+        drill_id=data.drill,
+        channel=data.channel,
+        category=data.category,
+        severity=severity,
+        subject=data.subject,
+        priority=priority,
+        status=Status.new,
+        active=True,
+        tier=Tier.L1,
+        tags=data.tags,
+        findings=[],
+        party_id=party.id if party else None,
+        order_id=order.id if order else None,
+        received_at=at.sim,
+        updated_at=at.sim,
+        event_count=0,
+    )
+    session.add(ticket)
+    session.flush()
+    search.index_text(session, ticket_id=ticket.id, drill_id=ticket.drill_id, body=data.subject)
+    author = party.ref if party else "customer"
+    event = record(
+        session,
+        ticket,
+        action="receive",
+        actor=actor,
+        at=at,
+        payload={"body": data.body, "from": author},
+        changes={
+            "channel": data.channel,
+            "category": data.category,
+            "severity": severity,
+            "subject": data.subject,
+            "priority": priority,
+            "status": Status.new,
+            "tier": Tier.L1,
+            "tags": data.tags,
+            "party": party,
+            "order": order,
+            "received_at": at.sim,
+        },
+    )
+    _add_message(
+        session,
+        ticket,
+        kind=MessageKind.customer,
+        author=author,
+        body=data.body,
+        at=at,
+        seq=event.seq,
+        party=party,
+    )
+    session.flush()
+    return ticket
+
+
+# --- assignment -------------------------------------------------------------------------
+
+
+def claim(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "claim")
+    if ticket.assignee_id == actor.id:
+        raise Conflict(f"you already hold ticket {ticket.key}")
+    if ticket.assignee_id is not None:
+        holder = session.get(User, ticket.assignee_id)
+        raise Conflict(
+            f"ticket {ticket.key} was already claimed by "
+            f"{holder.username if holder else 'someone else'}"
+        )
+    _member(session, ticket, actor.username, "assignee")
+    record(session, ticket, action="claim", actor=actor, at=at, changes={"assignee": actor})
+    session.flush()
+    return ticket
+
+
+def assign(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.AssignIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "assign")
+    user = _member(session, ticket, data.assignee, "assignee")
+    record(
+        session,
+        ticket,
+        action="assign",
+        actor=actor,
+        at=at,
+        payload={"reason": data.reason},
+        changes={"assignee": user},
+    )
+    session.flush()
+    return ticket
+
+
+def unassign(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.OptionalReasonIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "unassign")
+    if ticket.assignee_id is None:
+        raise Conflict(f"ticket {ticket.key} is not assigned to anyone")
+    record(
+        session,
+        ticket,
+        action="unassign",
+        actor=actor,
+        at=at,
+        payload={"reason": data.reason},
+        changes={"assignee": None},
+    )
+    session.flush()
+    return ticket
+
+
+def transfer(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.TransferIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "transfer")
+    user = _member(session, ticket, data.assignee, "assignee")
+    if user.id == ticket.assignee_id:
+        raise Invalid(f"ticket {ticket.key} is already with {user.username}", field="assignee")
+    record(
+        session,
+        ticket,
+        action="transfer",
+        actor=actor,
+        at=at,
+        payload={"reason": data.reason},
+        changes={"assignee": user},
+    )
+    session.flush()
+    return ticket
+
+
+def change_priority(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.PriorityIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "change_priority")
+    if data.priority == ticket.priority:
+        raise Invalid(f"ticket {ticket.key} is already {data.priority}", field="priority")
+    record(
+        session,
+        ticket,
+        action="change_priority",
+        actor=actor,
+        at=at,
+        payload={"from": ticket.priority, "reason": data.reason},
+        changes={"priority": data.priority},
+    )
+    session.flush()
+    return ticket
+
+
+# --- conversation -----------------------------------------------------------------------
+
+
+def reply(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.MessageIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "reply")
+    changes = {"first_response_at": at.sim} if ticket.first_response_at is None else {}
+    event = record(
+        session,
+        ticket,
+        action="reply",
+        actor=actor,
+        at=at,
+        payload={"body": data.body},
+        changes=changes,
+    )
+    _add_message(
+        session,
+        ticket,
+        kind=MessageKind.reply,
+        author=actor.username,
+        body=data.body,
+        at=at,
+        seq=event.seq,
+    )
+    session.flush()
+    return ticket
+
+
+def note(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.MessageIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "note")
+    event = record(session, ticket, action="note", actor=actor, at=at, payload={"body": data.body})
+    _add_message(
+        session,
+        ticket,
+        kind=MessageKind.note,
+        author=actor.username,
+        body=data.body,
+        at=at,
+        seq=event.seq,
+    )
+    session.flush()
+    return ticket
+
+
+def _third_party(session: Session, ticket: Ticket, who: str) -> Party:
+    """'merchant' / 'courier' / 'driver' of the ticket's order, or any party by ref."""
+    if who in ("merchant", "courier", "driver"):
+        order = session.get(Order, ticket.order_id) if ticket.order_id else None
+        party_id = getattr(order, f"{who}_id") if order else None
+        if party_id is None:
+            raise Invalid(f"ticket {ticket.key} has no order with a {who}", field="party")
+        party = session.get(Party, party_id)
+        assert party is not None
+        return party
+    party = customers.get_party(session=session, drill_id=ticket.drill_id, ref=who)
+    if party.kind not in ("merchant", "courier", "driver"):
+        raise Invalid(
+            f"party {who!r} is a {party.kind}; third parties are merchants, couriers and drivers",
+            field="party",
+        )
+    return party
+
+
+def contact_third_party(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.ThirdPartyContactIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "contact_third_party")
+    party = _third_party(session, ticket, data.party)
+    event = record(
+        session,
+        ticket,
+        action="contact_third_party",
+        actor=actor,
+        at=at,
+        payload={"to": party, "to_kind": party.kind, "body": data.body},
+    )
+    _add_message(
+        session,
+        ticket,
+        kind=MessageKind.to_third_party,
+        author=actor.username,
+        body=data.body,
+        at=at,
+        seq=event.seq,
+        party=party,
+    )
+    session.flush()
+    return ticket
+
+
+def customer_message(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.MessageIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    """A message from the ticket's customer (injected by a trainer or, later, the simulator)."""
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "customer_message")
+    party = session.get(Party, ticket.party_id) if ticket.party_id else None
+    author = party.ref if party else "customer"
+    event = record(
+        session,
+        ticket,
+        action="customer_message",
+        actor=actor,
+        at=at,
+        payload={"from": author, "body": data.body},
+    )
+    _add_message(
+        session,
+        ticket,
+        kind=MessageKind.customer,
+        author=author,
+        body=data.body,
+        at=at,
+        seq=event.seq,
+        party=party,
+    )
+    session.flush()
+    return ticket
+
+
+def third_party_message(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.ThirdPartyMessageIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "third_party_message")
+    party = _third_party(session, ticket, data.party)
+    event = record(
+        session,
+        ticket,
+        action="third_party_message",
+        actor=actor,
+        at=at,
+        payload={"from": party, "from_kind": party.kind, "body": data.body},
+    )
+    _add_message(
+        session,
+        ticket,
+        kind=MessageKind.third_party,
+        author=party.ref,
+        body=data.body,
+        at=at,
+        seq=event.seq,
+        party=party,
+    )
+    session.flush()
+    return ticket
+
+
+def set_pending(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.PendingIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    action = "pend_customer" if data.waiting_on == "customer" else "pend_third_party"
+    authorize(ticket, actor, action)
+    record(
+        session,
+        ticket,
+        action=action,
+        actor=actor,
+        at=at,
+        event_type="set_pending",
+        payload={"waiting_on": data.waiting_on, "reason": data.reason},
+    )
+    session.flush()
+    return ticket
+
+
+def resume(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.OptionalReasonIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "resume")
+    record(session, ticket, action="resume", actor=actor, at=at, payload={"reason": data.reason})
+    session.flush()
+    return ticket
+
+
+def reveal_contact(
+    *, session: Session, ticket: Ticket, actor: User, at: Instant, data: schemas.ReasonIn
+) -> PartyRead:
+    """Show the unmasked contact data and record who saw it and why."""
+    authorize(ticket, actor, "reveal_contact")
+    if ticket.party_id is None:
+        raise Invalid(f"ticket {ticket.key} has no customer to reveal", field="party")
+    party = session.get(Party, ticket.party_id)
+    assert party is not None
+    record(
+        session,
+        ticket,
+        action="reveal_contact",
+        actor=actor,
+        at=at,
+        event_type="contact_revealed",
+        payload={"party": party, "reason": data.reason},
+    )
+    session.flush()
+    return customers.party_read(party, reveal=True)
+
+
+# --- links ------------------------------------------------------------------------------
+
+
+def link(
+    *, session: Session, ticket: Ticket, actor: User, at: Instant, data: schemas.LinkIn
+) -> Ticket:
+    authorize(ticket, actor, "link")
+    other = _other_ticket(session, ticket, data.other, actor)
+    if session.get(TicketLink, (ticket.id, other.id)) is not None:
+        raise Conflict(f"{ticket.key} is already linked to {other.key}")
+    session.add_all(
+        [
+            TicketLink(ticket_id=ticket.id, other_id=other.id, kind="related"),
+            TicketLink(ticket_id=other.id, other_id=ticket.id, kind="related"),
+        ]
+    )
+    record(session, ticket, action="link", actor=actor, at=at, payload={"other": other})
+    record(session, other, action="link", actor=actor, at=at, payload={"other": ticket})
+    session.flush()
+    return ticket
+
+
+def _other_ticket(session: Session, ticket: Ticket, key: str, actor: User) -> Ticket:
+    try:
+        other = get_ticket(session=session, key=key, user=actor)
+    except NotFound:
+        raise Invalid(f"no ticket {key}", field="other") from None
+    if other.id == ticket.id:
+        raise Invalid("a ticket cannot be linked or merged with itself", field="other")
+    if other.drill_id != ticket.drill_id:
+        raise Invalid(f"{key} belongs to another drill", field="other")
+    return other
+
+
+def merge(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.MergeIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Close ``ticket`` as a duplicate of ``data.into``; the survivor records where it came from."""
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "merge")
+    try:
+        primary = _other_ticket(session, ticket, data.into, actor)
+    except Invalid as exc:
+        raise Invalid(exc.message, field="into") from None
+    if primary.status == Status.closed:
+        raise Conflict(f"cannot merge into {primary.key}: it is closed")
+    if primary.merged_into_id is not None:
+        raise Invalid(
+            f"{primary.key} was itself merged; merge into the ticket it went to", field="into"
+        )
+    record(
+        session,
+        ticket,
+        action="merge",
+        actor=actor,
+        at=at,
+        event_type="merged_into",
+        payload={"into": primary, "reason": data.reason},
+        changes={
+            "merged_into": primary,
+            "resolution_code": "duplicate",
+            "resolution_summary": f"duplicate of {primary.key}",
+            "closed_at": at.sim,
+            "resolved_at": ticket.resolved_at or at.sim,
+        },
+    )
+    record(
+        session,
+        primary,
+        action="merged_from",
+        actor=actor,
+        at=at,
+        payload={"from": ticket, "reason": data.reason},
+    )
+    if session.get(TicketLink, (ticket.id, primary.id)) is None:
+        session.add_all(
+            [
+                TicketLink(ticket_id=ticket.id, other_id=primary.id, kind="duplicate_of"),
+                TicketLink(ticket_id=primary.id, other_id=ticket.id, kind="duplicate"),
+            ]
+        )
+    session.flush()
+    return ticket

@@ -1,0 +1,189 @@
+"""Escalation between tiers, resolution, closing, reopening and tags."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from deskdrill.accounts.enums import Tier
+from deskdrill.accounts.models import User
+from deskdrill.core.clock import Instant
+from deskdrill.core.errors import Invalid
+from deskdrill.tickets import schemas
+from deskdrill.tickets.models import Ticket
+from deskdrill.tickets.recording import authorize, check_version, record
+from deskdrill.tickets.service import TIER_RANK, _member
+
+
+def escalate(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.EscalateIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Move a ticket up to a higher tier with a complaint record for whoever takes it next.
+
+    The incident desk sits above every tier, so safety incidents can go there from anywhere.
+    The ticket leaves the current assignee unless an assignee at the new tier is named.
+    """
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "escalate")
+    current = Tier(ticket.tier)
+    if TIER_RANK[data.tier] <= TIER_RANK[current]:
+        raise Invalid(
+            f"cannot escalate from {current} to {data.tier}: escalation goes up "
+            "(L1 → L2 → supervisor → incident_desk); use de-escalate to go down",
+            field="tier",
+        )
+    assignee = _member(session, ticket, data.assignee, "assignee") if data.assignee else None
+    changes: dict[str, object] = {"tier": data.tier, "assignee": assignee}
+    if ticket.escalated_at is None:
+        changes["escalated_at"] = at.sim
+    record(
+        session,
+        ticket,
+        action="escalate",
+        actor=actor,
+        at=at,
+        payload={
+            "from": current,
+            "to": data.tier,
+            "reason": data.reason,
+            "complaint": data.complaint.model_dump(),
+        },
+        changes=changes,
+    )
+    session.flush()
+    return ticket
+
+
+def de_escalate(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.DeEscalateIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "de_escalate")
+    current = Tier(ticket.tier)
+    if TIER_RANK[data.tier] >= TIER_RANK[current]:
+        raise Invalid(
+            f"cannot de-escalate from {current} to {data.tier}: choose a lower tier", field="tier"
+        )
+    record(
+        session,
+        ticket,
+        action="de_escalate",
+        actor=actor,
+        at=at,
+        payload={"from": current, "to": data.tier, "reason": data.reason},
+        changes={"tier": data.tier, "assignee": None},
+    )
+    session.flush()
+    return ticket
+
+
+def resolve(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.ResolveIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "resolve")
+    record(
+        session,
+        ticket,
+        action="resolve",
+        actor=actor,
+        at=at,
+        changes={
+            "resolution_code": data.code,
+            "resolution_summary": data.summary,
+            "resolved_at": at.sim,
+        },
+    )
+    session.flush()
+    return ticket
+
+
+def close(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "close")
+    record(session, ticket, action="close", actor=actor, at=at, changes={"closed_at": at.sim})
+    session.flush()
+    return ticket
+
+
+def reopen(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.ReasonIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "reopen")
+    record(
+        session,
+        ticket,
+        action="reopen",
+        actor=actor,
+        at=at,
+        payload={"reason": data.reason},
+        changes={
+            "resolution_code": None,
+            "resolution_summary": None,
+            "resolved_at": None,
+            "closed_at": None,
+        },
+    )
+    session.flush()
+    return ticket
+
+
+def tag(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.TagIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "tag")
+    if not data.add and not data.remove:
+        raise Invalid("name tags to add or remove", field="add")
+    tags = [t for t in ticket.tags if t not in data.remove]
+    tags += [t for t in data.add if t not in tags]
+    if len(tags) > 32:
+        raise Invalid("a ticket carries at most 32 tags", field="add")
+    record(
+        session,
+        ticket,
+        action="tag",
+        actor=actor,
+        at=at,
+        payload={"added": data.add, "removed": data.remove},
+        changes={"tags": tags},
+    )
+    session.flush()
+    return ticket
