@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from deskdrill.accounts.enums import Role, Tier
 from deskdrill.accounts.models import User
 from deskdrill.accounts.passwords import hash_password
+from deskdrill.accounts.service import issue_token
 from deskdrill.core.clock import utc_now
 from deskdrill.db.engine import unit_of_work
 
@@ -89,26 +91,26 @@ class Factory:
     ) -> Agent:
         username = username or unique(str(role))
         with unit_of_work(self.sessions) as session:
-            session.add(
-                User(
-                    username=username,
-                    display_name=username,
-                    role=role,
-                    tier=tier,
-                    skills_categories=[],
-                    skills_languages=[],
-                    max_concurrent=5,
-                    language="en",
-                    password_hash=_HASH,
-                    active=True,
-                    created_at=utc_now(),
-                )
+            user = User(
+                username=username,
+                display_name=username,
+                role=role,
+                tier=tier,
+                skills_categories=[],
+                skills_languages=[],
+                max_concurrent=5,
+                language="en",
+                password_hash=_HASH,
+                active=True,
+                created_at=utc_now(),
             )
-        response = self.client.post(
-            "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
-        )
-        assert response.status_code == 201, response.text
-        return Agent(self.client, username, response.json()["token"], str(role))
+            session.add(user)
+            session.flush()
+            # Issued by the service directly: logging in costs an argon2 verification.
+            token, _ = issue_token(
+                session=session, user=user, name="test", now=utc_now(), ttl=timedelta(days=1)
+            )
+        return Agent(self.client, username, token, str(role))
 
     def desk(
         self,
