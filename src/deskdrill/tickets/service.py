@@ -23,6 +23,14 @@ from deskdrill.tickets.enums import Category, MessageKind, Priority, Severity, S
 from deskdrill.tickets.models import Message, Ticket, TicketLink, parse_ticket_key
 from deskdrill.tickets.recording import authorize, check_version, record
 
+# Fields a reopened ticket forgets.
+REOPEN_CLEARS: dict[str, object] = {
+    "resolution_code": None,
+    "resolution_summary": None,
+    "resolved_at": None,
+    "closed_at": None,
+}
+
 TIER_RANK = {Tier.L1: 1, Tier.L2: 2, Tier.supervisor: 3, Tier.incident_desk: 4}
 
 
@@ -422,6 +430,8 @@ def customer_message(
     authorize(ticket, actor, "customer_message")
     party = session.get(Party, ticket.party_id) if ticket.party_id else None
     author = party.ref if party else "customer"
+    # A customer writing back to a resolved ticket reopens it: the resolution no longer holds.
+    reopened = REOPEN_CLEARS if ticket.status == Status.resolved else {}
     event = record(
         session,
         ticket,
@@ -429,6 +439,7 @@ def customer_message(
         actor=actor,
         at=at,
         payload={"from": author, "body": data.body},
+        changes=reopened,
     )
     _add_message(
         session,

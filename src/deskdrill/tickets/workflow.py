@@ -11,7 +11,7 @@ from deskdrill.core.errors import Invalid
 from deskdrill.tickets import schemas
 from deskdrill.tickets.models import Ticket
 from deskdrill.tickets.recording import authorize, check_version, record
-from deskdrill.tickets.service import TIER_RANK, _member
+from deskdrill.tickets.service import REOPEN_CLEARS, TIER_RANK, _member
 
 
 def escalate(
@@ -148,12 +148,7 @@ def reopen(
         actor=actor,
         at=at,
         payload={"reason": data.reason},
-        changes={
-            "resolution_code": None,
-            "resolution_summary": None,
-            "resolved_at": None,
-            "closed_at": None,
-        },
+        changes=REOPEN_CLEARS,
     )
     session.flush()
     return ticket
