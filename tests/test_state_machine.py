@@ -58,6 +58,8 @@ def _operations() -> dict[str, Callable[..., Any]]:
 
 
 OPERATIONS = _operations()
+# Steps that need a particular earlier state come up more often, so that runs reach them.
+WEIGHTED = [*sorted(OPERATIONS), "resolve", "close", "close", "resume", "reopen", "claim"]
 SUCCEEDED: Counter[str] = Counter()
 
 
@@ -84,8 +86,8 @@ class TicketMachine(RuleBasedStateMachine):
 
     @rule(
         key=st.sampled_from(range(2)),
-        who=st.sampled_from(range(3)),
-        name=st.sampled_from(sorted(OPERATIONS)),
+        who=st.sampled_from([0, 0, 0, 1, 2]),
+        name=st.sampled_from(WEIGHTED),
     )
     def act(self, key: int, who: int, name: str) -> None:
         ticket_key = self.keys[key]
@@ -142,9 +144,11 @@ def test_random_operation_sequences(factory: Factory, session_factory) -> None:
     run_state_machine_as_test(
         lambda: TicketMachine(session_factory, usernames, receive),
         settings=settings(
-            max_examples=30,
-            stateful_step_count=25,
+            max_examples=50,
+            stateful_step_count=30,
             deadline=None,
+            derandomize=True,  # the same sequences every run: CI never flakes
+            database=None,
             suppress_health_check=list(HealthCheck),
         ),
     )

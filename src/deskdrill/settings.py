@@ -54,7 +54,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     sqlite_busy_timeout_ms: int = 30000
+    # Connections per process: enough for every worker thread (40) to hold one while the
+    # request transactions (at most 24 at once, see api.deps) hold theirs.
     db_pool_size: int = 10
+    db_max_overflow: int = 60
     idempotency_ttl_hours: int = 24
     idempotency_lock_seconds: int = 60
     token_ttl_days: int = 30

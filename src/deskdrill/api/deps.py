@@ -45,7 +45,14 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+# At most this many request transactions at once per process. Requests beyond it wait
+# without holding a worker thread, so a transaction that holds a lock can always get a
+# thread to commit (no starvation of the 40-thread pool), and connections stay bounded.
+MAX_TRANSACTIONS = 24
+
+SessionDep = Annotated[
+    Session, Depends(get_session, scope="function", max_concurrency=MAX_TRANSACTIONS)
+]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
 
@@ -63,16 +70,24 @@ def _bearer(authorization: str | None) -> str:
 
 
 def get_current_user(
+    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+) -> User:
+    """The caller, looked up in the request's own transaction."""
+    return accounts.user_for_token(session=session, secret=_bearer(authorization), now=utc_now())
+
+
+def get_caller_outside_transaction(
     factory: FactoryDep, authorization: Annotated[str | None, Header()] = None
 ) -> User:
-    """The caller, looked up in its own short read transaction so that checking a token
-    never holds the write lock a request's own transaction is about to take."""
+    """The caller, for endpoints that run their own transactions: looked up in a short read
+    transaction of its own, so no write lock is held while they begin theirs."""
     secret = _bearer(authorization)
     with unit_of_work(factory, read_only=True) as session:
         return accounts.user_for_token(session=session, secret=secret, now=utc_now())
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+Caller = Annotated[User, Depends(get_caller_outside_transaction)]
 
 
 def require_manager(user: CurrentUser) -> User:

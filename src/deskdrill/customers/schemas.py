@@ -83,6 +83,7 @@ class OrderRead(BaseModel):
     amount_paid: Decimal
     refunded_total: Decimal
     compensated_total: Decimal
+    refunds_awaiting_approval: Decimal
     refundable: Decimal
     tracking_status: str | None
     shipping_address: str | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -97,7 +98,8 @@ def party_read(party: Party, *, reveal: bool) -> PartyRead:
     )
 
 
-def order_read(*, session: Session, order: Order) -> OrderRead:
+def order_read(*, session: Session, order: Order, reserved: Decimal = Decimal(0)) -> OrderRead:
+    """``reserved``: refunds requested and awaiting approval, which hold part of the amount."""
     ids = [i for i in (order.party_id, order.merchant_id, order.courier_id, order.driver_id) if i]
     refs = dict(session.execute(select(Party.id, Party.ref).where(Party.id.in_(ids))).all())
     return OrderRead(
@@ -113,7 +115,8 @@ def order_read(*, session: Session, order: Order) -> OrderRead:
         amount_paid=order.amount_paid,
         refunded_total=order.refunded_total,
         compensated_total=order.compensated_total,
-        refundable=order.amount_paid - order.refunded_total,
+        refunds_awaiting_approval=reserved,
+        refundable=order.amount_paid - order.refunded_total - reserved,
         tracking_status=order.tracking_status,
         shipping_address=order.shipping_address,
         paid_at=order.paid_at,

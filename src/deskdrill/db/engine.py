@@ -29,7 +29,7 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
         return _sqlite_engine(settings, **overrides)
     kwargs: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
-        "max_overflow": settings.db_pool_size * 2,
+        "max_overflow": settings.db_max_overflow,
         "pool_pre_ping": True,
     }
     kwargs.update(overrides)
@@ -52,7 +52,7 @@ def _sqlite_engine(settings: Settings, **overrides: Any) -> Engine:
             "timeout": settings.sqlite_busy_timeout_ms / 1000,
         },
         "pool_size": settings.db_pool_size,
-        "max_overflow": settings.db_pool_size * 2,
+        "max_overflow": settings.db_max_overflow,
     }
     kwargs.update(overrides)
     engine = create_engine(url, **kwargs)

@@ -75,7 +75,7 @@ def _ticket_total(
     return Decimal(session.scalar(query) or 0)
 
 
-def _pending_refunds(session: Session, order: Order, *, exclude: int | None = None) -> Decimal:
+def pending_refunds(session: Session, order: Order, *, exclude: int | None = None) -> Decimal:
     query = select(func.coalesce(func.sum(Compensation.amount), 0)).where(
         Compensation.order_id == order.id,
         Compensation.kind == CompensationKind.refund,
@@ -88,7 +88,7 @@ def _pending_refunds(session: Session, order: Order, *, exclude: int | None = No
 
 def refundable(session: Session, order: Order, *, exclude: int | None = None) -> Decimal:
     return (
-        order.amount_paid - order.refunded_total - _pending_refunds(session, order, exclude=exclude)
+        order.amount_paid - order.refunded_total - pending_refunds(session, order, exclude=exclude)
     )
 
 

@@ -13,8 +13,9 @@ from deskdrill.accounts.models import User
 from deskdrill.core.errors import Invalid
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Order, Party
+from deskdrill.customers.schemas import OrderRead
 from deskdrill.drills import service as drills
-from deskdrill.tickets import search
+from deskdrill.tickets import compensation, search
 from deskdrill.tickets.lifecycle import allowed_from
 from deskdrill.tickets.models import (
     Compensation,
@@ -250,6 +251,13 @@ def has_revealed(events: list[TicketEvent], user: User) -> bool:
     return any(e.type == "contact_revealed" and e.actor == user.username for e in events)
 
 
+def order_view(session: Session, order: Order) -> OrderRead:
+    """The order with what is still refundable, net of refunds awaiting approval."""
+    return customers.order_read(
+        session=session, order=order, reserved=compensation.pending_refunds(session, order)
+    )
+
+
 def detail(*, session: Session, ticket: Ticket, user: User) -> TicketDetail:
     events = events_of(session, ticket)
     party = session.get(Party, ticket.party_id) if ticket.party_id else None
@@ -287,7 +295,7 @@ def detail(*, session: Session, ticket: Ticket, user: User) -> TicketDetail:
     return TicketDetail(
         ticket=ticket_read(session, ticket),
         party=customers.party_read(party, reveal=has_revealed(events, user)) if party else None,
-        order=customers.order_read(session=session, order=order) if order else None,
+        order=order_view(session, order) if order else None,
         messages=[
             MessageRead(
                 kind=m.kind, author=m.author, body=m.body, sim_at=m.sim_at, event_seq=m.event_seq

@@ -71,14 +71,14 @@ def create_order(
 ) -> OrderRead:
     drills.get_drill(session=session, drill_id=drill_id, user=user)
     order = customers.create_order(session=session, drill_id=drill_id, data=data, now=at.sim)
-    return customers.order_read(session=session, order=order)
+    return queries.order_view(session, order)
 
 
 @router.get("/{drill_id}/orders/{number}", response_model=OrderRead)
 def get_order(drill_id: int, number: str, user: CurrentUser, session: SessionDep) -> OrderRead:
     drills.get_drill(session=session, drill_id=drill_id, user=user)
     order = customers.get_order(session=session, drill_id=drill_id, number=number)
-    return customers.order_read(session=session, order=order)
+    return queries.order_view(session, order)
 
 
 def _writable(session: SessionDep, drill_id: int, user: CurrentUser) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from deskdrill.accounts.models import User
-from deskdrill.api.deps import CurrentUser, FactoryDep, Now, SettingsDep
+from deskdrill.api.deps import Caller, FactoryDep, Now, SettingsDep
 from deskdrill.api.errors import ERROR_RESPONSES, error_body
 from deskdrill.core.clock import Instant
 from deskdrill.core.errors import DomainError, Invalid
@@ -127,7 +127,7 @@ def _receive(
 )
 async def receive_ticket(
     request: Request,
-    user: CurrentUser,
+    user: Caller,
     factory: FactoryDep,
     settings: SettingsDep,
     at: Now,

@@ -1,0 +1,135 @@
+"""Concurrency against a real server process and real database connections."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from deskdrill.accounts import service as accounts
+from deskdrill.accounts.enums import Role
+from deskdrill.accounts.models import User
+from deskdrill.accounts.schemas import UserCreate
+from deskdrill.core.clock import utc_now, wall_instant
+from deskdrill.db import migrate
+from deskdrill.db.engine import make_engine, make_sessionmaker, unit_of_work
+from deskdrill.drills import service as drills
+from deskdrill.drills.schemas import DrillCreate
+from deskdrill.settings import Settings
+from deskdrill.tickets import queries, schemas, service
+from deskdrill.tickets.models import Ticket, TicketEvent, parse_ticket_key
+from tests.support.factories import Factory
+from tests.support.server import start_server
+
+
+@pytest.mark.server
+def test_fifty_concurrent_claims_one_winner(
+    factory: Factory, db_url: str, tmp_path: Path, session_factory
+) -> None:
+    desk = factory.desk(trainees=50)
+    key = desk.receive()["key"]
+    server = start_server(db_url, tmp_path)
+    try:
+
+        async def claim_all() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+                return await asyncio.gather(
+                    *(
+                        client.post(f"/api/v1/tickets/{key}/claim", headers=agent.headers)
+                        for agent in desk.trainees
+                    )
+                )
+
+        responses = asyncio.run(claim_all())
+    finally:
+        server.stop()
+    codes = Counter(r.status_code for r in responses)
+    assert codes == {200: 1, 409: 49}, codes
+    assert all(r.json()["detail"] for r in responses if r.status_code == 409)
+    winner = next(r.json()["assignee"] for r in responses if r.status_code == 200)
+    with unit_of_work(session_factory, read_only=True) as session:
+        ticket = session.get(Ticket, parse_ticket_key(key))
+        assert ticket is not None
+        claims = session.scalar(
+            select(func.count())
+            .select_from(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.type == "claim")
+        )
+        assert claims == 1
+        assert session.get(User, ticket.assignee_id).username == winner
+        assert queries.verify(session, ticket).ok
+
+
+@pytest.fixture
+def sqlite_desk(tmp_path: Path) -> tuple[Settings, str, int]:
+    """A SQLite database of its own (this is a property of SQLite's locking), with a
+    trainer and a drill."""
+    url = f"sqlite:///{tmp_path / 'writers.db'}"
+    migrate.upgrade(url)
+    settings = Settings(env="test", database_url=url, secret_key="writers-secret-0123456789")
+    engine = make_engine(settings)
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        trainer = accounts.create_user(
+            session=session,
+            now=utc_now(),
+            data=UserCreate(username="writer-trainer", password="long-password", role=Role.trainer),
+        )
+        drill = drills.create_drill(
+            session=session,
+            creator=trainer,
+            now=utc_now(),
+            data=DrillCreate(name="writers", title="Writers"),
+        )
+        drill_id = drill.id
+    engine.dispose()
+    return settings, "writer-trainer", drill_id
+
+
+def test_two_hundred_concurrent_writers_on_sqlite(sqlite_desk: tuple[Settings, str, int]) -> None:
+    """200 threads, each with its own connection, write at once: no 'database is locked',
+    and every acknowledged write is there afterwards."""
+    settings, trainer, drill_id = sqlite_desk
+    engine = make_engine(settings, pool_size=200, max_overflow=0)
+    sessions = make_sessionmaker(engine)
+    start = threading.Barrier(200)
+    acknowledged: list[str] = []
+    failures: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            start.wait()
+            with unit_of_work(sessions) as session:
+                actor = session.scalars(select(User).where(User.username == trainer)).one()
+                ticket = service.receive(
+                    session=session,
+                    actor=actor,
+                    at=wall_instant(),
+                    data=schemas.TicketReceive(
+                        drill=drill_id,
+                        channel="app",
+                        category="payment",
+                        subject=f"writer {n}",
+                        body="并发写入",
+                    ),
+                )
+                key = ticket.key
+            acknowledged.append(key)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert len(acknowledged) == 200
+    with unit_of_work(sessions, read_only=True) as session:
+        stored = set(session.scalars(select(Ticket.id).where(Ticket.drill_id == drill_id)))
+    engine.dispose()
+    assert {parse_ticket_key(k) for k in acknowledged} == stored
