@@ -8,18 +8,10 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from deskdrill.db.base import Base, import_all_models
+from deskdrill.db.migrate import include_object
 
 import_all_models()
 target_metadata = Base.metadata
-
-# Objects that exist only on one backend and are created by hand in migrations.
-BACKEND_ONLY = {"ticket_search", "ix_tickets_subject_trgm", "ix_messages_body_trgm"}
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    return not (name in BACKEND_ONLY or (name or "").startswith("ticket_search_"))
 
 
 def run_migrations_online() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -9,6 +11,17 @@ from sqlalchemy import create_engine
 
 from deskdrill.db.engine import ensure_sqlite_dir
 from deskdrill.paths import resource_dir
+
+# Objects that exist on one backend only, created by hand in the migrations: the SQLite
+# FTS5 search table (and its shadow tables) and the PostgreSQL trigram indexes.
+BACKEND_ONLY = frozenset({"ticket_search", "ix_tickets_subject_trgm", "ix_messages_body_trgm"})
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic filter: leave the backend-only objects out of autogenerate comparisons."""
+    return not (name in BACKEND_ONLY or (name or "").startswith("ticket_search_"))
 
 
 def alembic_config(database_url: str) -> Config:

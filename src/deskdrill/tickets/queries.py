@@ -35,7 +35,7 @@ from deskdrill.tickets.schemas import (
     TicketRead,
     TicketSummary,
 )
-from deskdrill.tickets.trail import verify_chain
+from deskdrill.tickets.trail import Verification, verify_chain
 
 MAX_PAGE = 200
 
@@ -241,7 +241,7 @@ def events_of(session: Session, ticket: Ticket) -> list[TicketEvent]:
     )
 
 
-def verify(session: Session, ticket: Ticket):
+def verify(session: Session, ticket: Ticket) -> Verification:
     return verify_chain(
         events_of(session, ticket), head_hash=ticket.head_hash, event_count=ticket.event_count
     )

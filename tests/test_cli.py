@@ -1,0 +1,130 @@
+"""The ``deskdrill`` command: migrate, users, tokens and the demo."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from deskdrill.cli.main import app as cli
+from deskdrill.customers.models import Party
+from deskdrill.db.engine import unit_of_work
+from deskdrill.drills.models import Drill
+from deskdrill.tickets import queries
+from deskdrill.tickets.models import Ticket
+from tests.support.factories import unique
+
+
+@pytest.fixture
+def run(db_url: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DESKDRILL_DATABASE_URL", db_url)
+    monkeypatch.setenv("DESKDRILL_ENV", "test")
+    monkeypatch.setenv("DESKDRILL_SECRET_KEY", "cli-test-secret-0123456789")
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+        result = runner.invoke(cli, list(args), env=env)
+        return result.exit_code, result.output
+
+    return invoke
+
+
+def test_console_script_runs(db_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "deskdrill.cli.main", "migrate"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"DESKDRILL_DATABASE_URL": db_url, "DESKDRILL_ENV": "test", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "database at revision" in result.stdout
+
+
+def test_default_secret_refused_by_the_cli(db_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "deskdrill.cli.main", "users", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"DESKDRILL_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 2
+    assert "DESKDRILL_SECRET_KEY" in result.stderr
+
+
+def test_users_create_list_token_revoke(run, client: TestClient) -> None:
+    name = unique("cli-user")
+    code, out = run(
+        "users",
+        "create",
+        name,
+        "--role",
+        "trainer",
+        "--tier",
+        "L2",
+        env={"DESKDRILL_PASSWORD": "a-good-password"},
+    )
+    assert code == 0, out
+    assert name in out
+    code, out = run("users", "create", name, env={"DESKDRILL_PASSWORD": "a-good-password"})
+    assert code == 1 and "already exists" in out
+    code, out = run("users", "create", unique("short"), env={"DESKDRILL_PASSWORD": "short"})
+    assert code == 2 and "password" in out
+    code, out = run("users", "list")
+    assert code == 0 and name in out
+    code, out = run("users", "token", name, "--name", "laptop")
+    assert code == 0
+    token = out.strip().splitlines()[-1]
+    assert token.startswith("ddt_")
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["role"] == "trainer"
+    token_id = out.split("token id ")[1].split()[0]
+    code, out = run("users", "tokens", name)
+    assert code == 0 and "laptop" in out and token not in out
+    code, out = run("users", "revoke", token_id)
+    assert code == 0
+    assert (
+        client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )
+    code, out = run("users", "token", "nobody-here")
+    assert code == 1 and "no user" in out
+
+
+def test_demo_is_complete_bilingual_and_idempotent(run, session_factory) -> None:
+    code, out = run("demo")
+    assert code == 0, out
+    assert "trainee1" in out and "trainer" in out
+    code, again = run("demo")
+    assert code == 0 and "already present" in again
+    with unit_of_work(session_factory, read_only=True) as session:
+        drills = session.scalars(select(Drill).where(Drill.name == "demo")).all()
+        assert len(drills) == 1
+        tickets = session.scalars(select(Ticket).where(Ticket.drill_id == drills[0].id)).all()
+        kinds = set(session.scalars(select(Party.kind).where(Party.drill_id == drills[0].id)))
+        categories = Counter(t.category for t in tickets)
+        statuses = {t.status for t in tickets}
+        assert set(categories) >= {
+            "order",
+            "refund_return",
+            "logistics",
+            "payment",
+            "account_security",
+            "product_quality",
+            "service_complaint",
+            "safety_incident",
+            "lost_item",
+            "fare_dispute",
+        }
+        assert kinds == {"consumer", "passenger", "driver", "merchant", "courier"}
+        assert {"new", "open", "pending_third_party", "resolved", "closed"} <= statuses
+        subjects = " ".join(t.subject for t in tickets)
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in subjects)  # Chinese
+        assert any(ch.isascii() and ch.isalpha() for ch in subjects)  # English
+        assert all(queries.verify(session, t).ok for t in tickets)
