@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from deskdrill import __version__
 from deskdrill.api import errors
@@ -20,7 +23,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="deskdrill",
         version=__version__,
         description="A support-desk ticketing sandbox for training customer-service staff.",
-        docs_url="/docs",
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
     app.state.settings = settings
@@ -28,14 +32,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_sessionmaker(app.state.engine)
 
     api = APIRouter(prefix="/api/v1")
-    api.add_api_route("/health", lambda: {"status": "ok"}, methods=["GET"], tags=["meta"])
+    api.add_api_route("/health", _health, methods=["GET"], tags=["meta"], summary="Health")
     for module in (auth, users, drills, receive, tickets):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(pages.router)
+    # Swagger UI's files come from a package, so /docs works with no internet access.
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
     app.mount("/static", StaticFiles(directory=str(resource_dir("web") / "static")), name="static")
+    app.add_api_route("/docs", _docs, methods=["GET"], include_in_schema=False)
     errors.install(app)
     return app
+
+
+def _health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+def _docs() -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url="/api/v1/openapi.json",
+        title="deskdrill API",
+        swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+    )
 
 
 def app_factory() -> FastAPI:
