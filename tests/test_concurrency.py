@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -27,6 +27,20 @@ from tests.support.factories import Factory
 from tests.support.server import start_server
 
 
+def _claim_at_once(url: str, key: str, headers: list[dict[str, str]]) -> list[httpx.Response]:
+    """One thread and connection per agent, released together by a barrier."""
+    start = threading.Barrier(len(headers))
+
+    def claim(agent_headers: dict[str, str]) -> httpx.Response:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            client.get("/api/v1/health")  # connect before the race starts
+            start.wait()
+            return client.post(f"/api/v1/tickets/{key}/claim", headers=agent_headers)
+
+    with ThreadPoolExecutor(max_workers=len(headers)) as pool:
+        return list(pool.map(claim, headers))
+
+
 @pytest.mark.server
 def test_fifty_concurrent_claims_one_winner(
     factory: Factory, db_url: str, tmp_path: Path, session_factory
@@ -35,17 +49,7 @@ def test_fifty_concurrent_claims_one_winner(
     key = desk.receive()["key"]
     server = start_server(db_url, tmp_path)
     try:
-
-        async def claim_all() -> list[httpx.Response]:
-            async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-                return await asyncio.gather(
-                    *(
-                        client.post(f"/api/v1/tickets/{key}/claim", headers=agent.headers)
-                        for agent in desk.trainees
-                    )
-                )
-
-        responses = asyncio.run(claim_all())
+        responses = _claim_at_once(server.url, key, [a.headers for a in desk.trainees])
     finally:
         server.stop()
     codes = Counter(r.status_code for r in responses)
