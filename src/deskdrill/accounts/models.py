@@ -40,4 +40,3 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
-    last_used_at: Mapped[datetime | None]

@@ -14,14 +14,6 @@ from deskdrill.customers.masking import mask_email, mask_phone
 from deskdrill.customers.models import Order, Party
 from deskdrill.customers.schemas import OrderCreate, OrderRead, PartyCreate, PartyRead
 
-CUSTOMER_KINDS = {
-    PartyKind.consumer,
-    PartyKind.passenger,
-    PartyKind.driver,
-    PartyKind.merchant,
-    PartyKind.courier,
-}
-
 
 def create_party(*, session: Session, drill_id: int, data: PartyCreate, now: datetime) -> Party:
     if find_party(session=session, drill_id=drill_id, ref=data.ref) is not None:

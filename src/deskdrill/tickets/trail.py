@@ -71,18 +71,6 @@ def event_hash(
     ).hexdigest()
 
 
-class EventLike:
-    """What verification needs of a stored event (TicketEvent rows satisfy this)."""
-
-    seq: int
-    type: str
-    actor: str
-    sim_at: datetime
-    payload: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-
 @dataclass(frozen=True)
 class Verification:
     ok: bool

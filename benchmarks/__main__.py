@@ -1,0 +1,95 @@
+"""``python -m benchmarks [create|queues|all] [options]``: see ``--help``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from benchmarks.report import console, rule
+
+BACKENDS = {"sqlite": ["sqlite"], "postgresql": ["postgresql"], "both": ["sqlite", "postgresql"]}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="deskdrill benchmarks: ticket create over HTTP (wrk) and queue queries "
+        "at the database layer. With no arguments: both, on SQLite and PostgreSQL.",
+    )
+    parser.add_argument(
+        "command", nargs="?", default="all", choices=["all", "create", "queues"],
+        help="which benchmark to run (default: all)",
+    )  # fmt: skip
+    parser.add_argument("--backend", choices=list(BACKENDS), default="both")
+    create = parser.add_argument_group("create (wrk against deskdrill serve)")
+    create.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    create.add_argument("--connections", type=int, default=16, help="wrk -c")
+    create.add_argument("--threads", type=int, default=2, help="wrk -t")
+    create.add_argument("--wrk-warmup", type=int, default=2, help="seconds of warm-up, 0: none")
+    create.add_argument(
+        "--wrk-timeout", type=int, default=2, help="seconds before wrk counts a timeout error"
+    )
+    queues = parser.add_argument_group("queues (database layer)")
+    queues.add_argument("--tickets", type=int, default=1_000_000, help="tickets to load")
+    queues.add_argument("--mine", type=int, default=1000, help="active tickets of the user")
+    queues.add_argument("--repeat", type=int, default=200, help="timed calls per query")
+    queues.add_argument("--warmup", type=int, default=20, help="untimed calls per query first")
+    queues.add_argument(
+        "--rebuild", action="store_true", help="ignore the cached SQLite dataset and reload it"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    backends = BACKENDS[args.backend]
+    outcomes: list[tuple[str, bool | None]] = []
+    if args.command in ("all", "create"):
+        from benchmarks.create import CreateOptions, run_create
+
+        report = run_create(
+            CreateOptions(
+                backends=backends,
+                threads=args.threads,
+                connections=args.connections,
+                duration=args.duration,
+                warmup=args.wrk_warmup,
+                timeout=args.wrk_timeout,
+            )
+        )
+        for backend, data in report["backends"].items():
+            outcomes.append((f"create/bare >= 50% ({backend})", data["pass"]))
+    if args.command in ("all", "queues"):
+        from benchmarks.queues import QueueOptions, run_queues
+
+        report = run_queues(
+            QueueOptions(
+                backends=backends,
+                tickets=args.tickets,
+                mine=args.mine,
+                repeat=args.repeat,
+                warmup=args.warmup,
+                rebuild=args.rebuild,
+            )
+        )
+        for backend, data in report["backends"].items():
+            for name, timing in data["timings"].items():
+                outcomes.append((f"queue {name} median < 20 ms ({backend})", timing["pass"]))
+            for name, plan in data["plans"].items():
+                outcomes.append((f"queue {name} plan: ix_tickets_queue, no sort ({backend})",
+                                 plan["ok"]))  # fmt: skip
+    _summary(outcomes)
+    return 0
+
+
+def _summary(outcomes: list[tuple[str, bool | None]]) -> None:
+    rule("summary")
+    for name, ok in outcomes:
+        mark = (
+            "[dim]n/a (no target)[/]" if ok is None else "[green]PASS[/]" if ok else "[red]FAIL[/]"
+        )
+        console.print(f"  {mark}  {name}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
