@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, timing in data["timings"].items():
                 outcomes.append((f"queue {name} median < 20 ms ({backend})", timing["pass"]))
             for name, plan in data["plans"].items():
-                outcomes.append((f"queue {name} plan: ix_tickets_queue, no sort ({backend})",
+                outcomes.append((f"queue {name} plan: a queue index, no sort ({backend})",
                                  plan["ok"]))  # fmt: skip
     _summary(outcomes)
     return 0

@@ -100,9 +100,13 @@ class PlanCheck:
         return self.uses_queue_index and not self.full_scan and not self.sorts
 
 
+# The indexes built for the queues (see deskdrill.tickets.models.Ticket).
+QUEUE_INDEXES = ("ix_tickets_queue", "ix_tickets_unassigned")
+
+
 def check(plan: list[str], dialect: str) -> PlanCheck:
     text = "\n".join(plan)
-    uses = "ix_tickets_queue" in text
+    uses = any(name in text for name in QUEUE_INDEXES)
     if dialect == "sqlite":
         full = any(line.strip().startswith("SCAN tickets") for line in plan)
         sorts = "TEMP B-TREE" in text

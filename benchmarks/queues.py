@@ -188,7 +188,7 @@ def _print(
         for line in p["plan"]:
             console.print(f"    {line}", soft_wrap=True)
         console.print(
-            f"  ix_tickets_queue used: {_yes(p['uses_queue_index'])}; full scan: "
+            f"  queue index used: {_yes(p['uses_queue_index'])}; full scan: "
             f"{_yes(p['full_scan'], good=False)}; sort over the matching rows: "
             f"{_yes(p['sorts'], good=False)} -> plan {verdict(p['ok'])}"
         )

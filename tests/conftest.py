@@ -60,7 +60,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="session")
 def settings(db_url: str) -> Settings:
-    return Settings(env="test", database_url=db_url, secret_key="test-secret-key-0123456789")
+    # No token cache here: tests change tokens behind the app's back and expect it to see.
+    return Settings(
+        env="test",
+        database_url=db_url,
+        secret_key="test-secret-key-0123456789",
+        token_cache_seconds=0,
+    )
 
 
 @pytest.fixture(scope="session")

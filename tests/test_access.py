@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from deskdrill.accounts.enums import Role
 from deskdrill.accounts.models import ApiToken
@@ -163,3 +163,42 @@ class TestTokens:
         assert trainer.post("/users", new_user).status_code == 403
         assert trainer.get("/users").status_code == 200
         assert trainee.get("/users").status_code == 403
+
+
+class TestTokenCache:
+    def test_cached_tokens_honour_revocation_and_expiry(
+        self, factory: Factory, settings, session_factory
+    ) -> None:
+        import time
+
+        from fastapi.testclient import TestClient
+
+        from deskdrill.app import create_app
+
+        app = create_app(settings.model_copy(update={"token_cache_seconds": 0.3}))
+        with TestClient(app) as cached:
+            agent = factory.user()
+            headers = {"Authorization": f"Bearer {agent.token}"}
+            assert cached.get("/api/v1/auth/me", headers=headers).status_code == 200
+            with unit_of_work(session_factory) as session:
+                session.execute(
+                    update(ApiToken)
+                    .where(ApiToken.prefix == agent.token[:10])
+                    .values(expires_at=utc_now() - timedelta(seconds=1))
+                )
+            time.sleep(0.4)  # past the cache's lifetime, the database decides again
+            assert cached.get("/api/v1/auth/me", headers=headers).status_code == 401
+
+            other = factory.user()
+            headers = {"Authorization": f"Bearer {other.token}"}
+            me = cached.get("/api/v1/auth/me", headers=headers)
+            assert me.status_code == 200
+            with unit_of_work(session_factory, read_only=True) as session:
+                token_id = session.scalar(
+                    select(ApiToken.id).where(ApiToken.prefix == other.token[:10])
+                )
+            assert (
+                cached.delete(f"/api/v1/auth/tokens/{token_id}", headers=headers).status_code == 204
+            )
+            assert cached.get("/api/v1/auth/me", headers=headers).status_code == 401
+        app.state.engine.dispose()

@@ -21,7 +21,7 @@ from deskdrill.db.engine import make_engine, make_sessionmaker, unit_of_work
 from deskdrill.drills import service as drills
 from deskdrill.drills.schemas import DrillCreate
 from deskdrill.settings import Settings
-from deskdrill.tickets import queries, schemas, service
+from deskdrill.tickets import intake, queries, schemas
 from deskdrill.tickets.models import Ticket, TicketEvent, parse_ticket_key
 from tests.support.factories import Factory
 from tests.support.server import start_server
@@ -109,7 +109,7 @@ def test_two_hundred_concurrent_writers_on_sqlite(sqlite_desk: tuple[Settings, s
             start.wait()
             with unit_of_work(sessions) as session:
                 actor = session.scalars(select(User).where(User.username == trainer)).one()
-                ticket = service.receive(
+                ticket = intake.receive(
                     session=session,
                     actor=actor,
                     at=wall_instant(),

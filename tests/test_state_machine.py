@@ -17,7 +17,7 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import wall_instant
 from deskdrill.core.errors import DomainError
 from deskdrill.db.engine import unit_of_work
-from deskdrill.tickets import queries, schemas, service, workflow
+from deskdrill.tickets import intake, queries, schemas, service, workflow
 from deskdrill.tickets.enums import ACTIVE_STATUSES, Status
 from deskdrill.tickets.models import Ticket, parse_ticket_key
 from deskdrill.tickets.trail import replay
@@ -75,7 +75,7 @@ class TicketMachine(RuleBasedStateMachine):
         with unit_of_work(sessions) as session:
             trainer = session.query(User).filter_by(username=usernames[0]).one()
             self.keys = [
-                service.receive(session=session, data=receive, actor=trainer, at=wall_instant()).key
+                intake.receive(session=session, data=receive, actor=trainer, at=wall_instant()).key
                 for _ in range(2)
             ]
 

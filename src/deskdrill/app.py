@@ -11,6 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 from deskdrill import __version__
 from deskdrill.api import errors
 from deskdrill.api.routes import auth, drills, receive, tickets, users
+from deskdrill.api.token_cache import TokenCache
 from deskdrill.db.engine import make_engine, make_sessionmaker
 from deskdrill.paths import resource_dir
 from deskdrill.settings import Settings, get_settings
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.session_factory = make_sessionmaker(app.state.engine)
+    app.state.token_cache = TokenCache(settings.token_cache_seconds)
 
     api = APIRouter(prefix="/api/v1")
     api.add_api_route("/health", _health, methods=["GET"], tags=["meta"], summary="Health")

@@ -17,7 +17,7 @@ from deskdrill.customers.schemas import OrderCreate, PartyCreate
 from deskdrill.demo_data import ORDERS, PARTIES, TICKETS
 from deskdrill.drills import service as drills
 from deskdrill.drills.schemas import DrillCreate
-from deskdrill.tickets import compensation, schemas, service, workflow
+from deskdrill.tickets import compensation, intake, schemas, service, workflow
 
 DEMO_DRILL = "demo"
 DEMO_PASSWORDS = {
@@ -84,7 +84,7 @@ def load_demo(session: Session) -> bool:
     trainer = _user(session, "trainer")
     for case in TICKETS:
         fields = {k: v for k, v in case.items() if k != "steps"}
-        ticket = service.receive(
+        ticket = intake.receive(
             session=session,
             actor=trainer,
             at=wall_instant(),

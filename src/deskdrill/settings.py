@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = 24
     idempotency_lock_seconds: int = 60
     token_ttl_days: int = 30
+    token_cache_seconds: float = 5.0
     compensation_caps: dict[str, dict[str, Cap]] = Field(default_factory=default_caps)
 
     @model_validator(mode="after")

@@ -82,6 +82,11 @@ def issue_token(
 
 
 def user_for_token(*, session: Session, secret: str, now: datetime) -> User:
+    return token_owner(session=session, secret=secret, now=now)[0]
+
+
+def token_owner(*, session: Session, secret: str, now: datetime) -> tuple[User, datetime]:
+    """The active user a valid token belongs to, and when the token expires."""
     row = session.execute(
         select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)
@@ -96,7 +101,7 @@ def user_for_token(*, session: Session, secret: str, now: datetime) -> User:
         raise Unauthorized("this API token has expired; ask for a new one")
     if not user.active:
         raise Unauthorized("this account is disabled")
-    return user
+    return user, token.expires_at
 
 
 def list_tokens(*, session: Session, user: User) -> list[ApiToken]:

@@ -8,10 +8,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from deskdrill.accounts import service as accounts
 from deskdrill.accounts.enums import Role
 from deskdrill.accounts.models import User
+from deskdrill.api.token_cache import TokenCache
 from deskdrill.core.clock import Instant, utc_now, wall_instant
 from deskdrill.core.errors import Forbidden, Invalid, Unauthorized
 from deskdrill.db.engine import begin_read, unit_of_work
@@ -69,21 +71,38 @@ def _bearer(authorization: str | None) -> str:
     return token.strip()
 
 
+def _lookup(session: Session, cache: TokenCache, secret: str) -> User:
+    user, expires_at = accounts.token_owner(session=session, secret=secret, now=utc_now())
+    # Detached, so that a rollback of this request cannot expire what the cache shares.
+    session.expunge(user)
+    cache.put(secret, user, expires_at)
+    return user
+
+
 def get_current_user(
-    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    request: Request, session: SessionDep, authorization: Annotated[str | None, Header()] = None
 ) -> User:
-    """The caller, looked up in the request's own transaction."""
-    return accounts.user_for_token(session=session, secret=_bearer(authorization), now=utc_now())
+    """The caller, looked up in the request's own transaction unless recently seen."""
+    secret = _bearer(authorization)
+    cache: TokenCache = request.app.state.token_cache
+    return cache.get(secret) or _lookup(session, cache, secret)
 
 
-def get_caller_outside_transaction(
-    factory: FactoryDep, authorization: Annotated[str | None, Header()] = None
+async def get_caller_outside_transaction(
+    request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> User:
     """The caller, for endpoints that run their own transactions: looked up in a short read
     transaction of its own, so no write lock is held while they begin theirs."""
     secret = _bearer(authorization)
-    with unit_of_work(factory, read_only=True) as session:
-        return accounts.user_for_token(session=session, secret=secret, now=utc_now())
+    cache: TokenCache = request.app.state.token_cache
+    if (user := cache.get(secret)) is not None:
+        return user
+
+    def lookup() -> User:
+        with unit_of_work(request.app.state.session_factory, read_only=True) as session:
+            return _lookup(session, cache, secret)
+
+    return await run_in_threadpool(lookup)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -6,7 +6,7 @@ import base64
 import binascii
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from deskdrill.accounts.models import User
@@ -170,17 +170,9 @@ def queue(
             Ticket.id.in_(search.matching_ticket_ids(session, drill_ids=[drill_id], query=q))
         )
     if cursor:
-        c_priority, c_received, c_id = _decode_cursor(cursor)
+        # A row-value comparison lets both databases seek straight into the index.
         query = query.where(
-            or_(
-                Ticket.priority > c_priority,
-                and_(Ticket.priority == c_priority, Ticket.received_at > c_received),
-                and_(
-                    Ticket.priority == c_priority,
-                    Ticket.received_at == c_received,
-                    Ticket.id > c_id,
-                ),
-            )
+            tuple_(Ticket.priority, Ticket.received_at, Ticket.id) > tuple_(*_decode_cursor(cursor))
         )
     query = query.order_by(Ticket.priority, Ticket.received_at, Ticket.id).limit(limit + 1)
     rows = list(session.scalars(query))

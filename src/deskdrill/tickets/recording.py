@@ -53,13 +53,14 @@ def authorize(ticket: Ticket, actor: User, action: str) -> None:
         )
 
 
-def _encode(value: Any) -> Any:
+def encode(value: Any) -> Any:
+    """A value as the trail stores it: references by their stable names, no database ids."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dict):
-        return {str(k): _encode(v) for k, v in value.items()}
+        return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, datetime):
         return iso_ms(value)
     if isinstance(value, User):
@@ -71,7 +72,7 @@ def _encode(value: Any) -> Any:
     if isinstance(value, Ticket):
         return value.key
     if isinstance(value, list):
-        return [_encode(v) for v in value]
+        return [encode(v) for v in value]
     return value
 
 
@@ -106,9 +107,9 @@ def record(
             setattr(ticket, field, value.value if isinstance(value, Enum) else value)
     ticket.active = ticket.status in ACTIVE_STATUSES
     ticket.updated_at = at.sim
-    body = {k: _encode(v) for k, v in (payload or {}).items()}
+    body = {k: encode(v) for k, v in (payload or {}).items()}
     if changes:
-        body["changes"] = {k: _encode(v) for k, v in changes.items()}
+        body["changes"] = {k: encode(v) for k, v in changes.items()}
     return append_event(
         session, ticket, type=event_type or action, actor=actor.username, at=at, payload=body
     )

@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 from deskdrill.accounts.enums import Role, Tier
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
-from deskdrill.core.errors import Conflict, Forbidden, Invalid, NotFound
+from deskdrill.core.errors import Conflict, Invalid, NotFound
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Order, Party
 from deskdrill.customers.schemas import PartyRead
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import DrillMember
 from deskdrill.tickets import schemas, search
-from deskdrill.tickets.enums import Category, MessageKind, Priority, Severity, Status
+from deskdrill.tickets.enums import MessageKind, Status
 from deskdrill.tickets.models import Message, Ticket, TicketLink, parse_ticket_key
 from deskdrill.tickets.recording import authorize, check_version, record
 
@@ -80,94 +80,6 @@ def _add_message(
     session.add(message)
     search.index_text(session, ticket_id=ticket.id, drill_id=ticket.drill_id, body=body)
     return message
-
-
-def _resolve_party(
-    session: Session, drill_id: int, party: str | schemas.PartyCreate | None, at: Instant
-) -> Party | None:
-    if party is None:
-        return None
-    if isinstance(party, str):
-        return customers.get_party(session=session, drill_id=drill_id, ref=party)
-    existing = customers.find_party(session=session, drill_id=drill_id, ref=party.ref)
-    if existing is not None:
-        return existing
-    return customers.create_party(session=session, drill_id=drill_id, data=party, now=at.sim)
-
-
-def receive(*, session: Session, data: schemas.TicketReceive, actor: User, at: Instant) -> Ticket:
-    if actor.role == Role.qa:
-        raise Forbidden("QA reviewers have read-only access to tickets")
-    if not drills.can_see(session=session, drill_id=data.drill, user=actor):
-        raise NotFound(f"no drill with id {data.drill}")
-    party = _resolve_party(session, data.drill, data.party, at)
-    order: Order | None = None
-    if data.order is not None:
-        order = customers.find_order(session=session, drill_id=data.drill, number=data.order)
-        if order is None:
-            raise Invalid(f"no order numbered {data.order!r} in this drill", field="order")
-        if party is None:
-            party = session.get(Party, order.party_id)
-        elif order.party_id != party.id:
-            raise Invalid(f"order {data.order} belongs to another customer", field="order")
-    safety = data.category == Category.safety_incident
-    priority = data.priority or (Priority.P1 if safety else Priority.P3)
-    severity = data.severity or (Severity.sev2 if safety else None)
-    ticket = Ticket(
-        drill_id=data.drill,
-        channel=data.channel,
-        category=data.category,
-        severity=severity,
-        subject=data.subject,
-        priority=priority,
-        status=Status.new,
-        active=True,
-        tier=Tier.L1,
-        tags=data.tags,
-        findings=[],
-        party_id=party.id if party else None,
-        order_id=order.id if order else None,
-        received_at=at.sim,
-        updated_at=at.sim,
-        event_count=0,
-    )
-    session.add(ticket)
-    session.flush()
-    search.index_text(session, ticket_id=ticket.id, drill_id=ticket.drill_id, body=data.subject)
-    author = party.ref if party else "customer"
-    event = record(
-        session,
-        ticket,
-        action="receive",
-        actor=actor,
-        at=at,
-        payload={"body": data.body, "from": author},
-        changes={
-            "channel": data.channel,
-            "category": data.category,
-            "severity": severity,
-            "subject": data.subject,
-            "priority": priority,
-            "status": Status.new,
-            "tier": Tier.L1,
-            "tags": data.tags,
-            "party": party,
-            "order": order,
-            "received_at": at.sim,
-        },
-    )
-    _add_message(
-        session,
-        ticket,
-        kind=MessageKind.customer,
-        author=author,
-        body=data.body,
-        at=at,
-        seq=event.seq,
-        party=party,
-    )
-    session.flush()
-    return ticket
 
 
 # --- assignment -------------------------------------------------------------------------

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from deskdrill.accounts import service as accounts
 from deskdrill.accounts.schemas import TokenCreate, TokenIssued, UserRead
@@ -38,6 +38,9 @@ def me(user: CurrentUser) -> UserRead:
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke(token_id: int, user: CurrentUser, session: SessionDep) -> None:
-    """Revoke one of your own tokens."""
+def revoke(token_id: int, user: CurrentUser, session: SessionDep, request: Request) -> None:
+    """Revoke one of your own tokens (other server processes stop accepting it within
+    DESKDRILL_TOKEN_CACHE_SECONDS)."""
     accounts.revoke_token(session=session, token_id=token_id, now=utc_now(), owner=user)
+    session.commit()
+    request.app.state.token_cache.clear()

@@ -25,7 +25,7 @@ from deskdrill.core.errors import DomainError, Invalid
 from deskdrill.db.engine import unit_of_work
 from deskdrill.idempotency import service as idempotency
 from deskdrill.settings import Settings
-from deskdrill.tickets import queries, service
+from deskdrill.tickets import intake, queries
 from deskdrill.tickets.schemas import TicketRead, TicketReceive
 
 router = APIRouter(tags=["tickets"])
@@ -58,7 +58,7 @@ def _json(status: int, body: str, *, replayed: bool = False) -> Response:
 def _create(session: Session, raw: bytes, user_id: int, at: Instant) -> str:
     actor = session.get(User, user_id)
     assert actor is not None
-    ticket = service.receive(session=session, data=_parse(raw), actor=actor, at=at)
+    ticket = intake.receive(session=session, data=_parse(raw), actor=actor, at=at)
     return queries.ticket_read(session, ticket).model_dump_json()
 
 
