@@ -98,8 +98,10 @@ def test_two_hundred_concurrent_writers_on_sqlite(sqlite_desk: tuple[Settings, s
     """200 threads, each with its own connection, write at once: no 'database is locked',
     and every acknowledged write is there afterwards."""
     settings, trainer, drill_id = sqlite_desk
-    engine = make_engine(settings, pool_size=200, max_overflow=0)
-    sessions = make_sessionmaker(engine)
+    # Eight engines stand for eight server processes: writers of one engine queue on its
+    # in-process lock, writers of different engines meet SQLite's own lock.
+    engines = [make_engine(settings, pool_size=25, max_overflow=0) for _ in range(8)]
+    makers = [make_sessionmaker(engine) for engine in engines]
     start = threading.Barrier(200)
     acknowledged: list[str] = []
     failures: list[BaseException] = []
@@ -107,7 +109,7 @@ def test_two_hundred_concurrent_writers_on_sqlite(sqlite_desk: tuple[Settings, s
     def write(n: int) -> None:
         try:
             start.wait()
-            with unit_of_work(sessions) as session:
+            with unit_of_work(makers[n % 8]) as session:
                 actor = session.scalars(select(User).where(User.username == trainer)).one()
                 ticket = intake.receive(
                     session=session,
@@ -133,7 +135,8 @@ def test_two_hundred_concurrent_writers_on_sqlite(sqlite_desk: tuple[Settings, s
         thread.join()
     assert failures == []
     assert len(acknowledged) == 200
-    with unit_of_work(sessions, read_only=True) as session:
+    with unit_of_work(makers[0], read_only=True) as session:
         stored = set(session.scalars(select(Ticket.id).where(Ticket.drill_id == drill_id)))
-    engine.dispose()
+    for engine in engines:
+        engine.dispose()
     assert {parse_ticket_key(k) for k in acknowledged} == stored

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskdrill.accounts.enums import Role
@@ -53,10 +53,21 @@ def member_names(*, session: Session, drill: Drill) -> list[str]:
     )
 
 
+_MEMBER = (
+    select(DrillMember.drill_id)
+    .where(
+        DrillMember.drill_id == bindparam("drill_id"), DrillMember.user_id == bindparam("user_id")
+    )
+    .limit(1)
+)
+
+
 def can_see(*, session: Session, drill_id: int, user: User) -> bool:
+    """Admins see every drill; everyone else the drills they are members of."""
     if user.role == Role.admin:
         return True
-    return session.get(DrillMember, (drill_id, user.id)) is not None
+    found = session.execute(_MEMBER, {"drill_id": drill_id, "user_id": user.id}).first()
+    return found is not None
 
 
 def visible_drill_ids(*, session: Session, user: User) -> list[int] | None:

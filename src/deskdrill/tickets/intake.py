@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from deskdrill.accounts.enums import Role, Tier
@@ -24,6 +23,12 @@ from deskdrill.tickets.enums import Category, MessageKind, Priority, Severity, S
 from deskdrill.tickets.models import Message, Ticket, TicketEvent
 from deskdrill.tickets.recording import encode
 from deskdrill.tickets.trail import GENESIS, event_hash
+
+# Built once: statements with bound parameters are compiled once and cached.
+_TICKETS = Ticket.__table__
+_INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
+_INSERT_EVENT = TicketEvent.__table__.insert()
+_INSERT_MESSAGE = Message.__table__.insert()
 
 
 def _party(
@@ -111,31 +116,34 @@ def receive(*, session: Session, data: schemas.TicketReceive, actor: User, at: I
         "head_hash": digest,
         "version": 1,
     }
-    ticket_id = session.execute(insert(Ticket).values(row).returning(Ticket.id)).scalar_one()
-    session.execute(
-        insert(TicketEvent).values(
-            ticket_id=ticket_id,
-            seq=1,
-            type="receive",
-            actor=actor.username,
-            sim_at=at.sim,
-            wall_at=at.wall,
-            payload=payload,
-            prev_hash=GENESIS,
-            hash=digest,
-        )
+    connection = session.connection()
+    ticket_id = connection.execute(_INSERT_TICKET, row).scalar_one()
+    connection.execute(
+        _INSERT_EVENT,
+        {
+            "ticket_id": ticket_id,
+            "seq": 1,
+            "type": "receive",
+            "actor": actor.username,
+            "sim_at": at.sim,
+            "wall_at": at.wall,
+            "payload": payload,
+            "prev_hash": GENESIS,
+            "hash": digest,
+        },
     )
-    session.execute(
-        insert(Message).values(
-            ticket_id=ticket_id,
-            kind=MessageKind.customer.value,
-            author=author,
-            body=data.body,
-            event_seq=1,
-            sim_at=at.sim,
-            wall_at=at.wall,
-            party_id=party.id if party else None,
-        )
+    connection.execute(
+        _INSERT_MESSAGE,
+        {
+            "ticket_id": ticket_id,
+            "kind": MessageKind.customer.value,
+            "author": author,
+            "body": data.body,
+            "event_seq": 1,
+            "sim_at": at.sim,
+            "wall_at": at.wall,
+            "party_id": party.id if party else None,
+        },
     )
     search.index_text(
         session, ticket_id=ticket_id, drill_id=data.drill, body=f"{data.subject}\n{data.body}"

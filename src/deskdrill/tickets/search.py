@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from deskdrill.tickets.models import Message, Ticket
 
+_INSERT_SQLITE = text("INSERT INTO ticket_search (ticket_id, drill_id, body) VALUES (:t, :d, :b)")
+
 
 def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
@@ -22,10 +24,7 @@ def _is_sqlite(session: Session) -> bool:
 
 def index_text(session: Session, *, ticket_id: int, drill_id: int, body: str) -> None:
     if _is_sqlite(session):
-        session.execute(
-            text("INSERT INTO ticket_search (ticket_id, drill_id, body) VALUES (:t, :d, :b)"),
-            {"t": ticket_id, "d": drill_id, "b": body},
-        )
+        session.execute(_INSERT_SQLITE, {"t": ticket_id, "d": drill_id, "b": body})
 
 
 def _like_pattern(query: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from deskdrill.accounts.models import User
-from deskdrill.api.deps import Caller, FactoryDep, Now, SettingsDep
+from deskdrill.api.deps import Caller, get_instant
 from deskdrill.api.errors import ERROR_RESPONSES, error_body
 from deskdrill.core.clock import Instant
 from deskdrill.core.errors import DomainError, Invalid
@@ -55,25 +55,24 @@ def _json(status: int, body: str, *, replayed: bool = False) -> Response:
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-def _create(session: Session, raw: bytes, user_id: int, at: Instant) -> str:
-    actor = session.get(User, user_id)
-    assert actor is not None
+def _create(session: Session, raw: bytes, actor: User, at: Instant) -> str:
     ticket = intake.receive(session=session, data=_parse(raw), actor=actor, at=at)
     return queries.ticket_read(session, ticket).model_dump_json()
 
 
 def _receive(
     raw: bytes,
-    user_id: int,
+    actor: User,
     factory: sessionmaker[Session],
     settings: Settings,
     at: Instant,
     key: str | None,
 ) -> Response:
+    user_id = actor.id
     if key is None:
         try:
             with unit_of_work(factory) as session:
-                return _json(201, _create(session, raw, user_id, at))
+                return _json(201, _create(session, raw, actor, at))
         except DomainError as exc:
             return _json(exc.status, json.dumps(error_body(exc), ensure_ascii=False))
     try:
@@ -94,7 +93,7 @@ def _receive(
         return _json(replay.status_code, replay.body, replayed=True)
     try:
         with unit_of_work(factory) as session:
-            body = _create(session, raw, user_id, at)
+            body = _create(session, raw, actor, at)
             idempotency.finish(
                 session=session, user_id=user_id, key=key, status_code=201, body=body
             )
@@ -128,13 +127,19 @@ def _receive(
 async def receive_ticket(
     request: Request,
     user: Caller,
-    factory: FactoryDep,
-    settings: SettingsDep,
-    at: Now,
     idempotency_key: Annotated[
         str | None, Header(description="any unique string per request, e.g. a UUID")
     ] = None,
 ) -> Response:
     """Receive a new case on a channel, with its first customer message."""
     raw = await request.body()
-    return await run_in_threadpool(_receive, raw, user.id, factory, settings, at, idempotency_key)
+    state = request.app.state
+    return await run_in_threadpool(
+        _receive,
+        raw,
+        user,
+        state.session_factory,
+        state.settings,
+        get_instant(),
+        idempotency_key,
+    )
