@@ -210,9 +210,10 @@ class TestApproval:
         refused(decide(desk.trainees[0], key, "approve"), 403, None, "own")
         assert_totals(desk, refunded="0", waiting=True)
 
-    def test_l1_peer_cannot_approve_beyond_their_cap(self, factory: Factory) -> None:
+    def test_a_peer_can_neither_approve_nor_reject(self, factory: Factory) -> None:
         desk, key = self.requested(factory)
-        refused(decide(desk.trainees[1], key, "approve"), 403, None, "limit")
+        refused(decide(desk.trainees[1], key, "approve"), 403, None, "higher role or tier")
+        refused(decide(desk.trainees[1], key, "reject"), 403, None, "higher role or tier")
         assert_totals(desk, refunded="0", waiting=True)
 
     def test_higher_tier_within_cap_may_approve(self, factory: Factory) -> None:
@@ -346,8 +347,15 @@ class TestCounterfeit:
         refused(compensate(desk.trainer, key, **body, amount="500.00"), 422, "amount", "800.00")
         refused(compensate(desk.trainer, key, **body, amount="800", multiple=3), 422, "amount")
         assert Decimal(granted(desk.trainer, key, **body, amount="800")["amount"]) == 800
-        comp = granted(desk.trainer, key, **body, multiple=3)
-        assert (Decimal(comp["amount"]), comp["multiple"]) == (Decimal("240.00"), 3)
+        # Owed once per item: a second claim for the same shoe is refused.
+        refused(compensate(desk.trainer, key, **body), 409, None, "once per item")
+        desk.trainer.ok(
+            f"/tickets/{key}/findings",
+            {"kind": "counterfeit", "item_sku": "SOCK", "evidence": "fake label"},
+        )
+        socks = {"kind": "counterfeit_compensation", "item_sku": "SOCK"}
+        comp = granted(desk.trainer, key, **socks, multiple=3)
+        assert (Decimal(comp["amount"]), comp["multiple"]) == (Decimal("60.00"), 3)
         for multiple in (0, 11):
             refused(compensate(desk.trainer, key, **body, multiple=multiple), 422, "multiple")
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from deskdrill.accounts.enums import Role
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import utc_now
 from deskdrill.db.engine import unit_of_work
@@ -69,8 +70,10 @@ class TestIdempotencyKey:
     def test_keys_are_scoped_to_the_caller(self, factory: Factory, session_factory) -> None:
         desk = factory.desk()
         headers = {"Idempotency-Key": "shared-key"}
+        colleague = factory.user(Role.trainer)
+        factory.member(desk, colleague)
         mine = desk.trainer.post("/tickets", _body(desk), headers=headers)
-        theirs = desk.trainees[0].post("/tickets", _body(desk), headers=headers)
+        theirs = colleague.post("/tickets", _body(desk), headers=headers)
         assert mine.status_code == theirs.status_code == 201
         assert mine.json()["key"] != theirs.json()["key"]
         assert "Idempotent-Replayed" not in theirs.headers

@@ -292,7 +292,7 @@ class TestLinksAndMerge:
     def test_link_records_on_both(self, factory: Factory) -> None:
         desk = factory.desk()
         agent, first = claimed(desk)
-        second = desk.receive()["key"]
+        _, second = claimed(desk)  # the same agent holds both
         agent.ok(f"/tickets/{first}/links", {"other": second})
         assert agent.post(f"/tickets/{first}/links", {"other": second}).status_code == 409
         assert {"ticket": second, "kind": "related"} in detail(agent, first)["links"]
@@ -303,7 +303,7 @@ class TestLinksAndMerge:
     def test_merge_closes_the_duplicate(self, factory: Factory) -> None:
         desk = factory.desk()
         agent, dup = claimed(desk, party=desk.refs["consumer"])
-        primary = desk.receive(party=desk.refs["consumer"])["key"]
+        _, primary = claimed(desk, party=desk.refs["consumer"])
         merged = agent.ok(f"/tickets/{dup}/merge", {"into": primary})
         assert (merged["status"], merged["merged_into"], merged["resolution_code"]) == (
             "closed",
@@ -315,6 +315,19 @@ class TestLinksAndMerge:
         assert survivor["ticket"]["status"] == "new"
         assert {"ticket": dup, "kind": "duplicate"} in survivor["links"]
         assert desk.trainer.post(f"/tickets/{primary}/merge", {"into": dup}).status_code == 409
+        reopen = desk.trainer.post(f"/tickets/{dup}/reopen", {"reason": "not a duplicate"})
+        assert reopen.status_code == 409 and primary in reopen.json()["detail"]
+
+    def test_no_writing_onto_someone_elses_ticket(self, factory: Factory) -> None:
+        desk = factory.desk()
+        mine_agent, other_agent = desk.trainees
+        _, mine = claimed(desk, mine_agent)
+        _, theirs = claimed(desk, other_agent)
+        before = detail(desk.trainer, theirs)["ticket"]["version"]
+        for path, body in (("links", {"other": theirs}), ("merge", {"into": theirs})):
+            response = mine_agent.post(f"/tickets/{mine}/{path}", body)
+            assert response.status_code == 403, path
+        assert detail(desk.trainer, theirs)["ticket"]["version"] == before
 
     def test_other_drill_ticket_cannot_be_linked(self, factory: Factory) -> None:
         desk, other = factory.desk(), factory.desk()

@@ -17,3 +17,10 @@ def mask_email(email: str | None) -> str | None:
         return email
     local, _, domain = email.partition("@")
     return (local[:1] or "*") + "***@" + domain
+
+
+def mask_address(address: str | None) -> str | None:
+    """Keep the city and district (the first six characters), hide the street and number."""
+    if not address:
+        return address
+    return address[:6] + "****" if len(address) > 6 else "****"

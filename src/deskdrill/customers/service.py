@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from deskdrill.core.errors import Conflict, Invalid, NotFound
 from deskdrill.customers.enums import PartyKind
-from deskdrill.customers.masking import mask_email, mask_phone
+from deskdrill.customers.masking import mask_address, mask_email, mask_phone
 from deskdrill.customers.models import Order, Party
 from deskdrill.customers.schemas import OrderCreate, OrderRead, PartyCreate, PartyRead
 
@@ -90,7 +90,9 @@ def party_read(party: Party, *, reveal: bool) -> PartyRead:
     )
 
 
-def order_read(*, session: Session, order: Order, reserved: Decimal = Decimal(0)) -> OrderRead:
+def order_read(
+    *, session: Session, order: Order, reserved: Decimal = Decimal(0), reveal: bool = False
+) -> OrderRead:
     """``reserved``: refunds requested and awaiting approval, which hold part of the amount."""
     ids = [i for i in (order.party_id, order.merchant_id, order.courier_id, order.driver_id) if i]
     refs = dict(session.execute(select(Party.id, Party.ref).where(Party.id.in_(ids))).all())
@@ -110,7 +112,7 @@ def order_read(*, session: Session, order: Order, reserved: Decimal = Decimal(0)
         refunds_awaiting_approval=reserved,
         refundable=order.amount_paid - order.refunded_total - reserved,
         tracking_status=order.tracking_status,
-        shipping_address=order.shipping_address,
+        shipping_address=order.shipping_address if reveal else mask_address(order.shipping_address),
         paid_at=order.paid_at,
         shipped_at=order.shipped_at,
         delivered_at=order.delivered_at,

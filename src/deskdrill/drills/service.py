@@ -62,6 +62,17 @@ _MEMBER = (
 )
 
 
+def member_names_of(*, session: Session, drill_ids: list[int]) -> list[str]:
+    return list(
+        session.scalars(
+            select(User.username)
+            .join(DrillMember, DrillMember.user_id == User.id)
+            .where(DrillMember.drill_id.in_(drill_ids))
+            .distinct()
+        )
+    )
+
+
 def can_see(*, session: Session, drill_id: int, user: User) -> bool:
     """Admins see every drill; everyone else the drills they are members of."""
     if user.role == Role.admin:

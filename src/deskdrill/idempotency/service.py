@@ -13,10 +13,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,13 @@ class Replay:
 
 
 def fingerprint(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
+    """Of the request's meaning, not its bytes: the same JSON sent with other spacing or key
+    order is the same request."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+    except (ValueError, UnicodeDecodeError):
+        return hashlib.sha256(body).hexdigest()
 
 
 def validate_key(key: str) -> str:
@@ -109,7 +116,20 @@ def begin(
         raise Conflict(
             "a request with this Idempotency-Key is still being processed; retry in a moment"
         )
-    record.locked_until = now + lock  # the first attempt died; this one takes over
+    # The first attempt died. Take over only if no other retry did so in the meantime.
+    taken = session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.id == record.id,
+            IdempotencyRecord.state == "processing",
+            IdempotencyRecord.locked_until == record.locked_until,
+        )
+        .values(locked_until=now + lock)
+    )
+    if taken.rowcount != 1:
+        raise Conflict(
+            "a request with this Idempotency-Key is still being processed; retry in a moment"
+        )
     return None
 
 

@@ -43,6 +43,29 @@ def effective_caps(global_caps: Caps, drill: Drill) -> dict[str, dict[str, Cap]]
     return caps
 
 
+AUTHORITY_RANK = {
+    "L1": 1,
+    "L2": 2,
+    "supervisor": 3,
+    "incident_desk": 3,
+    "trainer": 4,
+    "admin": 5,
+}
+
+
+def _rank(user: User) -> int:
+    return AUTHORITY_RANK.get(authority(user) or "", 0)
+
+
+def _locked_order(session: Session, order_id: int | None) -> Order | None:
+    """The order, read again and locked (PostgreSQL row lock; SQLite writers are serial), so
+    two tickets cannot both spend what is left to refund on it."""
+    if order_id is None:
+        return None
+    query = select(Order).where(Order.id == order_id).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).one()
+
+
 def authority(user: User) -> str | None:
     if user.role == Role.trainee:
         return str(user.tier)
@@ -97,7 +120,7 @@ def _within(cap: Cap, amount: Decimal, ticket_total: Decimal) -> bool:
 
 
 def _order(session: Session, ticket: Ticket, what: str) -> Order:
-    order = session.get(Order, ticket.order_id) if ticket.order_id else None
+    order = _locked_order(session, ticket.order_id)
     if order is None:
         raise Invalid(
             f"{what} needs an order on the ticket; ticket {ticket.key} has none", field="order"
@@ -140,7 +163,7 @@ def compensate(
 ) -> Compensation:
     check_version(ticket, expected_version)
     authorize(ticket, actor, "compensate")
-    order = session.get(Order, ticket.order_id) if ticket.order_id else None
+    order = _locked_order(session, ticket.order_id)
     amount, multiple, funded_by = data.amount, None, "merchant"
     if data.kind == CompensationKind.refund:
         order = _order(session, ticket, "a refund")
@@ -156,7 +179,7 @@ def compensate(
             )
     elif data.kind == CompensationKind.counterfeit_compensation:
         order = _order(session, ticket, "counterfeit compensation")
-        amount, multiple = _counterfeit_amount(ticket, order, data)
+        amount, multiple = _counterfeit_amount(session, ticket, order, data)
         funded_by = "platform"
     elif amount is None:
         raise Invalid(f"a {data.kind} needs an amount", field="amount")
@@ -208,7 +231,7 @@ def compensate(
 
 
 def _counterfeit_amount(
-    ticket: Ticket, order: Order, data: schemas.CompensateIn
+    session: Session, ticket: Ticket, order: Order, data: schemas.CompensateIn
 ) -> tuple[Decimal, int]:
     """假一赔十: a multiple of the item's price, only after a counterfeit finding on that item."""
     if not data.item_sku:
@@ -223,6 +246,19 @@ def _counterfeit_amount(
             "counterfeit compensation needs a counterfeit finding for item "
             f"{data.item_sku!r} on this ticket first",
             field="kind",
+        )
+    already = session.scalar(
+        select(Compensation.number).where(
+            Compensation.order_id == order.id,
+            Compensation.kind == CompensationKind.counterfeit_compensation,
+            Compensation.item_sku == data.item_sku,
+            Compensation.status.in_(_LIVE),
+        )
+    )
+    if already is not None:
+        raise Conflict(
+            f"item {data.item_sku!r} of order {order.number} already has counterfeit "
+            "compensation; it is owed once per item"
         )
     multiple = data.multiple or COUNTERFEIT_MULTIPLE
     amount = Decimal(str(item["price"])) * item.get("quantity", 1) * multiple
@@ -269,7 +305,13 @@ def decide(
         )
     if comp.requested_by_id == actor.id:
         raise Forbidden("you cannot approve or reject your own request")
-    order = session.get(Order, comp.order_id) if comp.order_id else None
+    requester = session.get(User, comp.requested_by_id) if comp.requested_by_id else None
+    if _rank(actor) <= (_rank(requester) if requester else 0):
+        raise Forbidden(
+            f"a request by {requester.username if requester else 'someone'} is decided by a "
+            "higher role or tier (L1 < L2 < supervisor / incident desk < trainer < admin)"
+        )
+    order = _locked_order(session, comp.order_id)
     if approve:
         total = _ticket_total(session, ticket, comp.kind, exclude=comp.id, statuses=_GRANTED)
         if not _within(_cap(caps, actor, comp.kind), comp.amount, total):

@@ -63,8 +63,10 @@ def _order_and_party(
 
 def receive(*, session: Session, data: schemas.TicketReceive, actor: User, at: Instant) -> Ticket:
     """Open a ticket with its first customer message and the first event of its trail."""
-    if actor.role == Role.qa:
-        raise Forbidden("QA reviewers have read-only access to tickets")
+    if actor.role not in (Role.trainer, Role.admin):
+        # Cases come from customers: trainers (and later the simulator) bring them in.
+        # Trainees opening their own would also reset the per-ticket compensation caps.
+        raise Forbidden("new tickets come from customers; trainers and admins inject them")
     if not drills.can_see(session=session, drill_id=data.drill, user=actor):
         raise NotFound(f"no drill with id {data.drill}")
     order, party = _order_and_party(session, data, at)

@@ -89,7 +89,7 @@ def parse_ticket_key(key: str) -> int | None:
     if not key.upper().startswith(KEY_PREFIX):
         return None
     digits = key[len(KEY_PREFIX) :]
-    return int(digits) if digits.isdigit() and len(digits) <= 12 else None
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 12 else None
 
 
 class TicketEvent(Base):

@@ -35,7 +35,7 @@ from deskdrill.tickets.schemas import (
     TicketRead,
     TicketSummary,
 )
-from deskdrill.tickets.trail import Verification, verify_chain
+from deskdrill.tickets.trail import Verification, replay, verify_chain
 
 MAX_PAGE = 200
 
@@ -234,24 +234,42 @@ def events_of(session: Session, ticket: Ticket) -> list[TicketEvent]:
 
 
 def verify(session: Session, ticket: Ticket) -> Verification:
-    return verify_chain(
-        events_of(session, ticket), head_hash=ticket.head_hash, event_count=ticket.event_count
-    )
+    """The chain must hold, and the ticket row must be what replaying the chain gives."""
+    events = events_of(session, ticket)
+    result = verify_chain(events, head_hash=ticket.head_hash, event_count=ticket.event_count)
+    if not result.ok:
+        return result
+    expected, actual = replay(events), projected_state(session, ticket)
+    changed = sorted(field for field in expected if expected[field] != actual.get(field))
+    if changed:
+        return Verification(
+            False,
+            len(events),
+            None,
+            f"the ticket row no longer matches its trail: {', '.join(changed)} "
+            "changed outside the trail",
+        )
+    return result
 
 
 def has_revealed(events: list[TicketEvent], user: User) -> bool:
     return any(e.type == "contact_revealed" and e.actor == user.username for e in events)
 
 
-def order_view(session: Session, order: Order) -> OrderRead:
-    """The order with what is still refundable, net of refunds awaiting approval."""
+def order_view(session: Session, order: Order, *, reveal: bool = False) -> OrderRead:
+    """The order with what is still refundable, net of refunds awaiting approval; the
+    shipping address masked unless revealed."""
     return customers.order_read(
-        session=session, order=order, reserved=compensation.pending_refunds(session, order)
+        session=session,
+        order=order,
+        reserved=compensation.pending_refunds(session, order),
+        reveal=reveal,
     )
 
 
 def detail(*, session: Session, ticket: Ticket, user: User) -> TicketDetail:
     events = events_of(session, ticket)
+    revealed = has_revealed(events, user)
     party = session.get(Party, ticket.party_id) if ticket.party_id else None
     order = session.get(Order, ticket.order_id) if ticket.order_id else None
     messages = session.scalars(
@@ -286,8 +304,8 @@ def detail(*, session: Session, ticket: Ticket, user: User) -> TicketDetail:
         )
     return TicketDetail(
         ticket=ticket_read(session, ticket),
-        party=customers.party_read(party, reveal=has_revealed(events, user)) if party else None,
-        order=order_view(session, order) if order else None,
+        party=customers.party_read(party, reveal=revealed) if party else None,
+        order=order_view(session, order, reveal=revealed) if order else None,
         messages=[
             MessageRead(
                 kind=m.kind, author=m.author, body=m.body, sim_at=m.sim_at, event_seq=m.event_seq

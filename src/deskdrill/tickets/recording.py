@@ -35,6 +35,20 @@ def check_version(ticket: Ticket, expected: int | None) -> None:
         )
 
 
+TIER_RANK = {"L1": 1, "L2": 2, "supervisor": 3, "incident_desk": 4}
+
+
+def check_tier(ticket: Ticket, actor: User) -> None:
+    """A trainee works tickets at their own tier or below; higher tiers are someone else's."""
+    if actor.role != Role.trainee:
+        return
+    if TIER_RANK[str(actor.tier)] < TIER_RANK[ticket.tier]:
+        raise Forbidden(
+            f"ticket {ticket.key} is at {ticket.tier}; as {actor.tier} you cannot take or "
+            "change its tier"
+        )
+
+
 def authorize(ticket: Ticket, actor: User, action: str) -> None:
     """Who may change what. Drill membership was checked when the ticket was loaded."""
     if actor.role == Role.qa:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Integer, column, select, text
 from sqlalchemy.orm import Session
 
+from deskdrill.core.errors import Invalid
 from deskdrill.tickets.models import Message, Ticket
 
 _INSERT_SQLITE = text("INSERT INTO ticket_search (ticket_id, drill_id, body) VALUES (:t, :d, :b)")
@@ -35,6 +36,8 @@ def _like_pattern(query: str) -> str:
 def matching_ticket_ids(session: Session, *, drill_ids: list[int] | None, query: str) -> Any:
     """A SELECT of ticket ids whose subject or messages contain ``query``."""
     query = query.strip()
+    if not query or any(ord(ch) < 32 or ch == "\x7f" for ch in query):
+        raise Invalid("the search text is empty or holds control characters", field="q")
     if _is_sqlite(session):
         if len(query) >= 3:
             phrase = '"' + query.replace('"', '""') + '"'

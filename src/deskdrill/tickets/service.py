@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deskdrill.accounts.enums import Role, Tier
+from deskdrill.accounts.enums import Role
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
 from deskdrill.core.errors import Conflict, Invalid, NotFound
@@ -21,7 +21,7 @@ from deskdrill.drills.models import DrillMember
 from deskdrill.tickets import schemas, search
 from deskdrill.tickets.enums import MessageKind, Status
 from deskdrill.tickets.models import Message, Ticket, TicketLink, parse_ticket_key
-from deskdrill.tickets.recording import authorize, check_version, record
+from deskdrill.tickets.recording import authorize, check_tier, check_version, record
 
 # Fields a reopened ticket forgets.
 REOPEN_CLEARS: dict[str, object] = {
@@ -30,8 +30,6 @@ REOPEN_CLEARS: dict[str, object] = {
     "resolved_at": None,
     "closed_at": None,
 }
-
-TIER_RANK = {Tier.L1: 1, Tier.L2: 2, Tier.supervisor: 3, Tier.incident_desk: 4}
 
 
 def get_ticket(*, session: Session, key: str, user: User) -> Ticket:
@@ -95,6 +93,7 @@ def claim(
 ) -> Ticket:
     check_version(ticket, expected_version)
     authorize(ticket, actor, "claim")
+    check_tier(ticket, actor)
     if ticket.assignee_id == actor.id:
         raise Conflict(f"you already hold ticket {ticket.key}")
     if ticket.assignee_id is not None:
@@ -495,6 +494,8 @@ def _other_ticket(session: Session, ticket: Ticket, key: str, actor: User) -> Ti
         raise Invalid("a ticket cannot be linked or merged with itself", field="other")
     if other.drill_id != ticket.drill_id:
         raise Invalid(f"{key} belongs to another drill", field="other")
+    # Linking and merging write on the other ticket's trail too: same rights needed there.
+    authorize(other, actor, "link")
     return other
 
 

@@ -7,11 +7,11 @@ from sqlalchemy.orm import Session
 from deskdrill.accounts.enums import Tier
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
-from deskdrill.core.errors import Invalid
+from deskdrill.core.errors import Conflict, Invalid
 from deskdrill.tickets import schemas
-from deskdrill.tickets.models import Ticket
-from deskdrill.tickets.recording import authorize, check_version, record
-from deskdrill.tickets.service import REOPEN_CLEARS, TIER_RANK, _member
+from deskdrill.tickets.models import Ticket, ticket_key
+from deskdrill.tickets.recording import TIER_RANK, authorize, check_tier, check_version, record
+from deskdrill.tickets.service import REOPEN_CLEARS, _member
 
 
 def escalate(
@@ -38,6 +38,15 @@ def escalate(
             field="tier",
         )
     assignee = _member(session, ticket, data.assignee, "assignee") if data.assignee else None
+    if (
+        assignee is not None
+        and assignee.role == "trainee"
+        and (TIER_RANK[str(assignee.tier)] < TIER_RANK[data.tier])
+    ):
+        raise Invalid(
+            f"{assignee.username} works at {assignee.tier} and cannot take a {data.tier} ticket",
+            field="assignee",
+        )
     changes: dict[str, object] = {"tier": data.tier, "assignee": assignee}
     if ticket.escalated_at is None:
         changes["escalated_at"] = at.sim
@@ -70,6 +79,7 @@ def de_escalate(
 ) -> Ticket:
     check_version(ticket, expected_version)
     authorize(ticket, actor, "de_escalate")
+    check_tier(ticket, actor)
     current = Tier(ticket.tier)
     if TIER_RANK[data.tier] >= TIER_RANK[current]:
         raise Invalid(
@@ -141,6 +151,11 @@ def reopen(
 ) -> Ticket:
     check_version(ticket, expected_version)
     authorize(ticket, actor, "reopen")
+    if ticket.merged_into_id is not None:
+        raise Conflict(
+            f"ticket {ticket.key} was merged into {ticket_key(ticket.merged_into_id)}; "
+            "reopen that ticket instead"
+        )
     record(
         session,
         ticket,
