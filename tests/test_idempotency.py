@@ -139,3 +139,26 @@ class TestIdempotencyKey:
             "/tickets", _body(desk), headers={"Idempotency-Key": "x" * 300}
         )
         assert response.status_code == 422 and response.json()["field"] == "Idempotency-Key"
+
+
+class TestFingerprint:
+    def test_same_json_with_other_spacing_or_key_order_is_a_replay(self, factory: Factory) -> None:
+        desk = factory.desk()
+        headers = {
+            **desk.trainer.headers,
+            "Idempotency-Key": "spacing",
+            "Content-Type": "application/json",
+        }
+        drill = desk.drill_id
+        compact = (
+            f'{{"drill":{drill},"channel":"app","category":"logistics","subject":"s","body":"b"}}'
+        )
+        spaced = (
+            '{ "body": "b", "subject": "s", "category": "logistics", "channel": "app", '
+            f'"drill": {drill} }}'
+        )
+        first = desk.trainer.client.post("/api/v1/tickets", content=compact, headers=headers)
+        again = desk.trainer.client.post("/api/v1/tickets", content=spaced, headers=headers)
+        assert first.status_code == again.status_code == 201
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert first.json()["key"] == again.json()["key"]
