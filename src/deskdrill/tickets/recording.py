@@ -60,7 +60,10 @@ def authorize(ticket: Ticket, actor: User, action: str) -> None:
     if action in UNASSIGNED_OK:
         return
     if ticket.assignee_id is None:
-        raise Forbidden(f"claim ticket {ticket.key} before you {action.replace('_', ' ')} it")
+        raise Forbidden(
+            f"claim ticket {ticket.key} first: only its assignee (or a trainer) may "
+            f"{action.replace('_', ' ')}"
+        )
     if ticket.assignee_id != actor.id:
         raise Forbidden(
             f"ticket {ticket.key} is assigned to someone else; only they or a trainer can change it"
