@@ -16,7 +16,7 @@ from deskdrill.accounts.models import User
 from deskdrill.api.token_cache import TokenCache
 from deskdrill.core.clock import Instant, utc_now, wall_instant
 from deskdrill.core.errors import Forbidden, Invalid, Unauthorized
-from deskdrill.db.engine import begin_read, unit_of_work
+from deskdrill.db.engine import unit_of_work
 from deskdrill.settings import Settings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -36,15 +36,8 @@ def get_session(request: Request) -> Iterator[Session]:
     Reads begin DEFERRED on SQLite so they never queue behind writers.
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
-        if request.method in READ_METHODS:
-            begin_read(session)
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with unit_of_work(factory, read_only=request.method in READ_METHODS) as session:
+        yield session
 
 
 # At most this many request transactions at once per process. Requests beyond it wait

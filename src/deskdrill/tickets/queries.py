@@ -10,6 +10,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from deskdrill.accounts.models import User
+from deskdrill.core.clock import iso_ms
 from deskdrill.core.errors import Invalid
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Order, Party
@@ -35,7 +36,13 @@ from deskdrill.tickets.schemas import (
     TicketRead,
     TicketSummary,
 )
-from deskdrill.tickets.trail import Verification, replay, verify_chain
+from deskdrill.tickets.trail import (
+    PROJECTED_FIELDS,
+    TIME_FIELDS,
+    Verification,
+    replay,
+    verify_chain,
+)
 
 MAX_PAGE = 200
 
@@ -83,31 +90,14 @@ def _usernames(session: Session, ids: list[int | None]) -> dict[int | None, str]
 def projected_state(session: Session, ticket: Ticket) -> dict[str, object]:
     """The row's projected fields in the trail's encoding, to compare with ``trail.replay``."""
     read = ticket_read(session, ticket).model_dump(mode="json")
-    from deskdrill.core.clock import iso_ms
 
-    state = {
-        field: read[field]
-        for field in (
-            "channel",
-            "category",
-            "severity",
-            "subject",
-            "priority",
-            "status",
-            "tier",
-            "assignee",
-            "tags",
-            "findings",
-            "party",
-            "order",
-            "merged_into",
-            "resolution_code",
-            "resolution_summary",
-        )
-    }
-    for field in ("received_at", "first_response_at", "escalated_at", "resolved_at", "closed_at"):
-        value: datetime | None = getattr(ticket, field)
-        state[field] = iso_ms(value) if value is not None else None
+    state: dict[str, object] = {}
+    for field in PROJECTED_FIELDS:
+        if field in TIME_FIELDS:
+            value: datetime | None = getattr(ticket, field)
+            state[field] = iso_ms(value) if value is not None else None
+        else:
+            state[field] = read[field]
     return state
 
 

@@ -215,6 +215,41 @@ def change_priority(
 # --- conversation -----------------------------------------------------------------------
 
 
+def _converse(
+    session: Session,
+    ticket: Ticket,
+    *,
+    action: str,
+    actor: User,
+    at: Instant,
+    expected_version: int | None,
+    kind: MessageKind,
+    author: str,
+    body: str,
+    payload: dict[str, object],
+    party: Party | None = None,
+    changes: dict[str, object] | None = None,
+) -> Ticket:
+    """One message on the conversation and its event on the trail (which carries the text,
+    so the conversation is as tamper-evident as the rest)."""
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, action)
+    event = record(
+        session,
+        ticket,
+        action=action,
+        actor=actor,
+        at=at,
+        payload={**payload, "body": body},
+        changes=changes,
+    )
+    _add_message(
+        session, ticket, kind=kind, author=author, body=body, at=at, seq=event.seq, party=party
+    )
+    session.flush()
+    return ticket
+
+
 def reply(
     *,
     session: Session,
@@ -224,29 +259,21 @@ def reply(
     data: schemas.MessageIn,
     expected_version: int | None = None,
 ) -> Ticket:
-    check_version(ticket, expected_version)
-    authorize(ticket, actor, "reply")
-    changes = {"first_response_at": at.sim} if ticket.first_response_at is None else {}
-    event = record(
+    """Answer the customer; the first answer is the first response."""
+    first = {"first_response_at": at.sim} if ticket.first_response_at is None else {}
+    return _converse(
         session,
         ticket,
         action="reply",
         actor=actor,
         at=at,
-        payload={"body": data.body},
-        changes=changes,
-    )
-    _add_message(
-        session,
-        ticket,
+        expected_version=expected_version,
         kind=MessageKind.reply,
         author=actor.username,
         body=data.body,
-        at=at,
-        seq=event.seq,
+        payload={},
+        changes=first,
     )
-    session.flush()
-    return ticket
 
 
 def note(
@@ -258,20 +285,19 @@ def note(
     data: schemas.MessageIn,
     expected_version: int | None = None,
 ) -> Ticket:
-    check_version(ticket, expected_version)
-    authorize(ticket, actor, "note")
-    event = record(session, ticket, action="note", actor=actor, at=at, payload={"body": data.body})
-    _add_message(
+    """An internal note: seen by agents and QA, never by the customer."""
+    return _converse(
         session,
         ticket,
+        action="note",
+        actor=actor,
+        at=at,
+        expected_version=expected_version,
         kind=MessageKind.note,
         author=actor.username,
         body=data.body,
-        at=at,
-        seq=event.seq,
+        payload={},
     )
-    session.flush()
-    return ticket
 
 
 def _third_party(session: Session, ticket: Ticket, who: str) -> Party:
@@ -302,29 +328,21 @@ def contact_third_party(
     data: schemas.ThirdPartyContactIn,
     expected_version: int | None = None,
 ) -> Ticket:
-    check_version(ticket, expected_version)
-    authorize(ticket, actor, "contact_third_party")
+    """Ask the merchant, courier or driver; the ticket then waits on them."""
     party = _third_party(session, ticket, data.party)
-    event = record(
+    return _converse(
         session,
         ticket,
         action="contact_third_party",
         actor=actor,
         at=at,
-        payload={"to": party, "to_kind": party.kind, "body": data.body},
-    )
-    _add_message(
-        session,
-        ticket,
+        expected_version=expected_version,
         kind=MessageKind.to_third_party,
         author=actor.username,
         body=data.body,
-        at=at,
-        seq=event.seq,
         party=party,
+        payload={"to": party, "to_kind": party.kind},
     )
-    session.flush()
-    return ticket
 
 
 def customer_message(
@@ -336,34 +354,25 @@ def customer_message(
     data: schemas.MessageIn,
     expected_version: int | None = None,
 ) -> Ticket:
-    """A message from the ticket's customer (injected by a trainer or, later, the simulator)."""
-    check_version(ticket, expected_version)
-    authorize(ticket, actor, "customer_message")
+    """A message from the ticket's customer (injected by a trainer or, later, the simulator).
+    Writing back to a resolved ticket reopens it: the resolution no longer holds."""
     party = session.get(Party, ticket.party_id) if ticket.party_id else None
     author = party.ref if party else "customer"
-    # A customer writing back to a resolved ticket reopens it: the resolution no longer holds.
     reopened = REOPEN_CLEARS if ticket.status == Status.resolved else {}
-    event = record(
+    return _converse(
         session,
         ticket,
         action="customer_message",
         actor=actor,
         at=at,
-        payload={"from": author, "body": data.body},
-        changes=reopened,
-    )
-    _add_message(
-        session,
-        ticket,
+        expected_version=expected_version,
         kind=MessageKind.customer,
         author=author,
         body=data.body,
-        at=at,
-        seq=event.seq,
         party=party,
+        payload={"from": author},
+        changes=reopened,
     )
-    session.flush()
-    return ticket
 
 
 def third_party_message(
@@ -375,29 +384,21 @@ def third_party_message(
     data: schemas.ThirdPartyMessageIn,
     expected_version: int | None = None,
 ) -> Ticket:
-    check_version(ticket, expected_version)
-    authorize(ticket, actor, "third_party_message")
+    """A merchant's, courier's or driver's answer (injected by a trainer or the simulator)."""
     party = _third_party(session, ticket, data.party)
-    event = record(
+    return _converse(
         session,
         ticket,
         action="third_party_message",
         actor=actor,
         at=at,
-        payload={"from": party, "from_kind": party.kind, "body": data.body},
-    )
-    _add_message(
-        session,
-        ticket,
+        expected_version=expected_version,
         kind=MessageKind.third_party,
         author=party.ref,
         body=data.body,
-        at=at,
-        seq=event.seq,
         party=party,
+        payload={"from": party, "from_kind": party.kind},
     )
-    session.flush()
-    return ticket
 
 
 def set_pending(

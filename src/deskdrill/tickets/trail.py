@@ -19,6 +19,11 @@ from deskdrill.core.clock import iso_ms
 
 GENESIS = "0" * 64
 
+# Projected fields that hold instants, stored on the trail as canonical text.
+TIME_FIELDS = frozenset(
+    {"received_at", "first_response_at", "escalated_at", "resolved_at", "closed_at"}
+)
+
 # Fields of the ticket row that events change through ``payload["changes"]``; replaying
 # the trail must reproduce exactly these.
 PROJECTED_FIELDS = (
