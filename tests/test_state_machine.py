@@ -35,9 +35,9 @@ def _operations() -> dict[str, Callable[..., Any]]:
         "unassign": op(service.unassign, schemas.OptionalReasonIn()),
         "reply": op(service.reply, schemas.MessageIn(body="您好")),
         "note": op(service.note, schemas.MessageIn(body="note")),
-        "pend_customer": op(service.set_pending, schemas.PendingIn(waiting_on="customer")),
-        "pend_third_party": op(service.set_pending, schemas.PendingIn(waiting_on="third_party")),
-        "resume": op(service.resume, schemas.OptionalReasonIn()),
+        "pend_customer": op(workflow.set_pending, schemas.PendingIn(waiting_on="customer")),
+        "pend_third_party": op(workflow.set_pending, schemas.PendingIn(waiting_on="third_party")),
+        "resume": op(workflow.resume, schemas.OptionalReasonIn()),
         "customer_message": op(service.customer_message, schemas.MessageIn(body="还在吗")),
         "escalate_l2": op(
             workflow.escalate, schemas.EscalateIn(tier="L2", reason="r", complaint=COMPLAINT)

@@ -1,4 +1,5 @@
-"""Escalation between tiers, resolution, closing, reopening and tags."""
+"""Waiting, escalation between tiers, resolution, closing, reopening, tags, and revealing
+masked contact data."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from deskdrill.accounts.enums import Tier
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
 from deskdrill.core.errors import Conflict, Invalid
+from deskdrill.customers import service as customers
+from deskdrill.customers.models import Party
+from deskdrill.customers.schemas import PartyRead
 from deskdrill.tickets import schemas
 from deskdrill.tickets.models import Ticket, ticket_key
 from deskdrill.tickets.recording import TIER_RANK, authorize, check_tier, check_version, record
@@ -197,3 +201,66 @@ def tag(
     )
     session.flush()
     return ticket
+
+
+def set_pending(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.PendingIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    action = "pend_customer" if data.waiting_on == "customer" else "pend_third_party"
+    authorize(ticket, actor, action)
+    record(
+        session,
+        ticket,
+        action=action,
+        actor=actor,
+        at=at,
+        event_type="set_pending",
+        payload={"waiting_on": data.waiting_on, "reason": data.reason},
+    )
+    session.flush()
+    return ticket
+
+
+def resume(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.OptionalReasonIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "resume")
+    record(session, ticket, action="resume", actor=actor, at=at, payload={"reason": data.reason})
+    session.flush()
+    return ticket
+
+
+def reveal_contact(
+    *, session: Session, ticket: Ticket, actor: User, at: Instant, data: schemas.ReasonIn
+) -> PartyRead:
+    """Show the unmasked contact data and record who saw it and why."""
+    authorize(ticket, actor, "reveal_contact")
+    if ticket.party_id is None:
+        raise Invalid(f"ticket {ticket.key} has no customer to reveal", field="party")
+    party = session.get(Party, ticket.party_id)
+    assert party is not None
+    record(
+        session,
+        ticket,
+        action="reveal_contact",
+        actor=actor,
+        at=at,
+        event_type="contact_revealed",
+        payload={"party": party, "reason": data.reason},
+    )
+    session.flush()
+    return customers.party_read(party, reveal=True)

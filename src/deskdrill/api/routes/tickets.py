@@ -9,7 +9,7 @@ from deskdrill.api.deps import CurrentUser, ExpectedVersion, Now, SessionDep, Se
 from deskdrill.api.errors import ERROR_RESPONSES
 from deskdrill.customers.schemas import PartyRead
 from deskdrill.drills.models import Drill
-from deskdrill.tickets import compensation, queries, schemas, service, workflow
+from deskdrill.tickets import compensation, links, queries, schemas, service, workflow
 from deskdrill.tickets.schemas import (
     CompensationRead,
     TicketDetail,
@@ -132,8 +132,8 @@ _simple(
     "Inject a third party's answer (trainers; the simulator later)",
     schemas.ThirdPartyMessageIn,
 )
-_simple("pending", service.set_pending, "Wait on the customer or a third party", schemas.PendingIn)
-_simple("resume", service.resume, "Stop waiting", schemas.OptionalReasonIn)
+_simple("pending", workflow.set_pending, "Wait on the customer or a third party", schemas.PendingIn)
+_simple("resume", workflow.resume, "Stop waiting", schemas.OptionalReasonIn)
 _simple(
     "escalate",
     workflow.escalate,
@@ -151,7 +151,7 @@ _simple("resolve", workflow.resolve, "Resolve with a resolution code", schemas.R
 _simple("close", workflow.close, "Close a resolved ticket")
 _simple("reopen", workflow.reopen, "Reopen a resolved or closed ticket", schemas.ReasonIn)
 _simple("tags", workflow.tag, "Add or remove tags", schemas.TagIn)
-_simple("merge", service.merge, "Close as a duplicate of another ticket", schemas.MergeIn)
+_simple("merge", links.merge, "Close as a duplicate of another ticket", schemas.MergeIn)
 
 
 @router.post("/{key}/links", response_model=TicketRead)
@@ -164,7 +164,7 @@ def link(
     response: Response,
 ) -> TicketRead:
     """Link two related tickets (recorded on both trails)."""
-    return _act(session, user, key, response, service.link, at=at, data=data)
+    return _act(session, user, key, response, links.link, at=at, data=data)
 
 
 @router.post("/{key}/contact/reveal", response_model=PartyRead)
@@ -173,7 +173,7 @@ def reveal_contact(
 ) -> PartyRead:
     """Show the customer's unmasked phone and email; the reason goes on the trail."""
     ticket = service.get_ticket(session=session, key=key, user=user)
-    return service.reveal_contact(session=session, ticket=ticket, actor=user, at=at, data=data)
+    return workflow.reveal_contact(session=session, ticket=ticket, actor=user, at=at, data=data)
 
 
 def _comp_read(
