@@ -10,6 +10,7 @@ from httpx import Response
 from deskdrill.accounts.enums import Role, Tier
 from deskdrill.customers.models import Order
 from deskdrill.db.engine import unit_of_work
+from tests.support.assertions import refused
 from tests.support.factories import Agent, Desk, Factory
 
 SMALL = {"compensation_caps": {"L1": {"refund": {"per_action": "10", "per_ticket": "15"}}}}
@@ -71,16 +72,6 @@ def order_of(desk: Desk) -> dict[str, Any]:
 def events(agent: Agent, key: str, kind: str) -> list[dict[str, Any]]:
     trail = agent.get(f"/tickets/{key}").json()["trail"]
     return [e for e in trail if e["type"] == kind]
-
-
-def refused(response: Response, code: int, field: str | None, *words: str) -> dict[str, Any]:
-    assert response.status_code == code, response.text
-    body: dict[str, Any] = response.json()
-    if field is not None:
-        assert body["field"] == field
-    for word in words:
-        assert word in body["detail"], body["detail"]
-    return body
 
 
 def subset(actual: dict[str, Any], **expected: Any) -> None:

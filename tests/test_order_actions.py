@@ -8,6 +8,7 @@ from httpx import Response
 
 from deskdrill.accounts.enums import Role
 from deskdrill.customers.masking import mask_address
+from tests.support.assertions import refused
 from tests.support.factories import Agent, Desk, Factory, unique
 
 KINDS_AFTER_DELIVERY = ("return_authorisation", "exchange", "reship")
@@ -88,16 +89,6 @@ def order_of(desk: Desk, number: str) -> dict[str, Any]:
 def actions(agent: Agent, key: str) -> list[dict[str, Any]]:
     trail = agent.get(f"/tickets/{key}").json()["trail"]
     return [e for e in trail if e["type"] == "order_action"]
-
-
-def refused(response: Response, status: int, field: str | None, *words: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    if field is not None:
-        assert body["field"] == field
-    for word in words:
-        assert word in body["detail"], body["detail"]
-    return body
 
 
 class TestCancel:
