@@ -128,3 +128,29 @@ def test_demo_is_complete_bilingual_and_idempotent(run, session_factory) -> None
         assert any("\u4e00" <= ch <= "\u9fff" for ch in subjects)  # Chinese
         assert any(ch.isascii() and ch.isalpha() for ch in subjects)  # English
         assert all(queries.verify(session, t).ok for t in tickets)
+
+
+def test_drill_clock_commands(run, factory) -> None:
+    desk = factory.desk()
+    with unit_of_work(factory.sessions, read_only=True) as session:
+        name = session.get(Drill, desk.drill_id).name
+    code, out = run("drill", "status", name)
+    assert code == 0 and "draft" in out
+    code, out = run("drill", "start", name, "--speed", "60", "--at", "2026-03-01T09:00:00+08:00")
+    assert code == 0 and "running" in out and "60x" in out and "2026-03-01 01:0" in out
+    code, out = run("drill", "pause", name)
+    assert code == 0 and "paused" in out
+    code, out = run("drill", "jump", name, "30")
+    assert code == 0 and "2026-03-01 01:3" in out
+    code, out = run("drill", "speed", name, "10")
+    assert code == 0 and "10x" in out
+    code, out = run("drill", "pause", name)
+    assert code == 1 and "cannot pause a clock that is paused" in out
+    code, out = run("drill", "resume", name)
+    assert code == 0 and "running" in out
+    code, out = run("drill", "finish", name)
+    assert code == 0 and "finished" in out
+    code, out = run("drill", "status", "no-such-drill")
+    assert code == 1 and "no drill named" in out
+    code, out = run("drill", "start", name, "--at", "2026-03-01T09:00")
+    assert code == 2 and "time zone" in out

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from deskdrill.cli import users
+from deskdrill.cli import drills, users
 from deskdrill.cli.context import console, load_settings
 
 app = typer.Typer(
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(users.app, name="users")
+app.add_typer(drills.app, name="drill")
 
 
 @app.command()

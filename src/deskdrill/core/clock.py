@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from deskdrill.core.errors import Invalid, InvalidTransition
 
 
 def utc_now() -> datetime:
@@ -29,3 +33,105 @@ def iso_ms(value: datetime) -> str:
     """Canonical text for a UTC instant, millisecond precision: ``2026-11-23T15:07:00.123Z``."""
     value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+class ClockState(StrEnum):
+    draft = "draft"
+    running = "running"
+    paused = "paused"
+    finished = "finished"
+
+
+_MS = timedelta(milliseconds=1)
+
+
+def _truncate_ms(value: datetime) -> datetime:
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class DrillClock:
+    """A drill's simulated clock, derived and never ticked.
+
+    While running, ``sim = anchor_sim + (wall - anchor_wall) * speed``; otherwise it is
+    frozen at ``anchor_sim``. Every change re-anchors at the current moment, so the
+    persisted anchors alone give the same simulated time after a restart. A draft drill
+    has no clock yet and follows the wall clock.
+    """
+
+    state: ClockState = ClockState.draft
+    speed: Decimal = Decimal(1)
+    anchor_sim: datetime | None = None
+    anchor_wall: datetime | None = None
+
+    def sim_now(self, wall: datetime) -> datetime:
+        if self.state == ClockState.draft or self.anchor_sim is None or self.anchor_wall is None:
+            return _truncate_ms(wall)
+        if self.state != ClockState.running:
+            return self.anchor_sim
+        elapsed_ms = (wall - self.anchor_wall) // _MS
+        return self.anchor_sim + int(Decimal(elapsed_ms) * self.speed) * _MS
+
+    def instant(self, wall: datetime) -> Instant:
+        return Instant(sim=self.sim_now(wall), wall=wall)
+
+    def _anchored(self, wall: datetime, **changes: object) -> DrillClock:
+        return replace(self, anchor_sim=self.sim_now(wall), anchor_wall=wall, **changes)
+
+    def start(
+        self, wall: datetime, *, at: datetime | None = None, speed: Decimal | None = None
+    ) -> DrillClock:
+        self._require({ClockState.draft}, "start")
+        return DrillClock(
+            ClockState.running,
+            self._speed(speed or self.speed),
+            _truncate_ms((at or wall).astimezone(UTC)),
+            wall,
+        )
+
+    def pause(self, wall: datetime) -> DrillClock:
+        self._require({ClockState.running}, "pause")
+        return self._anchored(wall, state=ClockState.paused)
+
+    def resume(self, wall: datetime) -> DrillClock:
+        self._require({ClockState.paused}, "resume")
+        return self._anchored(wall, state=ClockState.running)
+
+    def with_speed(self, wall: datetime, speed: Decimal) -> DrillClock:
+        self._require({ClockState.draft, ClockState.running, ClockState.paused}, "change speed")
+        return (
+            self._anchored(wall, speed=self._speed(speed))
+            if self.anchor_sim
+            else replace(self, speed=self._speed(speed))
+        )
+
+    def jump(self, wall: datetime, by: timedelta) -> DrillClock:
+        self._require({ClockState.running, ClockState.paused}, "jump")
+        if by <= timedelta(0):
+            raise Invalid("the clock only jumps forward", field="seconds")
+        anchored = self._anchored(wall)
+        assert anchored.anchor_sim is not None
+        return replace(anchored, anchor_sim=anchored.anchor_sim + by // _MS * _MS)
+
+    def finish(self, wall: datetime) -> DrillClock:
+        self._require({ClockState.running, ClockState.paused}, "finish")
+        return self._anchored(wall, state=ClockState.finished)
+
+    def _require(self, states: set[ClockState], action: str) -> None:
+        if self.state not in states:
+            allowed = ", ".join(sorted(states))
+            raise InvalidTransition(
+                f"cannot {action} a clock that is {self.state}; {action} works when it is "
+                f"{allowed}",
+                current_state=str(self.state),
+            )
+
+    @staticmethod
+    def _speed(speed: Decimal) -> Decimal:
+        if not MIN_SPEED <= speed <= MAX_SPEED:
+            raise Invalid(f"speed must be between {MIN_SPEED} and {MAX_SPEED}", field="speed")
+        return speed
+
+
+MIN_SPEED = Decimal("0.1")
+MAX_SPEED = Decimal(600)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deskdrill.db.base import Base, JSONType
@@ -21,6 +22,13 @@ class Drill(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
+    # The simulated clock (deskdrill.core.clock.DrillClock), persisted by its anchors.
+    clock_state: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft")
+    clock_speed: Mapped[Decimal] = mapped_column(
+        Numeric(9, 3), default=Decimal(1), server_default="1"
+    )
+    clock_anchor_sim: Mapped[datetime | None]
+    clock_anchor_wall: Mapped[datetime | None]
 
 
 class DrillMember(Base):

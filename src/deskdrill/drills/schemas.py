@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class CapOverride(BaseModel):
@@ -37,3 +37,26 @@ class DrillRead(BaseModel):
     settings: dict[str, Any]
     created_at: datetime
     members: list[str]
+
+
+class ClockRead(BaseModel):
+    state: str
+    speed: Decimal
+    sim_now: datetime
+    wall_now: datetime
+
+
+class ClockStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at: AwareDatetime | None = Field(default=None, description="simulated start; default: now")
+    speed: Decimal | None = Field(default=None, description="e.g. 1, 10, 60")
+
+
+class ClockSpeed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    speed: Decimal
+
+
+class ClockJump(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seconds: int = Field(gt=0, le=7 * 24 * 3600, description="simulated seconds to skip")

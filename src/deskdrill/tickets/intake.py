@@ -17,6 +17,7 @@ from deskdrill.core.clock import Instant
 from deskdrill.core.errors import Forbidden, Invalid, NotFound
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Order, Party
+from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.tickets import schemas, search
 from deskdrill.tickets.enums import Category, MessageKind, Priority, Severity, Status
@@ -69,6 +70,7 @@ def receive(*, session: Session, data: schemas.TicketReceive, actor: User, at: I
         raise Forbidden("new tickets come from customers; trainers and admins inject them")
     if not drills.can_see(session=session, drill_id=data.drill, user=actor):
         raise NotFound(f"no drill with id {data.drill}")
+    at = clock.instant(session, data.drill, at.wall)  # the drill's simulated time
     order, party = _order_and_party(session, data, at)
     safety = data.category == Category.safety_incident
     fields: dict[str, Any] = {

@@ -7,9 +7,12 @@ from fastapi import APIRouter, Query, Response
 
 from deskdrill.api.deps import CurrentUser, ExpectedVersion, Now, SessionDep, SettingsDep
 from deskdrill.api.errors import ERROR_RESPONSES
+from deskdrill.core.clock import Instant
 from deskdrill.customers.schemas import PartyRead
+from deskdrill.drills import clock
 from deskdrill.drills.models import Drill
 from deskdrill.tickets import compensation, links, queries, schemas, service, workflow
+from deskdrill.tickets.models import Ticket
 from deskdrill.tickets.schemas import (
     CompensationRead,
     TicketDetail,
@@ -56,6 +59,11 @@ def verify_trail(key: str, user: CurrentUser, session: SessionDep) -> VerifyResu
     )
 
 
+def _in_drill(session: SessionDep, ticket: Ticket, at: Instant) -> Instant:
+    """The request's moment on the ticket's drill clock."""
+    return clock.instant(session, ticket.drill_id, at.wall)
+
+
 def _act(
     session: SessionDep,
     user: CurrentUser,
@@ -65,6 +73,8 @@ def _act(
     **kwargs: Any,
 ) -> TicketRead:
     ticket = service.get_ticket(session=session, key=key, user=user)
+    if "at" in kwargs:
+        kwargs["at"] = _in_drill(session, ticket, kwargs["at"])
     operation(session=session, ticket=ticket, actor=user, **kwargs)
     session.flush()
     response.headers["ETag"] = f'"{ticket.version}"'
@@ -173,6 +183,7 @@ def reveal_contact(
 ) -> PartyRead:
     """Show the customer's unmasked phone and email; the reason goes on the trail."""
     ticket = service.get_ticket(session=session, key=key, user=user)
+    at = _in_drill(session, ticket, at)
     return workflow.reveal_contact(session=session, ticket=ticket, actor=user, at=at, data=data)
 
 
@@ -200,6 +211,7 @@ def compensate(
     approval by someone whose limit covers it.
     """
     ticket = service.get_ticket(session=session, key=key, user=user)
+    at = _in_drill(session, ticket, at)
     caps = compensation.effective_caps(
         settings.compensation_caps, session.get_one(Drill, ticket.drill_id)
     )
@@ -226,6 +238,7 @@ def _decide(
     approve: bool,
 ) -> CompensationRead:
     ticket = service.get_ticket(session=session, key=key, user=user)
+    at = _in_drill(session, ticket, at)
     caps = compensation.effective_caps(
         settings.compensation_caps, session.get_one(Drill, ticket.drill_id)
     )
@@ -271,6 +284,7 @@ def reject(
 @router.post("/{key}/compensations/{number}/pay", response_model=CompensationRead)
 def pay(key: str, number: int, user: CurrentUser, session: SessionDep, at: Now) -> CompensationRead:
     ticket = service.get_ticket(session=session, key=key, user=user)
+    at = _in_drill(session, ticket, at)
     compensation.pay(session=session, ticket=ticket, actor=user, at=at, number=number)
     return _comp_read(session, key, user, number)
 

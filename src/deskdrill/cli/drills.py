@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session
+
+from deskdrill.cli.context import console, err_console, session_scope
+from deskdrill.core.clock import DrillClock, utc_now
+from deskdrill.drills import clock
+from deskdrill.drills import service as drills
+from deskdrill.drills.models import Drill
+
+app = typer.Typer(help="Run a drill's simulated clock.", no_args_is_help=True)
+
+DrillName = Annotated[str, typer.Argument(help="the drill's name, e.g. demo")]
+
+
+def _drill(session: Session, name: str) -> Drill:
+    drill = drills.get_drill_by_name(session=session, name=name)
+    if drill is None:
+        err_console.print(f"[red]error:[/red] no drill named {name!r}")
+        raise typer.Exit(1)
+    return drill
+
+
+def _show(name: str, value: DrillClock, wall: datetime) -> None:
+    sim = value.sim_now(wall)
+    console.print(
+        f"{name}: {value.state}, {value.speed.normalize():f}x, "
+        f"simulated time {sim:%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
+@app.command()
+def start(
+    name: DrillName,
+    speed: Annotated[str, typer.Option(help="speed factor, e.g. 1, 10, 60")] = "1",
+    at: Annotated[str | None, typer.Option(help="simulated start, ISO 8601 with zone")] = None,
+) -> None:
+    """Start the clock (default: simulated time starts now, at 1x)."""
+    try:
+        factor = Decimal(speed)
+        begin = datetime.fromisoformat(at) if at else None
+    except (InvalidOperation, ValueError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if begin is not None and begin.tzinfo is None:
+        err_console.print("[red]error:[/red] --at needs a time zone, e.g. 2026-03-01T09:00+08:00")
+        raise typer.Exit(2)
+    with session_scope() as session:
+        wall = utc_now()
+        _show(name, clock.start(_drill(session, name), wall, at=begin, speed=factor), wall)
+
+
+@app.command()
+def pause(name: DrillName) -> None:
+    """Freeze simulated time."""
+    with session_scope() as session:
+        wall = utc_now()
+        _show(name, clock.pause(_drill(session, name), wall), wall)
+
+
+@app.command()
+def resume(name: DrillName) -> None:
+    """Let simulated time run again."""
+    with session_scope() as session:
+        wall = utc_now()
+        _show(name, clock.resume(_drill(session, name), wall), wall)
+
+
+@app.command()
+def speed(name: DrillName, factor: Annotated[str, typer.Argument(help="e.g. 10")]) -> None:
+    """Change the speed factor (0.1 to 600)."""
+    try:
+        value = Decimal(factor)
+    except InvalidOperation:
+        err_console.print(f"[red]error:[/red] {factor!r} is not a number")
+        raise typer.Exit(2) from None
+    with session_scope() as session:
+        wall = utc_now()
+        _show(name, clock.set_speed(_drill(session, name), wall, value), wall)
+
+
+@app.command()
+def jump(
+    name: DrillName,
+    minutes: Annotated[float, typer.Argument(help="simulated minutes to skip")],
+) -> None:
+    """Skip simulated time forward."""
+    with session_scope() as session:
+        wall = utc_now()
+        moved = clock.jump(_drill(session, name), wall, timedelta(minutes=minutes))
+        _show(name, moved, wall)
+
+
+@app.command()
+def finish(name: DrillName) -> None:
+    """End the drill: simulated time stops for good."""
+    with session_scope() as session:
+        wall = utc_now()
+        _show(name, clock.finish(_drill(session, name), wall), wall)
+
+
+@app.command()
+def status(name: DrillName) -> None:
+    """Show the clock's state, speed and simulated time."""
+    with session_scope() as session:
+        _show(name, clock.clock_of(_drill(session, name)), utc_now())
