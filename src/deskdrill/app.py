@@ -10,16 +10,18 @@ from swagger_ui_bundle import swagger_ui_path
 
 from deskdrill import __version__
 from deskdrill.api import errors
-from deskdrill.api.routes import auth, clock, drills, receive, tickets, users
+from deskdrill.api.routes import auth, clock, drills, receive, sla, tickets, users
 from deskdrill.api.token_cache import TokenCache
 from deskdrill.db.engine import make_engine, make_sessionmaker
 from deskdrill.paths import resource_dir
 from deskdrill.settings import Settings, get_settings
+from deskdrill.sla import deadlines
 from deskdrill.web import pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    deadlines.install()
     app = FastAPI(
         title="deskdrill",
         version=__version__,
@@ -35,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix="/api/v1")
     api.add_api_route("/health", _health, methods=["GET"], tags=["meta"], summary="Health")
-    for module in (auth, users, drills, clock, receive, tickets):
+    for module in (auth, users, drills, clock, receive, tickets, sla):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(pages.router)

@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 from deskdrill.core.errors import DomainError
 from deskdrill.db.engine import make_engine, make_sessionmaker, unit_of_work
 from deskdrill.settings import Settings
+from deskdrill.sla import deadlines
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 def load_settings() -> Settings:
+    deadlines.install()  # every command that changes tickets keeps their SLA deadlines
     try:
         return Settings()
     except ValidationError as exc:

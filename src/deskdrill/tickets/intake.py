@@ -22,11 +22,20 @@ from deskdrill.drills import service as drills
 from deskdrill.tickets import schemas, search
 from deskdrill.tickets.enums import Category, MessageKind, Priority, Severity, Status
 from deskdrill.tickets.models import Message, Ticket, TicketEvent
-from deskdrill.tickets.recording import encode
+from deskdrill.tickets.recording import AFTER_CHANGE, Change, encode
 from deskdrill.tickets.trail import GENESIS, event_hash
 
 # Built once: statements with bound parameters are compiled once and cached.
 _TICKETS = Ticket.__table__
+SLA_FIELDS = (
+    "first_response_due",
+    "next_response_due",
+    "resolution_due",
+    "escalation_due",
+    "update_due",
+    "awaiting_reply_since",
+    "paused_since",
+)
 _INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
 _INSERT_EVENT = TicketEvent.__table__.insert()
 _INSERT_MESSAGE = Message.__table__.insert()
@@ -119,7 +128,14 @@ def receive(*, session: Session, data: schemas.TicketReceive, actor: User, at: I
         "event_count": 1,
         "head_hash": digest,
         "version": 1,
+        **dict.fromkeys(SLA_FIELDS),
+        "paused_ms": 0,
     }
+    # Followers (the SLA timers) set their fields on the new row before it is written.
+    draft = Ticket(**row)
+    for hook in AFTER_CHANGE:
+        hook(session, draft, Change(action="receive", before=None, at=at))
+    row.update({field: getattr(draft, field) for field in SLA_FIELDS})
     connection = session.connection()
     ticket_id = connection.execute(_INSERT_TICKET, row).scalar_one()
     connection.execute(
@@ -153,7 +169,7 @@ def receive(*, session: Session, data: schemas.TicketReceive, actor: User, at: I
         session, ticket_id=ticket_id, drill_id=data.drill, body=f"{data.subject}\n{data.body}"
     )
     # Hand back the row as a persistent object without reading it again.
-    ticket = Ticket(id=ticket_id, **row)
-    make_transient_to_detached(ticket)
-    session.add(ticket)
-    return ticket
+    draft.id = ticket_id
+    make_transient_to_detached(draft)
+    session.add(draft)
+    return draft

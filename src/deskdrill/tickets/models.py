@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deskdrill.db.base import Base, JSONType
@@ -70,6 +70,15 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # SLA deadlines in simulated time, kept by deskdrill.sla after every change.
+    first_response_due: Mapped[datetime | None]
+    next_response_due: Mapped[datetime | None]
+    resolution_due: Mapped[datetime | None]
+    escalation_due: Mapped[datetime | None]
+    update_due: Mapped[datetime | None]
+    awaiting_reply_since: Mapped[datetime | None]
+    paused_since: Mapped[datetime | None]
+    paused_ms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     event_count: Mapped[int] = mapped_column(default=0)
     head_hash: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(default=1)

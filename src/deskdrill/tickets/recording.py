@@ -3,6 +3,8 @@ to the row, and append the hash-chained event, all in the caller's transaction."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -114,6 +116,7 @@ def record(
 ) -> TicketEvent:
     """Apply ``changes`` (model objects allowed for references) and append one event."""
     changes = dict(changes or {})
+    before = ticket.status
     status = next_status(action, ticket.status)
     if status != ticket.status:
         changes["status"] = status
@@ -127,9 +130,26 @@ def record(
     body = {k: encode(v) for k, v in (payload or {}).items()}
     if changes:
         body["changes"] = {k: encode(v) for k, v in changes.items()}
-    return append_event(
+    event = append_event(
         session, ticket, type=event_type or action, actor=actor.username, at=at, payload=body
     )
+    for hook in AFTER_CHANGE:
+        hook(session, ticket, Change(action=action, before=before, at=at))
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What happened to a ticket, for domains that follow tickets (the SLA timers)."""
+
+    action: str
+    before: str | None
+    at: Instant
+
+
+# Called after every recorded change, in the same transaction. Domains that depend on
+# tickets register here, so tickets never import them.
+AFTER_CHANGE: list[Callable[[Session, Ticket, Change], None]] = []
 
 
 def append_event(

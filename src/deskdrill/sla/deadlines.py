@@ -1,0 +1,102 @@
+"""Keeping a ticket's SLA deadlines current after every change.
+
+Rules, in simulated time:
+- first response: due at receipt + target for the priority (and channel); a priority
+  change moves it; the first reply meets it.
+- next response: a customer message after the first reply starts it; a reply meets it.
+- resolution: due at receipt + target, plus the time spent in paused statuses
+  (pending_customer, and pending_third_party if the policy says so); reopening starts a
+  fresh window.
+- escalation: categories that must go up at once (safety incidents) are due at the
+  given tier within the given time.
+- keep informed: while waiting on a third party, an update to the customer is due every
+  N minutes; each reply restarts it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deskdrill.drills.models import Drill
+from deskdrill.sla.policy import SlaPolicy, policy_from_settings
+from deskdrill.tickets.enums import Status
+from deskdrill.tickets.models import Ticket
+from deskdrill.tickets.recording import AFTER_CHANGE, Change
+
+_MS = timedelta(milliseconds=1)
+_REOPENING = {"reopen", "customer_message"}
+
+
+def policy_for(session: Session, drill_id: int) -> SlaPolicy:
+    settings = session.execute(select(Drill.settings).where(Drill.id == drill_id)).scalar_one()
+    return policy_from_settings(settings)
+
+
+def follow(session: Session, ticket: Ticket, change: Change) -> None:
+    """The AFTER_CHANGE hook: bring the deadlines up to date with what just happened."""
+    update(ticket, change, policy_for(session, ticket.drill_id))
+
+
+def update(ticket: Ticket, change: Change, policy: SlaPolicy) -> None:
+    at, action = change.at.sim, change.action
+    resolution = policy.target(ticket.priority, "resolution")
+    if action == "receive":
+        ticket.first_response_due = ticket.received_at + policy.target(
+            ticket.priority, "first_response", ticket.channel
+        )
+        ticket.resolution_due = ticket.received_at + resolution
+        rule = policy.escalate.get(ticket.category)
+        if rule is not None:
+            ticket.escalation_due = ticket.received_at + timedelta(minutes=rule.within)
+        return
+    _pause_or_resume(ticket, change, policy)
+    if action == "change_priority":
+        ticket.first_response_due = ticket.received_at + policy.target(
+            ticket.priority, "first_response", ticket.channel
+        )
+        if ticket.paused_since is None and ticket.resolution_due is not None:
+            ticket.resolution_due = ticket.received_at + resolution + ticket.paused_ms * _MS
+        if ticket.awaiting_reply_since is not None:
+            ticket.next_response_due = ticket.awaiting_reply_since + policy.target(
+                ticket.priority, "next_response"
+            )
+    elif action == "reply":
+        ticket.awaiting_reply_since = ticket.next_response_due = None
+        if ticket.status == Status.pending_third_party and policy.keep_informed_every:
+            ticket.update_due = at + timedelta(minutes=policy.keep_informed_every)
+    elif (
+        action == "customer_message"
+        and ticket.first_response_at is not None
+        and ticket.awaiting_reply_since is None
+    ):
+        ticket.awaiting_reply_since = at
+        ticket.next_response_due = at + policy.target(ticket.priority, "next_response")
+    if action in _REOPENING and change.before == Status.resolved:
+        ticket.resolution_due, ticket.paused_ms = at + resolution, 0
+    if ticket.status == Status.pending_third_party and change.before != Status.pending_third_party:
+        if policy.keep_informed_every:
+            ticket.update_due = at + timedelta(minutes=policy.keep_informed_every)
+    elif ticket.status != Status.pending_third_party:
+        ticket.update_due = None
+
+
+def _pause_or_resume(ticket: Ticket, change: Change, policy: SlaPolicy) -> None:
+    at = change.at.sim
+    paused = ticket.status in policy.pause_on
+    if paused and ticket.paused_since is None:
+        ticket.paused_since = at
+    elif not paused and ticket.paused_since is not None:
+        held = max(at - ticket.paused_since, timedelta(0))
+        ticket.paused_ms += held // _MS
+        if ticket.resolution_due is not None:
+            ticket.resolution_due += held // _MS * _MS
+        ticket.paused_since = None
+
+
+def install() -> None:
+    """Register with the tickets domain (idempotent)."""
+    if follow not in AFTER_CHANGE:
+        AFTER_CHANGE.append(follow)
