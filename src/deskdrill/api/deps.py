@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -141,3 +142,37 @@ def expected_version(
 
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+
+
+def _catch_up(request: Request, drill_id: int | None) -> None:
+    from deskdrill.sla.catch_up import catch_up
+
+    if drill_id is not None:
+        catch_up(request.app.state.session_factory, drill_id, utc_now())
+
+
+async def catch_up_ticket(key: str, request: Request, _caller: Caller) -> None:
+    """Before a ticket is read, let the SLA engine record what has fallen due in its drill,
+    in transactions of its own, so the read sees it."""
+    from deskdrill.tickets.models import Ticket, parse_ticket_key
+
+    def run() -> None:
+        ticket_id = parse_ticket_key(key)
+        if ticket_id is None:
+            return
+        with unit_of_work(request.app.state.session_factory, read_only=True) as session:
+            drill_id = session.scalar(select(Ticket.drill_id).where(Ticket.id == ticket_id))
+        _catch_up(request, drill_id)
+
+    await run_in_threadpool(run)
+
+
+async def catch_up_drill(request: Request, _caller: Caller) -> None:
+    """The same for a drill named in the path (``drill_id``) or the query (``drill``)."""
+    raw = request.path_params.get("drill_id") or request.query_params.get("drill")
+    if raw is not None and str(raw).isdigit():
+        await run_in_threadpool(_catch_up, request, int(raw))
+
+
+CaughtUpTicket = Annotated[None, Depends(catch_up_ticket)]
+CaughtUpDrill = Annotated[None, Depends(catch_up_drill)]

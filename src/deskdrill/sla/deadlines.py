@@ -15,7 +15,7 @@ Rules, in simulated time:
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,7 +37,26 @@ def policy_for(session: Session, drill_id: int) -> SlaPolicy:
 
 def follow(session: Session, ticket: Ticket, change: Change) -> None:
     """The AFTER_CHANGE hook: bring the deadlines up to date with what just happened."""
-    update(ticket, change, policy_for(session, ticket.drill_id))
+    policy = policy_for(session, ticket.drill_id)
+    update(ticket, change, policy)
+    ticket.sla_next_check = next_check(ticket, policy, after=None)
+
+
+def next_check(ticket: Ticket, policy: SlaPolicy, *, after: datetime | None) -> datetime | None:
+    """The earliest warning or breach moment still to come (after ``after``, if given) of
+    the ticket's running timers; None when nothing can fall due."""
+    from deskdrill.sla.view import timers
+
+    if ticket.status in (Status.resolved, Status.closed):
+        return None
+    now = after or ticket.updated_at
+    moments: list[datetime] = []
+    for timer in timers(ticket, policy, now):
+        if timer.due is None or timer.state in ("met", "paused"):
+            continue
+        warn = timer.due - timedelta(seconds=timer.target_seconds * (1 - policy.warning_at))
+        moments += [m for m in (warn, timer.due) if after is None or m > after]
+    return min(moments, default=None)
 
 
 def update(ticket: Ticket, change: Change, policy: SlaPolicy) -> None:

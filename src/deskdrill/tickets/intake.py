@@ -35,6 +35,7 @@ SLA_FIELDS = (
     "update_due",
     "awaiting_reply_since",
     "paused_since",
+    "sla_next_check",
 )
 _INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
 _INSERT_EVENT = TicketEvent.__table__.insert()

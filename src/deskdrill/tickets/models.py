@@ -41,6 +41,7 @@ class Ticket(Base):
             postgresql_where=text(UNASSIGNED_POSTGRESQL),
         ),
         Index("ix_tickets_party_id", "party_id", "received_at"),
+        Index("ix_tickets_sla_next_check", "drill_id", "sla_next_check"),
         Index("ix_tickets_order_id", "order_id"),
     )
 
@@ -79,6 +80,8 @@ class Ticket(Base):
     awaiting_reply_since: Mapped[datetime | None]
     paused_since: Mapped[datetime | None]
     paused_ms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The next moment an SLA warning or breach falls due: what the engine scans, by index.
+    sla_next_check: Mapped[datetime | None]
     event_count: Mapped[int] = mapped_column(default=0)
     head_hash: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(default=1)

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from deskdrill.accounts import service as accounts
-from deskdrill.api.deps import CurrentUser, ManagerUser, Now, SessionDep
+from deskdrill.api.deps import CaughtUpDrill, CurrentUser, ManagerUser, Now, SessionDep
 from deskdrill.api.errors import ERROR_RESPONSES
 from deskdrill.core.errors import Forbidden
 from deskdrill.customers import service as customers
@@ -90,6 +90,7 @@ def _writable(session: SessionDep, drill_id: int, user: CurrentUser) -> None:
 @router.get("/{drill_id}/tickets", response_model=QueuePage)
 def list_tickets(
     drill_id: int,
+    _fresh: CaughtUpDrill,
     user: CurrentUser,
     session: SessionDep,
     view: Annotated[str, Query(description="all, active, unassigned or mine")] = "all",

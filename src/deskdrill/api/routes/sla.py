@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter
 from pydantic import BaseModel
+from sqlalchemy import or_, select
 
-from deskdrill.api.deps import CurrentUser, Now, SessionDep
+from deskdrill.api.deps import CaughtUpDrill, CaughtUpTicket, CurrentUser, Now, SessionDep
 from deskdrill.api.errors import ERROR_RESPONSES
 from deskdrill.drills import clock
+from deskdrill.drills import service as drills
 from deskdrill.sla.deadlines import policy_for
+from deskdrill.sla.models import Notification
 from deskdrill.sla.view import Timer, timers
 from deskdrill.tickets import service
+from deskdrill.tickets.models import ticket_key
 
 router = APIRouter(tags=["sla"], responses=ERROR_RESPONSES)
 
@@ -23,7 +29,9 @@ class TicketSla(BaseModel):
 
 
 @router.get("/tickets/{key}/sla", response_model=TicketSla)
-def ticket_sla(key: str, user: CurrentUser, session: SessionDep, at: Now) -> TicketSla:
+def ticket_sla(
+    key: str, _fresh: CaughtUpTicket, user: CurrentUser, session: SessionDep, at: Now
+) -> TicketSla:
     """Each timer (first response, next response, resolution, escalation, keep informed):
     its due time, the simulated seconds left, and ok / warning / breached / met / paused."""
     ticket = service.get_ticket(session=session, key=key, user=user)
@@ -35,3 +43,40 @@ def ticket_sla(key: str, user: CurrentUser, session: SessionDep, at: Now) -> Tic
         sim_now=now.isoformat(),
         timers=timers(ticket, policy, now),
     )
+
+
+class NotificationRead(BaseModel):
+    id: int
+    drill: int
+    ticket: str | None
+    kind: str
+    message: str
+    sim_at: datetime
+
+
+@router.get("/notifications", response_model=list[NotificationRead])
+def notifications(
+    _fresh: CaughtUpDrill, user: CurrentUser, session: SessionDep, drill: int, after: int = 0
+) -> list[NotificationRead]:
+    """Notices from the engine for you (and, for trainers, those for their role) in a
+    drill, oldest first; pass the last id you saw as ``after``."""
+    drills.get_drill(session=session, drill_id=drill, user=user)
+    mine = Notification.user_id == user.id
+    for_role = (Notification.user_id.is_(None)) & (Notification.role == str(user.role))
+    rows = session.scalars(
+        select(Notification)
+        .where(Notification.drill_id == drill, Notification.id > after, or_(mine, for_role))
+        .order_by(Notification.id)
+        .limit(200)
+    )
+    return [
+        NotificationRead(
+            id=n.id,
+            drill=n.drill_id,
+            message=n.message,
+            kind=n.kind,
+            ticket=ticket_key(n.ticket_id) if n.ticket_id else None,
+            sim_at=n.sim_at,
+        )
+        for n in rows
+    ]

@@ -5,7 +5,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from deskdrill.api.deps import CurrentUser, ExpectedVersion, Now, SessionDep, SettingsDep
+from deskdrill.api.deps import (
+    CaughtUpTicket,
+    CurrentUser,
+    ExpectedVersion,
+    Now,
+    SessionDep,
+    SettingsDep,
+)
 from deskdrill.api.errors import ERROR_RESPONSES
 from deskdrill.core.clock import Instant
 from deskdrill.customers.schemas import PartyRead
@@ -37,7 +44,7 @@ def search(
 
 @router.get("/{key}", response_model=TicketDetail)
 def get_ticket(
-    key: str, user: CurrentUser, session: SessionDep, response: Response
+    key: str, _fresh: CaughtUpTicket, user: CurrentUser, session: SessionDep, response: Response
 ) -> TicketDetail:
     """The ticket with its conversation, trail, order, compensations and the party's history."""
     ticket = service.get_ticket(session=session, key=key, user=user)

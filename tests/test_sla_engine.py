@@ -1,0 +1,95 @@
+"""The engine records each warning and breach once, at the simulated moment it fell due."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from deskdrill.core.clock import utc_now
+from deskdrill.db.engine import unit_of_work
+from deskdrill.drills import clock
+from deskdrill.sla import engine
+from tests.test_sla import Drill
+
+T9 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def sla_events(drill: Drill, key: str) -> list[dict[str, object]]:
+    trail = drill.agent.get(f"/tickets/{key}").json()["trail"]
+    return [e for e in trail if str(e["type"]).startswith("sla_")]
+
+
+class TestBreaches:
+    def test_first_response_warning_and_breach_recorded_once(self, factory) -> None:
+        drill = Drill(factory)
+        key = drill.ticket()  # P3 chat: first response within 3 minutes
+        received = datetime.fromisoformat(drill.timers(key)["first_response"]["due"])
+        drill.jump(200)
+        for _ in range(3):  # every read catches up; nothing is recorded twice
+            assert drill.state(key, "first_response") == "breached"
+        events = sla_events(drill, key)
+        assert [(e["type"], e["payload"]["timer"]) for e in events] == [
+            ("sla_warning", "first_response"),
+            ("sla_breach", "first_response"),
+        ]
+        assert datetime.fromisoformat(events[1]["sim_at"]) == received
+        assert datetime.fromisoformat(events[0]["sim_at"]) == received - timedelta(seconds=45)
+        assert events[1]["actor"] == "sla-engine"
+        assert drill.agent.get(f"/tickets/{key}/trail/verify").json()["ok"] is True
+        notices = drill.agent.get("/notifications", params={"drill": drill.desk.drill_id}).json()
+        assert [(n["ticket"], n["kind"]) for n in notices] == [(key, "sla_breach")]
+
+    def test_a_late_reply_is_still_a_breach_at_the_due_moment(self, factory) -> None:
+        drill = Drill(factory)
+        key = drill.ticket()
+        drill.jump(300)
+        drill.agent.ok(f"/tickets/{key}/reply", {"body": "抱歉久等"})  # before any read
+        types = [e["type"] for e in sla_events(drill, key)]
+        assert types == ["sla_warning", "sla_breach"]
+
+    def test_met_timers_and_other_drills_stay_quiet(self, factory) -> None:
+        drill = Drill(factory)
+        key = drill.ticket()
+        drill.jump(60)
+        drill.agent.ok(f"/tickets/{key}/reply", {"body": "您好"})
+        drill.jump(600)
+        assert drill.state(key, "first_response") == "met"
+        assert sla_events(drill, key) == []
+
+    def test_unassigned_breaches_notify_the_trainers(self, factory) -> None:
+        drill = Drill(factory)
+        key = drill.desk.receive()["key"]
+        drill.jump(200)
+        notices = drill.trainer.get("/notifications", params={"drill": drill.desk.drill_id})
+        assert [n["ticket"] for n in notices.json()] == [key]
+        other = drill.agent.get("/notifications", params={"drill": drill.desk.drill_id})
+        assert other.json() == []
+
+
+class TestIdempotentSteps:
+    def test_concurrent_and_repeated_steps_fire_each_once(self, factory, session_factory) -> None:
+        drill = Drill(factory)
+        keys = [drill.ticket() for _ in range(5)]
+        drill.jump(200)
+        results: list[int] = []
+        errors: list[BaseException] = []
+        start = threading.Barrier(4, timeout=20)
+
+        def run() -> None:
+            try:
+                start.wait()
+                with unit_of_work(session_factory) as session:
+                    now = clock.instant(session, drill.desk.drill_id, utc_now())
+                    results.append(engine.step(session, drill.desk.drill_id, now))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        assert sum(results) == 10  # a warning and a breach for each of five tickets
+        for key in keys:
+            assert [e["type"] for e in sla_events(drill, key)] == ["sla_warning", "sla_breach"]
