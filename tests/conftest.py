@@ -60,12 +60,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="session")
 def settings(db_url: str) -> Settings:
-    # No token cache here: tests change tokens behind the app's back and expect it to see.
+    # No token cache: tests change tokens behind the app's back and expect it to see.
+    # No engine loop: tests move simulated time themselves and read what is due.
     return Settings(
         env="test",
         database_url=db_url,
         secret_key="test-secret-key-0123456789",
         token_cache_seconds=0,
+        engine_interval_seconds=0,
     )
 
 

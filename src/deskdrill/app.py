@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -16,13 +19,22 @@ from deskdrill.db.engine import make_engine, make_sessionmaker
 from deskdrill.paths import resource_dir
 from deskdrill.settings import Settings, get_settings
 from deskdrill.sla import deadlines
+from deskdrill.sla.loop import EngineLoop
 from deskdrill.web import pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     deadlines.install()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine_loop.start()
+        yield
+        await app.state.engine_loop.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="deskdrill",
         version=__version__,
         description="A support-desk ticketing sandbox for training customer-service staff.",
@@ -34,6 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings)
     app.state.session_factory = make_sessionmaker(app.state.engine)
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
+    app.state.engine_loop = EngineLoop(
+        app.state.engine, app.state.session_factory, settings.engine_interval_seconds
+    )
 
     api = APIRouter(prefix="/api/v1")
     api.add_api_route("/health", _health, methods=["GET"], tags=["meta"], summary="Health")
@@ -49,8 +64,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _health() -> dict[str, str]:
-    return {"status": "ok", "version": __version__}
+def _health(request: Request) -> dict[str, object]:
+    """Liveness, and whether this process is the one running the SLA engine loop."""
+    return {
+        "status": "ok",
+        "version": __version__,
+        "engine_leader": request.app.state.engine_loop.leader,
+    }
 
 
 def _docs() -> HTMLResponse:

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     idempotency_lock_seconds: int = 60
     token_ttl_days: int = 30
     token_cache_seconds: float = 5.0
+    # Seconds between rounds of the SLA engine in each server process (0: no loop; reads
+    # still catch up lazily).
+    engine_interval_seconds: float = 1.0
     compensation_caps: dict[str, dict[str, Cap]] = Field(default_factory=default_caps)
 
     @model_validator(mode="after")

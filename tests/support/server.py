@@ -26,6 +26,11 @@ class Server:
     url: str
     log: Path
 
+    def kill(self) -> None:
+        """Die at once, as a crashed process would: no shutdown, connections just drop."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGINT)
@@ -36,7 +41,9 @@ class Server:
                 self.process.wait(timeout=5)
 
 
-def start_server(database_url: str, log_dir: Path, *, workers: int = 1) -> Server:
+def start_server(
+    database_url: str, log_dir: Path, *, workers: int = 1, engine_interval: float = 1.0
+) -> Server:
     port = free_port()
     log = log_dir / f"server-{port}.log"
     env = {
@@ -44,6 +51,7 @@ def start_server(database_url: str, log_dir: Path, *, workers: int = 1) -> Serve
         "DESKDRILL_ENV": "test",
         "DESKDRILL_DATABASE_URL": database_url,
         "DESKDRILL_SECRET_KEY": "server-test-secret-0123456789",
+        "DESKDRILL_ENGINE_INTERVAL_SECONDS": str(engine_interval),
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
