@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from deskdrill.app import create_app
+from deskdrill.cli.main import app as cli
 from deskdrill.db import migrate
 from deskdrill.db.engine import make_engine, make_sessionmaker
 from deskdrill.settings import Settings
@@ -113,3 +115,18 @@ def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(settings)
     yield make_sessionmaker(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run the ``deskdrill`` command in-process against the test database."""
+    monkeypatch.setenv("DESKDRILL_DATABASE_URL", db_url)
+    monkeypatch.setenv("DESKDRILL_ENV", "test")
+    monkeypatch.setenv("DESKDRILL_SECRET_KEY", "cli-test-secret-0123456789")
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+        result = runner.invoke(cli, list(args), env=env)
+        return result.exit_code, result.output
+
+    return invoke

@@ -6,32 +6,15 @@ import subprocess
 import sys
 from collections import Counter
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from deskdrill.cli.main import app as cli
 from deskdrill.customers.models import Party
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills.models import Drill
 from deskdrill.tickets import queries
 from deskdrill.tickets.models import Ticket
 from tests.support.factories import unique
-
-
-@pytest.fixture
-def run(db_url: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("DESKDRILL_DATABASE_URL", db_url)
-    monkeypatch.setenv("DESKDRILL_ENV", "test")
-    monkeypatch.setenv("DESKDRILL_SECRET_KEY", "cli-test-secret-0123456789")
-    runner = CliRunner()
-
-    def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-        result = runner.invoke(cli, list(args), env=env)
-        return result.exit_code, result.output
-
-    return invoke
 
 
 def test_console_script_runs(db_url: str) -> None:

@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 import typer
+from rich.table import Table
 from sqlalchemy.orm import Session
 
 from deskdrill.cli.context import console, err_console, session_scope
@@ -12,6 +13,8 @@ from deskdrill.core.clock import DrillClock, utc_now
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill
+from deskdrill.sla.engine import step as catch_up
+from deskdrill.sla.metrics import DrillMetrics, drill_metrics
 
 app = typer.Typer(help="Run a drill's simulated clock.", no_args_is_help=True)
 
@@ -106,6 +109,38 @@ def finish(name: DrillName) -> None:
 
 @app.command()
 def status(name: DrillName) -> None:
-    """Show the clock's state, speed and simulated time."""
+    """Show the clock and how the drill is doing against its SLA."""
     with session_scope() as session:
-        _show(name, clock.clock_of(_drill(session, name)), utc_now())
+        drill, wall = _drill(session, name), utc_now()
+        value = clock.clock_of(drill)
+        _show(name, value, wall)
+        catch_up(session, drill.id, value.instant(wall))
+        _metrics(drill_metrics(session, drill.id, value.sim_now(wall)))
+
+
+def _metrics(m: DrillMetrics) -> None:
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}%"
+
+    def secs(value: float | None) -> str:
+        return "-" if value is None else f"{value / 60:.1f} min"
+
+    table = Table("measure", "value", title="SLA")
+    table.add_row("tickets (open)", f"{m.tickets} ({m.open})")
+    table.add_row("first response met", pct(m.first_response_attainment))
+    table.add_row("resolution met", pct(m.resolution_attainment))
+    table.add_row(
+        "first response median / p90",
+        f"{secs(m.first_response_time.median_seconds)} / {secs(m.first_response_time.p90_seconds)}",
+    )
+    table.add_row(
+        "resolution median / p90",
+        f"{secs(m.resolution_time.median_seconds)} / {secs(m.resolution_time.p90_seconds)}",
+    )
+    for label, counts in (
+        ("breaches by timer", m.breaches_by_timer),
+        ("breaches by priority", m.breaches_by_priority),
+        ("breaches by category", m.breaches_by_category),
+    ):
+        table.add_row(label, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none")
+    console.print(table)

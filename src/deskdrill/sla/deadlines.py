@@ -28,6 +28,7 @@ from deskdrill.tickets.recording import AFTER_CHANGE, Change
 
 _MS = timedelta(milliseconds=1)
 _REOPENING = {"reopen", "customer_message"}
+ENGINE = "sla-engine"
 
 
 def policy_for(session: Session, drill_id: int) -> SlaPolicy:
@@ -72,7 +73,9 @@ def update(ticket: Ticket, change: Change, policy: SlaPolicy) -> None:
             ticket.escalation_due = ticket.received_at + timedelta(minutes=rule.within)
         return
     _pause_or_resume(ticket, change, policy)
-    if action == "change_priority":
+    if action == "change_priority" and change.actor != ENGINE:
+        # A priority bumped by the engine after a miss keeps its deadlines: otherwise the
+        # shorter targets would count the same lateness again.
         ticket.first_response_due = ticket.received_at + policy.target(
             ticket.priority, "first_response", ticket.channel
         )

@@ -11,19 +11,21 @@ the number of open tickets.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
 from deskdrill.sla.deadlines import next_check, policy_for
 from deskdrill.sla.models import Notification, SlaFiring
 from deskdrill.sla.policy import SlaPolicy
 from deskdrill.sla.view import Timer, TimerState, timers
 from deskdrill.tickets.models import Ticket
-from deskdrill.tickets.recording import append_event
+from deskdrill.tickets.recording import append_event, record
 
 BATCH = 500
 SYSTEM = "sla-engine"
@@ -75,7 +77,10 @@ def _fire(session: Session, ticket: Ticket, policy: SlaPolicy, now: Instant) -> 
             payload={"timer": timer.name, "due": timer.due.isoformat()},
         )
         if kind == "breach":
-            _notify(session, ticket, timer, moment, now)
+            # What the policy does about a miss happens just after it.
+            at = Instant(sim=moment + timedelta(milliseconds=1), wall=now.wall)
+            for action in policy.on_breach.get(timer.name, []):
+                ACTIONS[action](session, ticket, timer, policy, at)
         count += 1
     return count
 
@@ -104,7 +109,13 @@ def _claim(
     return True
 
 
-def _notify(session: Session, ticket: Ticket, timer: Timer, moment: datetime, now: Instant) -> None:
+# Acts on the trail under this name; never a row in the users table.
+SYSTEM_ACTOR = User(username=SYSTEM, role="admin", tier="supervisor")
+NEXT_TIER = {"L1": "L2", "L2": "supervisor", "supervisor": "incident_desk"}
+HIGHER = {"P4": "P3", "P3": "P2", "P2": "P1"}
+
+
+def _notify(session: Session, ticket: Ticket, timer: Timer, policy: SlaPolicy, at: Instant) -> None:
     message = f"{ticket.key}: {timer.name.replace('_', ' ')} target missed"
     session.add(
         Notification(
@@ -114,7 +125,55 @@ def _notify(session: Session, ticket: Ticket, timer: Timer, moment: datetime, no
             ticket_id=ticket.id,
             kind="sla_breach",
             message=message,
-            sim_at=moment,
-            wall_at=now.wall,
+            sim_at=at.sim,
+            wall_at=at.wall,
         )
     )
+
+
+def _bump(session: Session, ticket: Ticket, timer: Timer, policy: SlaPolicy, at: Instant) -> None:
+    higher = HIGHER.get(ticket.priority)
+    if higher is None or not ticket.active:
+        return
+    record(
+        session,
+        ticket,
+        action="change_priority",
+        actor=SYSTEM_ACTOR,
+        at=at,
+        payload={"from": ticket.priority, "reason": f"{timer.name} target missed"},
+        changes={"priority": higher},
+    )
+
+
+def _escalate(
+    session: Session, ticket: Ticket, timer: Timer, policy: SlaPolicy, at: Instant
+) -> None:
+    rule = policy.escalate.get(ticket.category)
+    target = rule.tier if rule is not None else NEXT_TIER.get(ticket.tier)
+    if target is None or target == ticket.tier or not ticket.active:
+        return
+    changes: dict[str, object] = {"tier": target, "assignee": None}
+    if ticket.escalated_at is None:
+        changes["escalated_at"] = at.sim
+    record(
+        session,
+        ticket,
+        action="escalate",
+        actor=SYSTEM_ACTOR,
+        at=at,
+        payload={
+            "from": ticket.tier,
+            "to": target,
+            "reason": f"{timer.name} target missed",
+            "automatic": True,
+        },
+        changes=changes,
+    )
+
+
+ACTIONS: dict[str, Callable[[Session, Ticket, Timer, SlaPolicy, Instant], None]] = {
+    "notify": _notify,
+    "bump_priority": _bump,
+    "escalate": _escalate,
+}

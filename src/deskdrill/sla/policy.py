@@ -8,13 +8,14 @@ one inline (``{"sla_policy": {...}}``); scenario files will define their own.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from deskdrill.core.errors import Invalid
 
 Minutes = float
+BreachAction = Literal["notify", "bump_priority", "escalate"]
 
 
 class PriorityTargets(BaseModel):
@@ -41,6 +42,12 @@ class SlaPolicy(BaseModel):
         default=None, gt=0, description="while waiting on a third party, update the customer"
     )
     escalate: dict[str, EscalationRule] = Field(default_factory=dict)
+    on_breach: dict[str, list[BreachAction]] = Field(
+        default_factory=dict,
+        description="per timer: notify (the assignee, or the trainers when unassigned), "
+        "bump_priority (one step up, to P1 at most), escalate (to the next tier, or to "
+        "the tier of the category's escalation rule)",
+    )
 
     def target(self, priority: str, kind: str, channel: str = "chat") -> timedelta:
         targets = self.targets[priority]
@@ -68,6 +75,13 @@ DEFAULT_POLICY = SlaPolicy(
     },
     keep_informed_every=30,
     escalate={"safety_incident": EscalationRule(tier="incident_desk", within=5)},
+    on_breach={
+        "first_response": ["notify"],
+        "next_response": ["notify"],
+        "keep_informed": ["notify"],
+        "resolution": ["notify", "bump_priority"],
+        "escalation": ["notify", "escalate"],
+    },
 )
 
 POLICIES = {DEFAULT_POLICY.name: DEFAULT_POLICY}

@@ -134,7 +134,7 @@ def record(
         session, ticket, type=event_type or action, actor=actor.username, at=at, payload=body
     )
     for hook in AFTER_CHANGE:
-        hook(session, ticket, Change(action=action, before=before, at=at))
+        hook(session, ticket, Change(action=action, before=before, at=at, actor=actor.username))
     return event
 
 
@@ -145,6 +145,7 @@ class Change:
     action: str
     before: str | None
     at: Instant
+    actor: str = ""
 
 
 # Called after every recorded change, in the same transaction. Domains that depend on

@@ -13,6 +13,7 @@ from deskdrill.api.errors import ERROR_RESPONSES
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.sla.deadlines import policy_for
+from deskdrill.sla.metrics import DrillMetrics, drill_metrics
 from deskdrill.sla.models import Notification
 from deskdrill.sla.view import Timer, timers
 from deskdrill.tickets import service
@@ -80,3 +81,14 @@ def notifications(
         )
         for n in rows
     ]
+
+
+@router.get("/drills/{drill_id}/metrics", response_model=DrillMetrics)
+def metrics(
+    drill_id: int, _fresh: CaughtUpDrill, user: CurrentUser, session: SessionDep, at: Now
+) -> DrillMetrics:
+    """First-response and resolution attainment (% met), breaches by timer, priority and
+    category, median and p90 times, and the open backlog over simulated time."""
+    drills.get_drill(session=session, drill_id=drill_id, user=user)
+    now = clock.instant(session, drill_id, at.wall).sim
+    return drill_metrics(session, drill_id, now)
