@@ -1,4 +1,4 @@
-"""``python -m benchmarks [create|queues|all] [options]``: see ``--help``."""
+"""``python -m benchmarks [create|queues|engine|all] [options]``: see ``--help``."""
 
 from __future__ import annotations
 
@@ -7,17 +7,19 @@ import sys
 
 from benchmarks.report import console, rule
 
+SIZES = (10_000, 100_000, 1_000_000)
 BACKENDS = {"sqlite": ["sqlite"], "postgresql": ["postgresql"], "both": ["sqlite", "postgresql"]}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="deskdrill benchmarks: ticket create over HTTP (wrk) and queue queries "
-        "at the database layer. With no arguments: both, on SQLite and PostgreSQL.",
+        description="deskdrill benchmarks: ticket create over HTTP (wrk), queue queries "
+        "and the SLA engine step at the database layer. With no arguments: all three, on "
+        "SQLite and PostgreSQL.",
     )
     parser.add_argument(
-        "command", nargs="?", default="all", choices=["all", "create", "queues"],
+        "command", nargs="?", default="all", choices=["all", "create", "queues", "engine"],
         help="which benchmark to run (default: all)",
     )  # fmt: skip
     parser.add_argument("--backend", choices=list(BACKENDS), default="both")
@@ -37,7 +39,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     queues.add_argument(
         "--rebuild", action="store_true", help="ignore the cached SQLite dataset and reload it"
     )
+    engine = parser.add_argument_group("engine (SLA engine step at the database layer)")
+    engine.add_argument(
+        "--engine-sizes", type=_sizes, default=SIZES, metavar="N,N,...",
+        help="open tickets per run (default: 10000,100000,1000000)",
+    )  # fmt: skip
+    engine.add_argument("--engine-due", type=int, default=1000, help="due items per round")
+    engine.add_argument(
+        "--engine-rounds", type=int, default=5, help="timed rounds of due items (fresh sets)"
+    )
+    engine.add_argument(
+        "--engine-repeat", type=int, default=200, help="timed calls with nothing due"
+    )
     return parser.parse_args(argv)
+
+
+def _sizes(value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(sorted({int(v.replace("_", "")) for v in value.split(",") if v.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {value!r}") from None
+    if not sizes or min(sizes) <= 0:
+        raise argparse.ArgumentTypeError("sizes must be positive")
+    return sizes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +102,22 @@ def main(argv: list[str] | None = None) -> int:
             for name, plan in data["plans"].items():
                 outcomes.append((f"queue {name} plan: a queue index, no sort ({backend})",
                                  plan["ok"]))  # fmt: skip
+    if args.command in ("all", "engine"):
+        from benchmarks.engine import EngineOptions, run_engine
+        from benchmarks.engine_report import outcomes as engine_outcomes
+
+        report = run_engine(
+            EngineOptions(
+                backends=backends,
+                sizes=args.engine_sizes,
+                due=args.engine_due,
+                rounds=args.engine_rounds,
+                repeat=args.engine_repeat,
+                warmup=args.warmup,
+                rebuild=args.rebuild,
+            )
+        )
+        outcomes += engine_outcomes(report)
     _summary(outcomes)
     return 0
 
