@@ -13,100 +13,193 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
 from deskdrill.sla.deadlines import next_check, policy_for
 from deskdrill.sla.models import Notification, SlaFiring
 from deskdrill.sla.policy import SlaPolicy
-from deskdrill.sla.view import Timer, TimerState, timers
-from deskdrill.tickets.models import Ticket
-from deskdrill.tickets.recording import append_event, record
+from deskdrill.sla.view import TimerState, timers
+from deskdrill.tickets.models import Ticket, TicketEvent, ticket_key
+from deskdrill.tickets.recording import record
+from deskdrill.tickets.trail import GENESIS, event_hash
 
 BATCH = 500
 SYSTEM = "sla-engine"
 
 
+_TICKETS = Ticket.__table__
+_UPDATE_TICKET = (
+    _TICKETS.update()
+    .where(_TICKETS.c.id == bindparam("tid"), _TICKETS.c.version == bindparam("old_version"))
+    .values(
+        event_count=bindparam("new_count"),
+        head_hash=bindparam("new_head"),
+        version=bindparam("new_version"),
+        sla_next_check=bindparam("next"),
+    )
+)
+_MOVE_CHECK = (
+    _TICKETS.update()
+    .where(_TICKETS.c.id == bindparam("tid"))
+    .values(sla_next_check=bindparam("next"))
+)
+
+
 def step(session: Session, drill_id: int, now: Instant) -> int:
-    """Process what is due in one drill up to ``now.sim``; returns the firings recorded."""
+    """Process what is due in one drill up to ``now.sim``; returns the firings recorded.
+
+    Set-based: one read of the due rows, one insert that claims every firing (rows already
+    claimed, by an earlier step or another process, come back absent), one insert of the
+    events, one of the notices, and one batched update of the tickets.
+    """
     policy = policy_for(session, drill_id)
-    due = session.scalars(
-        select(Ticket)
-        .where(Ticket.drill_id == drill_id, Ticket.sla_next_check <= now.sim)
-        .order_by(Ticket.sla_next_check, Ticket.id)
+    session.flush()
+    rows = session.execute(
+        select(_TICKETS)
+        .where(_TICKETS.c.drill_id == drill_id, _TICKETS.c.sla_next_check <= now.sim)
+        .order_by(_TICKETS.c.sla_next_check, _TICKETS.c.id)
         .limit(BATCH)
         .with_for_update(skip_locked=True)
     ).all()
-    fired = 0
-    for ticket in due:
-        fired += _fire(session, ticket, policy, now)
-        ticket.sla_next_check = next_check(ticket, policy, after=now.sim)
-    session.flush()
-    return fired
-
-
-def _moments(timer: Timer, policy: SlaPolicy) -> list[tuple[str, datetime]]:
-    """The warning and breach moments of a running timer."""
-    if timer.due is None or timer.state in (TimerState.met, TimerState.paused):
-        return []
-    warn = timer.due - timedelta(seconds=timer.target_seconds * (1 - policy.warning_at))
-    return [("warning", warn), ("breach", timer.due)]
-
-
-def _fire(session: Session, ticket: Ticket, policy: SlaPolicy, now: Instant) -> int:
-    count = 0
-    events: list[tuple[datetime, str, Timer]] = []
-    for timer in timers(ticket, policy, now.sim):
-        for kind, moment in _moments(timer, policy):
-            if moment <= now.sim:
-                events.append((moment, kind, timer))
-    for moment, kind, timer in sorted(events, key=lambda e: (e[0], e[1] == "breach")):
-        assert timer.due is not None
-        if not _claim(session, ticket, timer.name, kind, timer.due, now.wall):
-            continue
-        append_event(
-            session,
-            ticket,
-            type=f"sla_{kind}",
-            actor=SYSTEM,
-            at=Instant(sim=moment, wall=now.wall),
-            payload={"timer": timer.name, "due": timer.due.isoformat()},
+    if not rows:
+        return 0
+    by_ticket = {row.id: _due_firings(row, policy, now) for row in rows}
+    wanted = [(row, *firing) for row in rows for firing in by_ticket[row.id]]
+    claimed = _claim_all(session, wanted, now.wall)
+    events, notices, updates, moves, acting = [], [], [], [], []
+    for row in rows:
+        mine = sorted(
+            ((row, *f) for f in by_ticket[row.id] if (row.id, f[0], f[1], f[3]) in claimed),
+            key=lambda f: (f[3], f[2] == "breach"),
         )
-        if kind == "breach":
-            # What the policy does about a miss happens just after it.
-            at = Instant(sim=moment + timedelta(milliseconds=1), wall=now.wall)
-            for action in policy.on_breach.get(timer.name, []):
-                ACTIONS[action](session, ticket, timer, policy, at)
-        count += 1
-    return count
-
-
-def _claim(
-    session: Session, ticket: Ticket, timer: str, kind: str, due: datetime, wall: datetime
-) -> bool:
-    """Take the stable key of a firing; False when it was already recorded."""
-    exists = session.scalar(
-        select(SlaFiring.id).where(
-            SlaFiring.ticket_id == ticket.id,
-            SlaFiring.timer == timer,
-            SlaFiring.kind == kind,
-            SlaFiring.due == due,
-        )
-    )
-    if exists is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(
-                SlaFiring(ticket_id=ticket.id, timer=timer, kind=kind, due=due, fired_wall=wall)
+        head, count = row.head_hash or GENESIS, row.event_count
+        for _, timer, kind, moment, due in mine:
+            count += 1
+            payload = {"timer": timer, "due": due.isoformat()}
+            digest = event_hash(
+                seq=count,
+                type=f"sla_{kind}",
+                actor=SYSTEM,
+                sim_at=moment,
+                payload=payload,
+                prev_hash=head,
             )
-    except IntegrityError:
-        return False
-    return True
+            events.append(
+                {
+                    "ticket_id": row.id,
+                    "seq": count,
+                    "type": f"sla_{kind}",
+                    "actor": SYSTEM,
+                    "sim_at": moment,
+                    "wall_at": now.wall,
+                    "payload": payload,
+                    "prev_hash": head,
+                    "hash": digest,
+                }
+            )
+            head = digest
+            if kind == "breach":
+                actions = policy.on_breach.get(timer, [])
+                if "notify" in actions:
+                    notices.append(_notice(row, timer, moment, now.wall))
+                if any(a != "notify" for a in actions):
+                    acting.append((row.id, timer, moment))
+        following = next_check(row, policy, after=now.sim)
+        if mine:
+            updates.append(
+                {
+                    "tid": row.id,
+                    "old_version": row.version,
+                    "new_count": count,
+                    "new_head": head,
+                    "new_version": row.version + 1,
+                    "next": following,
+                }
+            )
+        else:
+            moves.append({"tid": row.id, "next": following})
+    connection = session.connection()
+    if events:
+        connection.execute(TicketEvent.__table__.insert(), events)
+    if notices:
+        connection.execute(Notification.__table__.insert(), notices)
+    if updates:
+        changed = connection.execute(_UPDATE_TICKET, updates).rowcount
+        if changed not in (-1, len(updates)):
+            raise StaleDataError("a ticket changed while the SLA engine recorded its firings")
+    if moves:
+        connection.execute(_MOVE_CHECK, moves)
+    for ticket_id, timer, moment in acting:
+        _act(session, ticket_id, timer, policy, Instant(sim=moment, wall=now.wall))
+    return len(events)
+
+
+def _due_firings(
+    row: Any, policy: SlaPolicy, now: Instant
+) -> list[tuple[str, str, datetime, datetime]]:
+    """(timer, kind, moment, due) of every warning and breach reached by ``now``."""
+    found = []
+    for timer in timers(row, policy, now.sim):
+        if timer.due is None or timer.state in (TimerState.met, TimerState.paused):
+            continue
+        warn = timer.due - timedelta(seconds=timer.target_seconds * (1 - policy.warning_at))
+        for kind, moment in (("warning", warn), ("breach", timer.due)):
+            if moment <= now.sim:
+                found.append((timer.name, kind, moment, timer.due))
+    return found
+
+
+def _claim_all(
+    session: Session, wanted: list[tuple[Any, ...]], wall: datetime
+) -> set[tuple[int, str, str, datetime]]:
+    """Insert every firing's stable key at once; those inserted now are ours to record."""
+    if not wanted:
+        return set()
+    dialect = session.get_bind().dialect.name
+    insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = SlaFiring.__table__
+    statement = (
+        insert_(table)
+        .on_conflict_do_nothing(index_elements=["ticket_id", "timer", "kind", "due"])
+        .returning(table.c.ticket_id, table.c.timer, table.c.kind, table.c.due)
+    )
+    values = [
+        {"ticket_id": row.id, "timer": timer, "kind": kind, "due": due, "fired_wall": wall}
+        for row, timer, kind, _, due in wanted
+    ]
+    result = session.connection().execute(statement, values)
+    return {(r[0], r[1], r[2], r[3]) for r in result}
+
+
+def _notice(row: Any, timer: str, moment: datetime, wall: datetime) -> dict[str, Any]:
+    return {
+        "drill_id": row.drill_id,
+        "user_id": row.assignee_id,
+        "role": None if row.assignee_id else "trainer",
+        "ticket_id": row.id,
+        "kind": "sla_breach",
+        "message": f"{ticket_key(row.id)}: {timer.replace('_', ' ')} target missed",
+        "sim_at": moment,
+        "wall_at": wall,
+    }
+
+
+def _act(session: Session, ticket_id: int, timer_name: str, policy: SlaPolicy, at: Instant) -> None:
+    """The policy's other actions for a miss, just after it, through the ticket service."""
+    ticket = session.get(Ticket, ticket_id, populate_existing=True)
+    assert ticket is not None
+    moment = Instant(sim=at.sim + timedelta(milliseconds=1), wall=at.wall)
+    for action in policy.on_breach.get(timer_name, []):
+        if action != "notify":
+            ACTIONS[action](session, ticket, timer_name, policy, moment)
 
 
 # Acts on the trail under this name; never a row in the users table.
@@ -115,23 +208,7 @@ NEXT_TIER = {"L1": "L2", "L2": "supervisor", "supervisor": "incident_desk"}
 HIGHER = {"P4": "P3", "P3": "P2", "P2": "P1"}
 
 
-def _notify(session: Session, ticket: Ticket, timer: Timer, policy: SlaPolicy, at: Instant) -> None:
-    message = f"{ticket.key}: {timer.name.replace('_', ' ')} target missed"
-    session.add(
-        Notification(
-            drill_id=ticket.drill_id,
-            user_id=ticket.assignee_id,
-            role=None if ticket.assignee_id else "trainer",
-            ticket_id=ticket.id,
-            kind="sla_breach",
-            message=message,
-            sim_at=at.sim,
-            wall_at=at.wall,
-        )
-    )
-
-
-def _bump(session: Session, ticket: Ticket, timer: Timer, policy: SlaPolicy, at: Instant) -> None:
+def _bump(session: Session, ticket: Ticket, timer: str, policy: SlaPolicy, at: Instant) -> None:
     higher = HIGHER.get(ticket.priority)
     if higher is None or not ticket.active:
         return
@@ -141,14 +218,12 @@ def _bump(session: Session, ticket: Ticket, timer: Timer, policy: SlaPolicy, at:
         action="change_priority",
         actor=SYSTEM_ACTOR,
         at=at,
-        payload={"from": ticket.priority, "reason": f"{timer.name} target missed"},
+        payload={"from": ticket.priority, "reason": f"{timer} target missed"},
         changes={"priority": higher},
     )
 
 
-def _escalate(
-    session: Session, ticket: Ticket, timer: Timer, policy: SlaPolicy, at: Instant
-) -> None:
+def _escalate(session: Session, ticket: Ticket, timer: str, policy: SlaPolicy, at: Instant) -> None:
     rule = policy.escalate.get(ticket.category)
     target = rule.tier if rule is not None else NEXT_TIER.get(ticket.tier)
     if target is None or target == ticket.tier or not ticket.active:
@@ -165,15 +240,14 @@ def _escalate(
         payload={
             "from": ticket.tier,
             "to": target,
-            "reason": f"{timer.name} target missed",
+            "reason": f"{timer} target missed",
             "automatic": True,
         },
         changes=changes,
     )
 
 
-ACTIONS: dict[str, Callable[[Session, Ticket, Timer, SlaPolicy, Instant], None]] = {
-    "notify": _notify,
+ACTIONS: dict[str, Callable[[Session, Ticket, str, SlaPolicy, Instant], None]] = {
     "bump_priority": _bump,
     "escalate": _escalate,
 }
