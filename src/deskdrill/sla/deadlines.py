@@ -16,6 +16,7 @@ Rules, in simulated time:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,16 +44,19 @@ def follow(session: Session, ticket: Ticket, change: Change) -> None:
     ticket.sla_next_check = next_check(ticket, policy, after=None)
 
 
-def next_check(ticket: Ticket, policy: SlaPolicy, *, after: datetime | None) -> datetime | None:
+def next_check(
+    ticket: Ticket, policy: SlaPolicy, *, after: datetime | None, known: list[Any] | None = None
+) -> datetime | None:
     """The earliest warning or breach moment still to come (after ``after``, if given) of
-    the ticket's running timers; None when nothing can fall due."""
+    the ticket's running timers; None when nothing can fall due. ``known``: the ticket's
+    timers at ``after``, when the caller has them already."""
     from deskdrill.sla.view import timers
 
     if ticket.status in (Status.resolved, Status.closed):
         return None
     now = after or ticket.updated_at
     moments: list[datetime] = []
-    for timer in timers(ticket, policy, now):
+    for timer in known if known is not None else timers(ticket, policy, now):
         if timer.due is None or timer.state in ("met", "paused"):
             continue
         warn = timer.due - timedelta(seconds=timer.target_seconds * (1 - policy.warning_at))

@@ -26,7 +26,7 @@ from deskdrill.core.clock import Instant
 from deskdrill.sla.deadlines import next_check, policy_for
 from deskdrill.sla.models import Notification, SlaFiring
 from deskdrill.sla.policy import SlaPolicy
-from deskdrill.sla.view import TimerState, timers
+from deskdrill.sla.view import Timer, TimerState, timers
 from deskdrill.tickets.models import Ticket, TicketEvent, ticket_key
 from deskdrill.tickets.recording import record
 from deskdrill.tickets.trail import GENESIS, event_hash
@@ -71,7 +71,8 @@ def step(session: Session, drill_id: int, now: Instant) -> int:
     ).all()
     if not rows:
         return 0
-    by_ticket = {row.id: _due_firings(row, policy, now) for row in rows}
+    current = {row.id: timers(row, policy, now.sim) for row in rows}
+    by_ticket = {row.id: _due_firings(current[row.id], policy, now) for row in rows}
     wanted = [(row, *firing) for row in rows for firing in by_ticket[row.id]]
     claimed = _claim_all(session, wanted, now.wall)
     events, notices, updates, moves, acting = [], [], [], [], []
@@ -112,7 +113,7 @@ def step(session: Session, drill_id: int, now: Instant) -> int:
                     notices.append(_notice(row, timer, moment, now.wall))
                 if any(a != "notify" for a in actions):
                     acting.append((row.id, timer, moment))
-        following = next_check(row, policy, after=now.sim)
+        following = next_check(row, policy, after=now.sim, known=current[row.id])
         if mine:
             updates.append(
                 {
@@ -143,11 +144,11 @@ def step(session: Session, drill_id: int, now: Instant) -> int:
 
 
 def _due_firings(
-    row: Any, policy: SlaPolicy, now: Instant
+    running: list[Timer], policy: SlaPolicy, now: Instant
 ) -> list[tuple[str, str, datetime, datetime]]:
     """(timer, kind, moment, due) of every warning and breach reached by ``now``."""
     found = []
-    for timer in timers(row, policy, now.sim):
+    for timer in running:
         if timer.due is None or timer.state in (TimerState.met, TimerState.paused):
             continue
         warn = timer.due - timedelta(seconds=timer.target_seconds * (1 - policy.warning_at))

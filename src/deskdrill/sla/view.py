@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-
-from pydantic import BaseModel
 
 from deskdrill.sla.policy import SlaPolicy
 from deskdrill.tickets.enums import Status
@@ -20,7 +19,10 @@ class TimerState(StrEnum):
     paused = "paused"
 
 
-class Timer(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """One timer at one moment (a plain dataclass: the engine builds thousands of them)."""
+
     name: str
     due: datetime | None
     target_seconds: int
