@@ -46,6 +46,34 @@ _UPDATE_TICKET = (
         sla_next_check=bindparam("next"),
     )
 )
+# Only what the timers need: no subjects, tags or findings to decode.
+_ENGINE_COLUMNS = [
+    _TICKETS.c[name]
+    for name in (
+        "id",
+        "drill_id",
+        "assignee_id",
+        "priority",
+        "channel",
+        "category",
+        "status",
+        "tier",
+        "received_at",
+        "updated_at",
+        "first_response_due",
+        "first_response_at",
+        "next_response_due",
+        "resolution_due",
+        "resolved_at",
+        "paused_since",
+        "escalation_due",
+        "escalated_at",
+        "update_due",
+        "event_count",
+        "head_hash",
+        "version",
+    )
+]
 _MOVE_CHECK = (
     _TICKETS.update()
     .where(_TICKETS.c.id == bindparam("tid"))
@@ -63,7 +91,7 @@ def step(session: Session, drill_id: int, now: Instant) -> int:
     policy = policy_for(session, drill_id)
     session.flush()
     rows = session.execute(
-        select(_TICKETS)
+        select(*_ENGINE_COLUMNS)
         .where(_TICKETS.c.drill_id == drill_id, _TICKETS.c.sla_next_check <= now.sim)
         .order_by(_TICKETS.c.sla_next_check, _TICKETS.c.id)
         .limit(BATCH)
