@@ -25,7 +25,7 @@ def test_home_page_in_both_languages(
 def test_api_docs_list_the_ticket_operations(
     browser: Browser, demo_server: Server, screenshots: Path
 ) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1240, "height": 900})
     page.goto(demo_server.url + "/docs")
     expect(page.get_by_text("/api/v1/tickets/{key}/claim").first).to_be_visible(timeout=15000)
     expect(page.get_by_text("/api/v1/tickets/{key}/trail/verify").first).to_be_visible()
