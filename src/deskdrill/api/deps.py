@@ -19,6 +19,8 @@ from deskdrill.core.clock import Instant, utc_now, wall_instant
 from deskdrill.core.errors import Forbidden, Invalid, Unauthorized
 from deskdrill.db.engine import unit_of_work
 from deskdrill.settings import Settings
+from deskdrill.sla.catch_up import catch_up
+from deskdrill.tickets.models import Ticket, parse_ticket_key
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -145,8 +147,6 @@ ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 
 
 def _catch_up(request: Request, drill_id: int | None) -> None:
-    from deskdrill.sla.catch_up import catch_up
-
     if drill_id is not None:
         catch_up(request.app.state.session_factory, drill_id, utc_now())
 
@@ -154,7 +154,6 @@ def _catch_up(request: Request, drill_id: int | None) -> None:
 async def catch_up_ticket(key: str, request: Request, _caller: Caller) -> None:
     """Before a ticket is read, let the SLA engine record what has fallen due in its drill,
     in transactions of its own, so the read sees it."""
-    from deskdrill.tickets.models import Ticket, parse_ticket_key
 
     def run() -> None:
         ticket_id = parse_ticket_key(key)

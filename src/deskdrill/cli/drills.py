@@ -13,7 +13,7 @@ from deskdrill.core.clock import DrillClock, utc_now
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill
-from deskdrill.sla.engine import step as catch_up
+from deskdrill.sla import engine
 from deskdrill.sla.metrics import DrillMetrics, drill_metrics
 
 app = typer.Typer(help="Run a drill's simulated clock.", no_args_is_help=True)
@@ -114,7 +114,7 @@ def status(name: DrillName) -> None:
         drill, wall = _drill(session, name), utc_now()
         value = clock.clock_of(drill)
         _show(name, value, wall)
-        catch_up(session, drill.id, value.instant(wall))
+        engine.step(session, drill.id, value.instant(wall))  # record what is due first
         _metrics(drill_metrics(session, drill.id, value.sim_now(wall)))
 
 

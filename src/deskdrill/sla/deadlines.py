@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from deskdrill.drills.models import Drill
 from deskdrill.sla.policy import SlaPolicy, policy_from_settings
+from deskdrill.sla.view import timers
 from deskdrill.tickets.enums import Status
 from deskdrill.tickets.models import Ticket
 from deskdrill.tickets.recording import AFTER_CHANGE, Change
@@ -50,8 +51,6 @@ def next_check(
     """The earliest warning or breach moment still to come (after ``after``, if given) of
     the ticket's running timers; None when nothing can fall due. ``known``: the ticket's
     timers at ``after``, when the caller has them already."""
-    from deskdrill.sla.view import timers
-
     if ticket.status in (Status.resolved, Status.closed):
         return None
     now = after or ticket.updated_at

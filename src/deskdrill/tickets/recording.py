@@ -25,7 +25,7 @@ from deskdrill.tickets.trail import GENESIS, event_hash
 # Actions a trainee may take on a ticket that is not assigned to them.
 UNASSIGNED_OK = frozenset({"claim"})
 # Actions only trainers and admins may take (they simulate the outside world or manage).
-MANAGER_ONLY = frozenset({"assign", "customer_message", "third_party_message", "unassign_other"})
+MANAGER_ONLY = frozenset({"assign", "customer_message", "third_party_message"})
 
 
 def check_version(ticket: Ticket, expected: int | None) -> None:
