@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     sqlite_busy_timeout_ms: int = 30000
+    # Page cache per SQLite connection, in MiB (SQLite's own default is 2 MiB, fewer pages
+    # than one SLA engine step touches in a large drill).
+    sqlite_cache_mib: int = Field(default=64, ge=1)
     # Connections per process: enough for every worker thread (40) to hold one while the
     # request transactions (at most 24 at once, see api.deps) hold theirs.
     db_pool_size: int = 10

@@ -3,7 +3,8 @@
 On PostgreSQL, with several server processes, exactly one runs the loop: the one holding
 a session-level advisory lock on a connection it keeps open. When that process dies its
 connection closes, the lock is released, and another process takes it on its next try.
-SQLite serves one process, which always leads.
+SQLite serves one process, which always leads, and checkpoints the write-ahead log after
+each round.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from deskdrill.core.clock import utc_now
-from deskdrill.db.engine import unit_of_work
+from deskdrill.db.engine import checkpoint, unit_of_work
 from deskdrill.drills.models import Drill
 from deskdrill.sla.catch_up import catch_up
 
@@ -70,7 +71,9 @@ class EngineLoop:
                 select(Drill.id).where(Drill.clock_state != "finished")
             ).all()
         wall = utc_now()
-        return sum(catch_up(self.factory, drill_id, wall) for drill_id in drill_ids)
+        fired = sum(catch_up(self.factory, drill_id, wall) for drill_id in drill_ids)
+        checkpoint(self.engine)
+        return fired
 
     async def _run(self) -> None:
         while True:
