@@ -31,8 +31,10 @@ def wall_instant() -> Instant:
 
 def iso_ms(value: datetime) -> str:
     """Canonical text for a UTC instant, millisecond precision: ``2026-11-23T15:07:00.123Z``."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # "2026-11-23T15:07:00.123+00:00": milliseconds truncate, as the stored hashes expect.
+    return value.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 class ClockState(StrEnum):

@@ -50,20 +50,19 @@ PROJECTED_FIELDS = (
 )
 
 
+# One encoder, built once: json.dumps with options builds a new one on every call.
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical(
     *, seq: int, type: str, actor: str, sim_at: datetime, payload: dict[str, Any], prev_hash: str
 ) -> bytes:
-    document = {
-        "seq": seq,
-        "type": type,
-        "actor": actor,
-        "sim_at": iso_ms(sim_at),
-        "payload": payload,
-        "prev": prev_hash,
-    }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    """The JSON document an event's hash covers: keys sorted, no spaces, UTF-8 (the outer
+    keys are written in their sorted order directly)."""
+    return (
+        f'{{"actor":{_encode(actor)},"payload":{_encode(payload)},"prev":{_encode(prev_hash)},'
+        f'"seq":{_encode(seq)},"sim_at":"{iso_ms(sim_at)}","type":{_encode(type)}}}'
+    ).encode()
 
 
 def event_hash(
