@@ -26,15 +26,12 @@ from benchmarks.report import console
 FUNCTIONS = (
     ("sla/catch_up.py", "catch_up", "catch_up (all of it)"),
     ("sla/engine.py", "step", "engine.step"),
-    ("sla/engine.py", "_fire", "  _fire (per ticket)"),
-    ("sla/engine.py", "_claim", "    _claim (exists? + savepoint + insert)"),
-    ("sqlalchemy/orm/session.py", "begin_nested", "      session.begin_nested (flushes)"),
-    ("tickets/recording.py", "append_event", "    append_event (hash)"),
-    ("sla/engine.py", "_notify", "    _notify"),
-    ("sla/view.py", "timers", "    view.timers (pydantic Timer)"),
-    ("sla/deadlines.py", "next_check", "  deadlines.next_check"),
-    ("sqlalchemy/orm/session.py", "flush", "  session.flush (all flushes)"),
-    ("sqlalchemy/orm/session.py", "commit", "  commit (incl. each savepoint's: flush, RELEASE)"),
+    ("sla/engine.py", "_plan", "  _plan (timers of one ticket)"),
+    ("sla/engine.py", "_claim_all", "  _claim_all (insert the keys)"),
+    ("tickets/trail.py", "event_hash", "  event_hash"),
+    ("db/bulk.py", "execute_many", "  execute_many (events, notices, tickets)"),
+    ("sla/engine.py", "_act", "  _act (bump or escalate)"),
+    ("sqlalchemy/orm/session.py", "commit", "  commit"),
 )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.factories import Agent, Desk, Factory
+from deskdrill.accounts.enums import Role
+from tests.support.factories import Agent, Desk, Factory, unique
 
 COMPLAINT = {"customer_asks": "safety", "actions_taken": "calmed", "proposed_outcome": "review"}
 
@@ -12,8 +13,8 @@ COMPLAINT = {"customer_asks": "safety", "actions_taken": "calmed", "proposed_out
 class Drill:
     """A desk whose clock is started and paused, so time moves only by jumps."""
 
-    def __init__(self, factory: Factory) -> None:
-        self.desk: Desk = factory.desk()
+    def __init__(self, factory: Factory, settings: dict[str, Any] | None = None) -> None:
+        self.desk: Desk = factory.desk(settings=settings)
         self.trainer = self.desk.trainer
         self.agent: Agent = self.desk.trainees[0]
         self.clock = f"/drills/{self.desk.drill_id}/clock"
@@ -153,3 +154,50 @@ class TestEscalation:
         assert drill.state(quick, "escalation") == "met"
         assert drill.state(slow, "escalation") == "breached"
         assert "escalation" not in drill.timers(drill.ticket())  # other categories
+
+
+class TestPolicies:
+    def test_category_and_channel_targets_override_the_base(self, factory: Factory) -> None:
+        policy = {
+            "name": "express",
+            "targets": {
+                "P1": {"first_response": 1, "first_response_email": 15, "next_response": 2,
+                       "resolution": 60},
+                "P2": {"first_response": 1, "first_response_email": 60, "next_response": 5,
+                       "resolution": 240},
+                "P3": {"first_response": 3, "first_response_email": 240, "next_response": 15,
+                       "resolution": 1440},
+                "P4": {"first_response": 10, "first_response_email": 480, "next_response": 60,
+                       "resolution": 4320},
+            },
+            "by_channel": {"phone": {"P3": {"first_response": 0.5}}},
+            "by_category": {"payment": {"P3": {"first_response": 2, "resolution": 120}}},
+        }  # fmt: skip
+        drill = Drill(factory, settings={"sla_policy": policy})
+        base = drill.timers(drill.ticket())
+        assert (base["first_response"]["target_seconds"], base["resolution"]["target_seconds"]) == (
+            180,
+            1440 * 60,
+        )
+        phone = drill.timers(drill.ticket(channel="phone"))
+        assert phone["first_response"]["target_seconds"] == 30
+        # The category wins over the channel; what it leaves out is inherited.
+        paid = drill.timers(drill.ticket(channel="phone", category="payment"))
+        assert paid["first_response"]["target_seconds"] == 120
+        assert paid["resolution"]["target_seconds"] == 120 * 60
+        key = drill.ticket(channel="phone")
+        drill.jump(31)
+        assert drill.state(key, "first_response") == "breached"
+
+    def test_a_drill_refuses_an_unknown_or_incomplete_policy(self, factory: Factory) -> None:
+        trainer = factory.user(Role.trainer)
+        for settings, where in (
+            ({"sla_policy": "strict"}, "no SLA policy named 'strict'"),
+            ({"sla_policy": {"name": "x", "targets": {}}}, "targets are missing for P1"),
+        ):
+            response = trainer.post(
+                "/drills", {"name": unique("d-"), "title": "t", "settings": settings}
+            )
+            assert response.status_code == 422, response.text
+            assert where in response.text
+            assert "sla_policy" in response.text

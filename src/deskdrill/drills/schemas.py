@@ -4,7 +4,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from deskdrill.sla.policy import DEFAULT_POLICY, POLICIES, SlaPolicy
 
 
 class CapOverride(BaseModel):
@@ -18,6 +20,17 @@ class DrillSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     compensation_caps: dict[str, dict[str, CapOverride]] = Field(default_factory=dict)
+    sla_policy: str | SlaPolicy = Field(
+        default=DEFAULT_POLICY.name,
+        description="the name of a shipped policy, or a whole policy of the drill's own",
+    )
+
+    @field_validator("sla_policy")
+    @classmethod
+    def _known_policy(cls, value: str | SlaPolicy) -> str | SlaPolicy:
+        if isinstance(value, str) and value not in POLICIES:
+            raise ValueError(f"no SLA policy named {value!r}; shipped: {', '.join(POLICIES)}")
+        return value
 
 
 class DrillCreate(BaseModel):

@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session
 
 from deskdrill.drills.models import Drill
 from deskdrill.sla.policy import SlaPolicy, policy_from_settings
-from deskdrill.sla.view import timers
+from deskdrill.sla.view import clocks, moments
 from deskdrill.tickets.enums import Status
 from deskdrill.tickets.models import Ticket
 from deskdrill.tickets.recording import AFTER_CHANGE, Change
 
 _MS = timedelta(milliseconds=1)
 _REOPENING = {"reopen", "customer_message"}
+_DONE = (Status.resolved, Status.closed)
 ENGINE = "sla-engine"
 
 
@@ -45,65 +46,62 @@ def follow(session: Session, ticket: Ticket, change: Change) -> None:
     ticket.sla_next_check = next_check(ticket, policy, after=None)
 
 
-def next_check(
-    ticket: Ticket, policy: SlaPolicy, *, after: datetime | None, known: list[Any] | None = None
-) -> datetime | None:
+def next_check(ticket: Any, policy: SlaPolicy, *, after: datetime | None) -> datetime | None:
     """The earliest warning or breach moment still to come (after ``after``, if given) of
-    the ticket's running timers; None when nothing can fall due. ``known``: the ticket's
-    timers at ``after``, when the caller has them already."""
-    if ticket.status in (Status.resolved, Status.closed):
+    the ticket's running timers; None when nothing can fall due."""
+    if ticket.status in _DONE:
         return None
-    now = after or ticket.updated_at
-    moments: list[datetime] = []
-    for timer in known if known is not None else timers(ticket, policy, now):
-        if timer.due is None or timer.state in ("met", "paused"):
+    found: datetime | None = None
+    for clock in clocks(ticket, policy, after or ticket.updated_at):
+        if not clock.can_fire:
             continue
-        warn = timer.due - timedelta(seconds=timer.target_seconds * (1 - policy.warning_at))
-        moments += [m for m in (warn, timer.due) if after is None or m > after]
-    return min(moments, default=None)
+        for moment in moments(clock, policy):
+            if (after is None or moment > after) and (found is None or moment < found):
+                found = moment
+    return found
+
+
+def _target(policy: SlaPolicy, ticket: Ticket, kind: str) -> timedelta:
+    return policy.target(ticket.priority, kind, ticket.channel, ticket.category)
 
 
 def update(ticket: Ticket, change: Change, policy: SlaPolicy) -> None:
     at, action = change.at.sim, change.action
-    resolution = policy.target(ticket.priority, "resolution")
+    resolution = _target(policy, ticket, "resolution")
     if action == "receive":
-        ticket.first_response_due = ticket.received_at + policy.target(
-            ticket.priority, "first_response", ticket.channel
-        )
+        ticket.first_response_due = ticket.received_at + _target(policy, ticket, "first_response")
         ticket.resolution_due = ticket.received_at + resolution
         rule = policy.escalate.get(ticket.category)
         if rule is not None:
-            ticket.escalation_due = ticket.received_at + timedelta(minutes=rule.within)
+            ticket.escalation_due = ticket.received_at + rule.target
         return
     _pause_or_resume(ticket, change, policy)
     if action == "change_priority" and change.actor != ENGINE:
         # A priority bumped by the engine after a miss keeps its deadlines: otherwise the
         # shorter targets would count the same lateness again.
-        ticket.first_response_due = ticket.received_at + policy.target(
-            ticket.priority, "first_response", ticket.channel
-        )
+        ticket.first_response_due = ticket.received_at + _target(policy, ticket, "first_response")
         if ticket.paused_since is None and ticket.resolution_due is not None:
             ticket.resolution_due = ticket.received_at + resolution + ticket.paused_ms * _MS
         if ticket.awaiting_reply_since is not None:
-            ticket.next_response_due = ticket.awaiting_reply_since + policy.target(
-                ticket.priority, "next_response"
+            ticket.next_response_due = ticket.awaiting_reply_since + _target(
+                policy, ticket, "next_response"
             )
     elif action == "reply":
         ticket.awaiting_reply_since = ticket.next_response_due = None
         if ticket.status == Status.pending_third_party and policy.keep_informed_every:
-            ticket.update_due = at + timedelta(minutes=policy.keep_informed_every)
+            ticket.update_due = at + policy.keep_informed
     elif (
         action == "customer_message"
         and ticket.first_response_at is not None
         and ticket.awaiting_reply_since is None
     ):
         ticket.awaiting_reply_since = at
-        ticket.next_response_due = at + policy.target(ticket.priority, "next_response")
+        ticket.next_response_due = at + _target(policy, ticket, "next_response")
     if action in _REOPENING and change.before == Status.resolved:
         ticket.resolution_due, ticket.paused_ms = at + resolution, 0
     if ticket.status == Status.pending_third_party and change.before != Status.pending_third_party:
         if policy.keep_informed_every:
-            ticket.update_due = at + timedelta(minutes=policy.keep_informed_every)
+            ticket.update_due = at + policy.keep_informed
     elif ticket.status != Status.pending_third_party:
         ticket.update_due = None
 

@@ -15,18 +15,19 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
-from deskdrill.sla.deadlines import next_check, policy_for
+from deskdrill.db.base import UTCDateTime
+from deskdrill.db.bulk import Processor, bind_processor, insert_rows, update_rows
+from deskdrill.sla.deadlines import policy_for
 from deskdrill.sla.models import Notification, SlaFiring
 from deskdrill.sla.policy import SlaPolicy
-from deskdrill.sla.view import Timer, TimerState, timers
+from deskdrill.sla.view import clocks, moments
+from deskdrill.tickets.enums import Status
 from deskdrill.tickets.models import Ticket, TicketEvent, ticket_key
 from deskdrill.tickets.recording import record
 from deskdrill.tickets.trail import GENESIS, event_hash
@@ -36,16 +37,6 @@ SYSTEM = "sla-engine"
 
 
 _TICKETS = Ticket.__table__
-_UPDATE_TICKET = (
-    _TICKETS.update()
-    .where(_TICKETS.c.id == bindparam("tid"), _TICKETS.c.version == bindparam("old_version"))
-    .values(
-        event_count=bindparam("new_count"),
-        head_hash=bindparam("new_head"),
-        version=bindparam("new_version"),
-        sla_next_check=bindparam("next"),
-    )
-)
 # Only what the timers need: no subjects, tags or findings to decode.
 _ENGINE_COLUMNS = [
     _TICKETS.c[name]
@@ -58,7 +49,6 @@ _ENGINE_COLUMNS = [
         "category",
         "status",
         "tier",
-        "received_at",
         "updated_at",
         "first_response_due",
         "first_response_at",
@@ -74,19 +64,24 @@ _ENGINE_COLUMNS = [
         "version",
     )
 ]
-_MOVE_CHECK = (
-    _TICKETS.update()
-    .where(_TICKETS.c.id == bindparam("tid"))
-    .values(sla_next_check=bindparam("next"))
-)
+_FIRINGS = SlaFiring.__table__
+_EVENTS = TicketEvent.__table__
+_NOTICES = Notification.__table__
+_FIRING_KEY = ("ticket_id", "timer", "kind", "due")
+_EVENT_COLUMNS = ("ticket_id", "seq", "type", "actor", "sim_at", "wall_at", "payload")
+_EVENT_COLUMNS += ("prev_hash", "hash")
+_NOTICE_COLUMNS = ("drill_id", "user_id", "role", "ticket_id", "kind", "message", "sim_at")
+_NOTICE_COLUMNS += ("wall_at",)
+_RECORDED = ("event_count", "head_hash", "version", "sla_next_check")
+_DONE = (Status.resolved, Status.closed)
 
 
 def step(session: Session, drill_id: int, now: Instant) -> int:
     """Process what is due in one drill up to ``now.sim``; returns the firings recorded.
 
-    Set-based: one read of the due rows, one insert that claims every firing (rows already
-    claimed, by an earlier step or another process, come back absent), one insert of the
-    events, one of the notices, and one batched update of the tickets.
+    Set-based (see ``db.bulk``): one read of the due rows, one insert that claims every
+    firing (rows already claimed, by an earlier step or another process, come back
+    absent), then one statement each for the events, the notices and the tickets.
     """
     policy = policy_for(session, drill_id)
     session.flush()
@@ -99,126 +94,102 @@ def step(session: Session, drill_id: int, now: Instant) -> int:
     ).all()
     if not rows:
         return 0
-    current = {row.id: timers(row, policy, now.sim) for row in rows}
-    by_ticket = {row.id: _due_firings(current[row.id], policy, now) for row in rows}
-    wanted = [(row, *firing) for row in rows for firing in by_ticket[row.id]]
-    claimed = _claim_all(session, wanted, now.wall)
-    events, notices, updates, moves, acting = [], [], [], [], []
-    for row in rows:
+    connection = session.connection()
+    when = bind_processor(connection.dialect, UTCDateTime())
+    as_json = bind_processor(connection.dialect, _EVENTS.c.payload.type)
+    wall = when(now.wall)
+    plans = [_plan(row, policy, now.sim) for row in rows]
+    claimed = _claim_all(connection, plans, when, wall)
+    events, notices, recorded, moved, acting = [], [], [], [], []
+    for row, firings, following in plans:
         mine = sorted(
-            ((row, *f) for f in by_ticket[row.id] if (row.id, f[0], f[1], f[3]) in claimed),
-            key=lambda f: (f[3], f[2] == "breach"),
+            (f for f in firings if (row.id, f[0], f[1], f[3]) in claimed),
+            key=lambda f: (f[2], f[1] == "breach"),
         )
+        if not mine:
+            moved.append((when(following), row.id))
+            continue
         head, count = row.head_hash or GENESIS, row.event_count
-        for _, timer, kind, moment, due in mine:
+        for timer, kind, moment, due in mine:
             count += 1
             payload = {"timer": timer, "due": due.isoformat()}
+            type_ = f"sla_{kind}"
             digest = event_hash(
                 seq=count,
-                type=f"sla_{kind}",
+                type=type_,
                 actor=SYSTEM,
                 sim_at=moment,
                 payload=payload,
                 prev_hash=head,
             )
             events.append(
-                {
-                    "ticket_id": row.id,
-                    "seq": count,
-                    "type": f"sla_{kind}",
-                    "actor": SYSTEM,
-                    "sim_at": moment,
-                    "wall_at": now.wall,
-                    "payload": payload,
-                    "prev_hash": head,
-                    "hash": digest,
-                }
+                (row.id, count, type_, SYSTEM, when(moment), wall, as_json(payload), head, digest)
             )
             head = digest
             if kind == "breach":
-                actions = policy.on_breach.get(timer, [])
+                actions = policy.on_breach.get(timer, ())
                 if "notify" in actions:
-                    notices.append(_notice(row, timer, moment, now.wall))
+                    notices.append(_notice(row, timer, when(moment), wall))
                 if any(a != "notify" for a in actions):
                     acting.append((row.id, timer, moment))
-        following = next_check(row, policy, after=now.sim, known=current[row.id])
-        if mine:
-            updates.append(
-                {
-                    "tid": row.id,
-                    "old_version": row.version,
-                    "new_count": count,
-                    "new_head": head,
-                    "new_version": row.version + 1,
-                    "next": following,
-                }
-            )
-        else:
-            moves.append({"tid": row.id, "next": following})
-    connection = session.connection()
-    if events:
-        connection.execute(TicketEvent.__table__.insert(), events)
-    if notices:
-        connection.execute(Notification.__table__.insert(), notices)
-    if updates:
-        changed = connection.execute(_UPDATE_TICKET, updates).rowcount
-        if changed not in (-1, len(updates)):
-            raise StaleDataError("a ticket changed while the SLA engine recorded its firings")
-    if moves:
-        connection.execute(_MOVE_CHECK, moves)
+        recorded.append((count, head, row.version + 1, when(following), row.id, row.version))
+    insert_rows(connection, _EVENTS, _EVENT_COLUMNS, events)
+    insert_rows(connection, _NOTICES, _NOTICE_COLUMNS, notices)
+    changed = update_rows(connection, _TICKETS, _RECORDED, ("id", "version"), recorded)
+    if changed not in (-1, len(recorded)):
+        raise StaleDataError("a ticket changed while the SLA engine recorded its firings")
+    update_rows(connection, _TICKETS, ("sla_next_check",), ("id",), moved)
     for ticket_id, timer, moment in acting:
         _act(session, ticket_id, timer, policy, Instant(sim=moment, wall=now.wall))
     return len(events)
 
 
-def _due_firings(
-    running: list[Timer], policy: SlaPolicy, now: Instant
-) -> list[tuple[str, str, datetime, datetime]]:
-    """(timer, kind, moment, due) of every warning and breach reached by ``now``."""
-    found = []
-    for timer in running:
-        if timer.due is None or timer.state in (TimerState.met, TimerState.paused):
+Firing = tuple[str, str, datetime, datetime]  # timer, kind, moment, due
+
+
+def _plan(row: Any, policy: SlaPolicy, now: datetime) -> tuple[Any, list[Firing], datetime | None]:
+    """The firings of one ticket reached by ``now``, and its next check after ``now``."""
+    firings: list[Firing] = []
+    following: datetime | None = None
+    if row.status in _DONE:
+        return row, firings, None
+    for clock in clocks(row, policy, now):
+        if not clock.can_fire:
             continue
-        warn = timer.due - timedelta(seconds=timer.target_seconds * (1 - policy.warning_at))
-        for kind, moment in (("warning", warn), ("breach", timer.due)):
-            if moment <= now.sim:
-                found.append((timer.name, kind, moment, timer.due))
-    return found
+        warn, due = moments(clock, policy)
+        for kind, moment in (("warning", warn), ("breach", due)):
+            if moment <= now:
+                firings.append((clock.name, kind, moment, due))
+            elif following is None or moment < following:
+                following = moment
+    return row, firings, following
 
 
 def _claim_all(
-    session: Session, wanted: list[tuple[Any, ...]], wall: datetime
+    connection: Connection, plans: list[Any], when: Processor, wall: Any
 ) -> set[tuple[int, str, str, datetime]]:
     """Insert every firing's stable key at once; those inserted now are ours to record."""
-    if not wanted:
-        return set()
-    dialect = session.get_bind().dialect.name
-    insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    table = SlaFiring.__table__
-    statement = (
-        insert_(table)
-        .on_conflict_do_nothing(index_elements=["ticket_id", "timer", "kind", "due"])
-        .returning(table.c.ticket_id, table.c.timer, table.c.kind, table.c.due)
-    )
-    values = [
-        {"ticket_id": row.id, "timer": timer, "kind": kind, "due": due, "fired_wall": wall}
-        for row, timer, kind, _, due in wanted
-    ]
-    result = session.connection().execute(statement, values)
-    return {(r[0], r[1], r[2], r[3]) for r in result}
-
-
-def _notice(row: Any, timer: str, moment: datetime, wall: datetime) -> dict[str, Any]:
-    return {
-        "drill_id": row.drill_id,
-        "user_id": row.assignee_id,
-        "role": None if row.assignee_id else "trainer",
-        "ticket_id": row.id,
-        "kind": "sla_breach",
-        "message": f"{ticket_key(row.id)}: {timer.replace('_', ' ')} target missed",
-        "sim_at": moment,
-        "wall_at": wall,
+    keys = {
+        (row.id, timer, kind, when(due)): (row.id, timer, kind, due)
+        for row, firings, _ in plans
+        for timer, kind, _, due in firings
     }
+    values = [(*key, wall) for key in keys]
+    inserted = insert_rows(
+        connection,
+        _FIRINGS,
+        (*_FIRING_KEY, "fired_wall"),
+        values,
+        skip_conflicts_on=_FIRING_KEY,
+        returning=_FIRING_KEY,
+    )
+    return {keys[found] for found in inserted}
+
+
+def _notice(row: Any, timer: str, moment: Any, wall: Any) -> tuple[Any, ...]:
+    message = f"{ticket_key(row.id)}: {timer.replace('_', ' ')} target missed"
+    role = None if row.assignee_id else "trainer"
+    return (row.drill_id, row.assignee_id, role, row.id, "sla_breach", message, moment, wall)
 
 
 def _act(session: Session, ticket_id: int, timer_name: str, policy: SlaPolicy, at: Instant) -> None:

@@ -8,14 +8,17 @@ one inline (``{"sla_policy": {...}}``); scenario files will define their own.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deskdrill.core.errors import Invalid
+from deskdrill.tickets.enums import Priority
 
 Minutes = float
 BreachAction = Literal["notify", "bump_priority", "escalate"]
+PRIORITIES = tuple(Priority)
 
 
 class PriorityTargets(BaseModel):
@@ -26,10 +29,23 @@ class PriorityTargets(BaseModel):
     resolution: Minutes = Field(gt=0)
 
 
+class TargetOverrides(BaseModel):
+    """Targets of one priority for a channel or a category; those left out are inherited."""
+
+    model_config = ConfigDict(extra="forbid")
+    first_response: Minutes | None = Field(default=None, gt=0)
+    next_response: Minutes | None = Field(default=None, gt=0)
+    resolution: Minutes | None = Field(default=None, gt=0)
+
+
 class EscalationRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tier: str = "incident_desk"
     within: Minutes = Field(gt=0)
+
+    @cached_property
+    def target(self) -> timedelta:
+        return timedelta(minutes=self.within)
 
 
 class SlaPolicy(BaseModel):
@@ -49,11 +65,55 @@ class SlaPolicy(BaseModel):
         "the tier of the category's escalation rule)",
     )
 
-    def target(self, priority: str, kind: str, channel: str = "chat") -> timedelta:
+    by_channel: dict[str, dict[str, TargetOverrides]] = Field(
+        default_factory=dict,
+        description="per channel, per priority: targets that differ from the base ones",
+    )
+    by_category: dict[str, dict[str, TargetOverrides]] = Field(
+        default_factory=dict,
+        description="per category, per priority: targets that differ from the base and "
+        "channel ones (the category wins)",
+    )
+
+    @model_validator(mode="after")
+    def _known_priorities(self) -> SlaPolicy:
+        missing = sorted(set(PRIORITIES) - set(self.targets))
+        if missing:
+            raise ValueError(f"targets are missing for {', '.join(missing)}")
+        for where, table in (("by_channel", self.by_channel), ("by_category", self.by_category)):
+            for key, per_priority in table.items():
+                unknown = sorted(set(per_priority) - set(PRIORITIES))
+                if unknown:
+                    raise ValueError(f"{where}.{key}: unknown priority {', '.join(unknown)}")
+        return self
+
+    @cached_property
+    def keep_informed(self) -> timedelta:
+        return timedelta(minutes=self.keep_informed_every or 0)
+
+    @cached_property
+    def _lookup(self) -> dict[tuple[str, str, str, str], timedelta]:
+        return {}
+
+    def target(
+        self, priority: str, kind: str, channel: str = "chat", category: str = ""
+    ) -> timedelta:
+        """The target for one timer; memoised, since the engine asks thousands of times."""
+        key = (priority, kind, channel, category)
+        found = self._lookup.get(key)
+        if found is None:
+            found = self._lookup[key] = timedelta(minutes=self._minutes(*key))
+        return found
+
+    def _minutes(self, priority: str, kind: str, channel: str, category: str) -> float:
+        for table, key in ((self.by_category, category), (self.by_channel, channel)):
+            override = table.get(key, {}).get(priority)
+            if override is not None and getattr(override, kind) is not None:
+                return float(getattr(override, kind))
         targets = self.targets[priority]
         if kind == "first_response" and channel == "email":
-            return timedelta(minutes=targets.first_response_email)
-        return timedelta(minutes=getattr(targets, kind))
+            return targets.first_response_email
+        return float(getattr(targets, kind))
 
 
 def _p(first: Minutes, email: Minutes, following: Minutes, resolve: Minutes) -> PriorityTargets:

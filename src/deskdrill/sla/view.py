@@ -1,14 +1,20 @@
-"""The state of each SLA timer of a ticket at a moment of simulated time."""
+"""The state of each SLA timer of a ticket at a moment of simulated time.
+
+``clocks`` lists the timers that apply to a ticket as plain tuples; the API view
+(``timers``), the next-check computation and the engine all start from it, so they agree
+on what is running, and the engine, which does this for thousands of tickets per step,
+pays for no more than the tuples.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, NamedTuple
 
 from deskdrill.sla.policy import SlaPolicy
 from deskdrill.tickets.enums import Status
-from deskdrill.tickets.models import Ticket
 
 
 class TimerState(StrEnum):
@@ -21,7 +27,7 @@ class TimerState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Timer:
-    """One timer at one moment (a plain dataclass: the engine builds thousands of them)."""
+    """One timer at one moment, as the API shows it."""
 
     name: str
     due: datetime | None
@@ -30,29 +36,90 @@ class Timer:
     state: TimerState
 
 
-def _timer(
-    name: str,
-    due: datetime | None,
-    target: timedelta,
-    done: datetime | None,
-    now: datetime,
-    warning_at: float,
-    *,
-    paused: bool = False,
-) -> Timer:
+class Clock(NamedTuple):
+    """One timer of a ticket: its due moment (already moved on by a running pause), the
+    target, when the work it times was done (or None), and whether it stands paused."""
+
+    name: str
+    due: datetime | None
+    target: timedelta
+    done: datetime | None
+    paused: bool
+
+    @property
+    def can_fire(self) -> bool:
+        """Due, not paused, and not done in time (a late one still records its miss)."""
+        return (
+            self.due is not None and not self.paused and (self.done is None or self.done > self.due)
+        )
+
+
+_DONE = (Status.resolved, Status.closed)
+
+
+def clocks(ticket: Any, policy: SlaPolicy, now: datetime) -> list[Clock]:
+    """The timers that apply to ``ticket`` (a Ticket or a row with the same columns)."""
+    priority, channel, category = ticket.priority, ticket.channel, ticket.category
+    target = policy.target
+    result = [
+        Clock(
+            "first_response",
+            ticket.first_response_due,
+            target(priority, "first_response", channel, category),
+            ticket.first_response_at,
+            False,
+        )
+    ]
+    if ticket.next_response_due is not None:
+        result.append(
+            Clock(
+                "next_response",
+                ticket.next_response_due,
+                target(priority, "next_response", channel, category),
+                None,
+                False,
+            )
+        )
+    paused = ticket.paused_since is not None
+    resolution_due = ticket.resolution_due
+    if paused and resolution_due is not None:
+        # Frozen: the time left stays what it was when the wait began.
+        resolution_due = resolution_due + (now - ticket.paused_since)
+    result.append(
+        Clock(
+            "resolution",
+            resolution_due,
+            target(priority, "resolution", channel, category),
+            ticket.resolved_at if ticket.status in _DONE else None,
+            paused,
+        )
+    )
+    if ticket.escalation_due is not None:
+        rule = policy.escalate.get(category)
+        if rule is not None:
+            done = ticket.escalated_at if ticket.tier == rule.tier else None
+            result.append(Clock("escalation", ticket.escalation_due, rule.target, done, False))
+    if ticket.update_due is not None and policy.keep_informed_every:
+        result.append(Clock("keep_informed", ticket.update_due, policy.keep_informed, None, False))
+    return result
+
+
+def moments(clock: Clock, policy: SlaPolicy) -> tuple[datetime, datetime]:
+    """(warning, breach) moments of a timer that can fire."""
+    assert clock.due is not None
+    return clock.due - clock.target * (1 - policy.warning_at), clock.due
+
+
+def _timer(clock: Clock, now: datetime, warning_at: float) -> Timer:
+    name, due, target, done, paused = clock
     target_s = int(target.total_seconds())
     if due is None:
-        return Timer(
-            name=name,
-            due=None,
-            target_seconds=target_s,
-            seconds_left=None,
-            state=TimerState.paused if paused else TimerState.met,
-        )
-    left = int((due - now).total_seconds())
+        state = TimerState.paused if paused else TimerState.met
+        return Timer(name, None, target_s, None, state)
     if done is not None:
         state = TimerState.met if done <= due else TimerState.breached
-        return Timer(name=name, due=due, target_seconds=target_s, seconds_left=None, state=state)
+        return Timer(name, due, target_s, None, state)
+    left = int((due - now).total_seconds())
     if paused:
         state = TimerState.paused
     elif now > due:
@@ -61,67 +128,9 @@ def _timer(
         state = TimerState.warning
     else:
         state = TimerState.ok
-    return Timer(name=name, due=due, target_seconds=target_s, seconds_left=left, state=state)
+    return Timer(name, due, target_s, left, state)
 
 
-def timers(ticket: Ticket, policy: SlaPolicy, now: datetime) -> list[Timer]:
+def timers(ticket: Any, policy: SlaPolicy, now: datetime) -> list[Timer]:
     """Each timer that applies to the ticket, with time left in simulated seconds."""
-    priority, warn = ticket.priority, policy.warning_at
-    result = [
-        _timer(
-            "first_response",
-            ticket.first_response_due,
-            policy.target(priority, "first_response", ticket.channel),
-            ticket.first_response_at,
-            now,
-            warn,
-        ),
-    ]
-    if ticket.next_response_due is not None:
-        result.append(
-            _timer(
-                "next_response",
-                ticket.next_response_due,
-                policy.target(priority, "next_response"),
-                None,
-                now,
-                warn,
-            )
-        )
-    resolved = ticket.resolved_at if ticket.status in (Status.resolved, Status.closed) else None
-    paused = ticket.paused_since is not None
-    resolution_due = ticket.resolution_due
-    if paused and resolution_due is not None:
-        # Frozen: the time left stays what it was when the wait began.
-        resolution_due = resolution_due + (now - ticket.paused_since)
-    result.append(
-        _timer(
-            "resolution",
-            resolution_due,
-            policy.target(priority, "resolution"),
-            resolved,
-            now,
-            warn,
-            paused=paused,
-        )
-    )
-    rule = policy.escalate.get(ticket.category)
-    if rule is not None and ticket.escalation_due is not None:
-        done = ticket.escalated_at if ticket.tier == rule.tier else None
-        result.append(
-            _timer(
-                "escalation", ticket.escalation_due, timedelta(minutes=rule.within), done, now, warn
-            )
-        )
-    if ticket.update_due is not None and policy.keep_informed_every:
-        result.append(
-            _timer(
-                "keep_informed",
-                ticket.update_due,
-                timedelta(minutes=policy.keep_informed_every),
-                None,
-                now,
-                warn,
-            )
-        )
-    return result
+    return [_timer(clock, now, policy.warning_at) for clock in clocks(ticket, policy, now)]
