@@ -13,7 +13,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from deskdrill import __version__
 from deskdrill.api import errors
-from deskdrill.api.routes import auth, clock, drills, receive, sla, tickets, users
+from deskdrill.api.routes import auth, clock, drills, receive, scenarios, sla, tickets, users
 from deskdrill.api.token_cache import TokenCache
 from deskdrill.db.engine import make_engine, make_sessionmaker
 from deskdrill.paths import resource_dir
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix="/api/v1")
     api.add_api_route("/health", _health, methods=["GET"], tags=["meta"], summary="Health")
-    for module in (auth, users, drills, clock, receive, tickets, sla):
+    for module in (auth, users, drills, clock, receive, tickets, sla, scenarios):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(pages.router)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from deskdrill.cli import drills, users
+from deskdrill.cli import drills, scenarios, users
 from deskdrill.cli.context import console, load_settings
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(users.app, name="users")
 app.add_typer(drills.app, name="drill")
+app.add_typer(scenarios.app, name="scenario")
 
 
 @app.command()

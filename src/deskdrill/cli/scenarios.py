@@ -1,0 +1,62 @@
+"""``deskdrill scenario ...``: check scenario files and publish their JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from deskdrill.cli.context import console, err_console
+from deskdrill.scenarios.load import ScenarioInvalid, read
+from deskdrill.scenarios.schema import json_schema
+
+app = typer.Typer(help="Scenario files: validate them, publish their schema.", no_args_is_help=True)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="scenario files (YAML)")],
+    as_json: Annotated[bool, typer.Option("--json", help="problems as JSON lines")] = False,
+) -> None:
+    """Check scenario files: YAML, every field, every reference. Exit 1 if any is invalid."""
+    failed = 0
+    for path in files:
+        try:
+            scenario = read(path)
+        except ScenarioInvalid as invalid:
+            failed += 1
+            for problem in invalid.problems:
+                if as_json:
+                    console.print_json(json.dumps(problem.to_json(), ensure_ascii=False))
+                else:
+                    err_console.print(
+                        f"[red]✗[/red] {escape(str(problem))}", highlight=False, soft_wrap=True
+                    )
+            continue
+        if not as_json:
+            count = len(scenario.timeline)
+            console.print(
+                f"[green]✓[/green] {path}: {scenario.id}, {count} timeline tickets, "
+                f"{len(scenario.generators)} generators, {len(scenario.expectations)} expectations",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if failed:
+        err_console.print(f"{failed} of {len(files)} files invalid")
+        raise typer.Exit(1)
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write to a file")] = None,
+) -> None:
+    """Print the JSON Schema of scenario files (for editors' autocompletion)."""
+    text = json.dumps(json_schema(), ensure_ascii=False, indent=2)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        console.print(f"schema written to {output}")

@@ -1,0 +1,196 @@
+"""Reading a scenario file: safe YAML, the scenario models, then the cross-references.
+
+Every problem names the file, line, column and field and says what was expected; all the
+problems of a file are reported at once, never a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from deskdrill.scenarios import references
+from deskdrill.scenarios.model import Scenario
+from deskdrill.scenarios.yamlsafe import Document, Limits, YamlError, load
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    column: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}:{self.column}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "column": self.column,
+                "field": self.field, "message": self.message}  # fmt: skip
+
+
+class ScenarioInvalid(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def field_name(path: tuple[str | int, ...]) -> str:
+    """``timeline[3].persona`` for ("timeline", 3, "persona")."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def parse(raw: bytes, source: str, limits: Limits | None = None) -> Scenario:
+    """The scenario in ``raw`` (the bytes of file ``source``), or ScenarioInvalid."""
+    try:
+        document = load(raw, limits)
+    except YamlError as error:
+        place = error.place
+        raise ScenarioInvalid(
+            [Problem(source, place and place.line, place and place.column, "", error.message)]
+        ) from None
+    if not isinstance(document.data, dict):
+        raise ScenarioInvalid(
+            [Problem(source, 1, 1, "", "expected a mapping of keys (id, title, ...) at the top")]
+        )
+    try:
+        scenario = Scenario.model_validate(document.data)
+    except ValidationError as error:
+        raise ScenarioInvalid(_problems(error, document, source)) from None
+    found = [
+        _problem(document, source, path, message) for path, message in references.check(scenario)
+    ]
+    if found:
+        raise ScenarioInvalid(found)
+    return scenario
+
+
+def read(path: Path, limits: Limits | None = None) -> Scenario:
+    limits = limits or Limits()
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            message = f"the file is {size:,} bytes; scenario files may have at most "
+            raise ScenarioInvalid(
+                [Problem(source, None, None, "", f"{message}{limits.max_bytes:,}")]
+            )
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ScenarioInvalid(
+            [Problem(source, None, None, "", error.strerror or str(error))]
+        ) from None
+    return parse(raw, source, limits)
+
+
+def _problem(document: Document, source: str, path: tuple[str | int, ...], message: str) -> Problem:
+    place = document.place(path)
+    return Problem(source, place and place.line, place and place.column, field_name(path), message)
+
+
+def _problems(error: ValidationError, document: Document, source: str) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[tuple[tuple[str | int, ...], str]] = set()
+    for detail in error.errors(include_url=False):
+        path = _data_path(document.data, detail["loc"], detail["type"])
+        message = _message(detail, path)
+        if (path, message) not in seen:
+            seen.add((path, message))
+            problems.append(_problem(document, source, path, message))
+    return problems
+
+
+def _data_path(data: Any, loc: tuple[Any, ...], kind: str) -> tuple[str | int, ...]:
+    """The path in the file of an error's ``loc``, leaving out the names pydantic adds for
+    the member of a union it tried (``str``, ``SlaPolicy``...)."""
+    path: list[str | int] = []
+    node = data
+    for position, part in enumerate(loc):
+        inside = (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        )
+        if inside:
+            node = node[part]
+            path.append(part)
+        elif kind == "missing" and position == len(loc) - 1 and isinstance(part, str):
+            path.append(part)
+    return tuple(path)
+
+
+def _message(detail: Any, path: tuple[str | int, ...]) -> str:
+    kind, message = detail["type"], detail["msg"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(path[:-1])
+        text = f"unknown key {path[-1]!r}"
+        if allowed:
+            close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+            if close:
+                text += f" (did you mean {close[0]!r}?)"
+            text += f"; expected one of: {', '.join(allowed)}"
+        return text
+    if kind == "missing":
+        return "required, but missing"
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    given = detail.get("input")
+    if kind not in ("missing",) and not isinstance(given, dict | list):
+        return f"{message} (got {given!r})"
+    return message
+
+
+def _fields_at(path: tuple[str | int, ...]) -> list[str]:
+    """The keys the model at ``path`` accepts (empty if it cannot tell)."""
+    annotation: Any = Scenario
+    for part in path:
+        if isinstance(part, int):
+            continue  # a list's item: _model looks inside list[...]
+        mapping = _mapping_values(annotation)
+        if mapping is not None:
+            annotation = mapping  # a key of a dict[str, ...]
+            continue
+        model = _model(annotation)
+        if model is None or part not in model.model_fields:
+            return []
+        annotation = model.model_fields[part].annotation
+    found = _model(annotation)
+    return list(found.model_fields) if found else []
+
+
+def _mapping_values(annotation: Any) -> Any:
+    """V of a ``dict[K, V]`` (possibly optional), else None."""
+    if typing.get_origin(annotation) is dict:
+        return typing.get_args(annotation)[1]
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        for arg in typing.get_args(annotation):
+            if typing.get_origin(arg) is dict:
+                return typing.get_args(arg)[1]
+    return None
+
+
+def _model(annotation: Any) -> type[BaseModel] | None:
+    """The model inside an annotation such as ``list[Persona]`` or ``Entitlement | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin is None and not isinstance(annotation, types.UnionType):
+        return None
+    for arg in typing.get_args(annotation):
+        found = _model(arg)
+        if found is not None:
+            return found
+    return None

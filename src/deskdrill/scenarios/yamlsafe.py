@@ -1,0 +1,182 @@
+"""YAML for scenario files: safe, bounded, and with the place of every value.
+
+PyYAML's safe loader refuses object tags, but it bounds nothing: a few lines of nested
+aliases expand to billions of values ("billion laughs"), and nesting or size has no limit.
+So the text is composed into nodes by PyYAML, and deskdrill turns the nodes into plain
+data itself, counting as it goes: file size, aliases, nesting depth and the number of
+values after aliases expand are all capped. Duplicate keys are errors (YAML would keep
+the last one silently). Every value's line and column is kept, keyed by its path, so
+validation errors can point into the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 1024 * 1024
+    max_aliases: int = 100
+    max_depth: int = 32
+    max_values: int = 200_000
+
+
+@dataclass(frozen=True)
+class Place:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+class YamlError(ValueError):
+    """A file that is not acceptable YAML; ``place`` says where, when known."""
+
+    def __init__(self, message: str, place: Place | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.place = place
+
+
+@dataclass
+class Document:
+    data: Any
+    places: dict[Path, Place] = field(default_factory=dict)
+
+    def place(self, path: Path) -> Place | None:
+        """The place of the value at ``path``, or of its nearest enclosing value."""
+        for end in range(len(path), -1, -1):
+            found = self.places.get(path[:end])
+            if found is not None:
+                return found
+        return None
+
+
+_PLAIN = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
+
+
+def _place(node: Node) -> Place:
+    return Place(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.values = 0
+        self.places: dict[Path, Place] = {}
+        self.scalars = SafeConstructor()
+
+    def build(self, node: Node, path: Path, depth: int) -> Any:
+        self.values += 1
+        if self.values > self.limits.max_values:
+            raise YamlError(
+                f"more than {self.limits.max_values:,} values once aliases are expanded",
+                _place(node),
+            )
+        if depth > self.limits.max_depth:
+            raise YamlError(f"nested deeper than {self.limits.max_depth} levels", _place(node))
+        self.places.setdefault(path, _place(node))
+        if isinstance(node, ScalarNode):
+            try:
+                return self.scalars.construct_object(node, deep=True)
+            except yaml.YAMLError as error:
+                raise YamlError(f"unreadable value: {_problem(error)}", _place(node)) from None
+        if isinstance(node, SequenceNode | MappingNode) and node.tag not in _PLAIN:
+            raise YamlError(f"tags such as {node.tag!r} are not allowed", _place(node))
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode):
+                    raise YamlError("a key must be plain text", _place(key_node))
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise YamlError("merge keys (<<) are not supported", _place(key_node))
+                key = self.scalars.construct_object(key_node)
+                if not isinstance(key, str | int | bool | float) or key is None:
+                    raise YamlError("a key must be plain text", _place(key_node))
+                key = str(key) if not isinstance(key, str) else key
+                if key in result:
+                    raise YamlError(f"duplicate key {key!r}", _place(key_node))
+                self.places.setdefault((*path, key), _place(value_node))
+                result[key] = self.build(value_node, (*path, key), depth + 1)
+            return result
+        raise YamlError(f"unsupported YAML node {node.tag}", _place(node))  # pragma: no cover
+
+
+class _Composer(yaml.SafeLoader):
+    """Composes nodes, counting aliases as the parser meets them."""
+
+    def __init__(self, text: str, limits: Limits) -> None:
+        super().__init__(text)
+        self.limits = limits
+        self.aliases = 0
+        self.depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        event = self.peek_event()
+        place = Place(event.start_mark.line + 1, event.start_mark.column + 1)
+        if isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > self.limits.max_aliases:
+                raise YamlError(f"more than {self.limits.max_aliases} aliases (*name)", place)
+        # PyYAML composes recursively: stop deep nesting before Python's recursion limit.
+        self.depth += 1
+        if self.depth > self.limits.max_depth:
+            raise YamlError(f"nested deeper than {self.limits.max_depth} levels", place)
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self.depth -= 1
+
+
+def _problem(error: yaml.YAMLError) -> str:
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    return f"{context}: {problem}" if context else str(problem)
+
+
+def load(raw: bytes, limits: Limits | None = None) -> Document:
+    """Parse one YAML document from ``raw`` bytes (UTF-8) within ``limits``."""
+    limits = limits or Limits()
+    if len(raw) > limits.max_bytes:
+        raise YamlError(
+            f"the file is {len(raw):,} bytes; scenario files may have at most {limits.max_bytes:,}"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise YamlError("the file is not UTF-8 text", Place(line, 1)) from None
+    composer: _Composer | None = None
+    try:
+        composer = _Composer(text, limits)
+        node = composer.get_single_node()
+    except YamlError:
+        raise
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        raise YamlError(
+            f"character U+{error.character:04X} is not allowed in YAML", Place(line, column)
+        ) from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        place = Place(mark.line + 1, mark.column + 1) if mark is not None else None
+        raise YamlError(f"YAML syntax: {_problem(error)}", place) from None
+    except yaml.YAMLError as error:
+        raise YamlError(f"YAML syntax: {_problem(error)}") from None
+    finally:
+        if composer is not None:
+            composer.dispose()
+    if node is None:
+        raise YamlError("the file is empty", Place(1, 1))
+    builder = _Builder(limits)
+    data = builder.build(node, (), 0)
+    return Document(data, builder.places)

@@ -1,0 +1,225 @@
+"""Scenario files: the shipped library validates; bad files get a located, readable error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from deskdrill.accounts.enums import Role
+from deskdrill.cli.main import app as cli
+from deskdrill.scenarios.load import ScenarioInvalid, parse
+from deskdrill.scenarios.schema import json_schema
+from tests.support.factories import Factory
+
+ROOT = Path(__file__).resolve().parents[1]
+LIBRARY = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+SMALL = """\
+id: tiny
+title: {zh: 小场景, en: Tiny}
+description: {zh: 一张工单, en: One ticket}
+duration: 30m
+start: "2026-03-02T09:00:00+08:00"
+personas:
+  - id: li
+    name: 李雷
+orders:
+  - id: G-1
+    kind: goods
+    customer: li
+    items: [{sku: A, name: 耳机, price: 99.00}]
+    amount: 99.00
+timeline:
+  - id: t1
+    at: 1m
+    category: refund_return
+    persona: li
+    order: G-1
+    subject: 想退货
+    message: 耳机不想要了，可以退吗？
+"""
+
+
+def validate(*files: Path | str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["scenario", "validate", *map(str, files)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def problems(text: str | bytes) -> list[str]:
+    raw = text.encode() if isinstance(text, str) else text
+    with pytest.raises(ScenarioInvalid) as caught:
+        parse(raw, "s.yaml")
+    return [str(p) for p in caught.value.problems]
+
+
+def test_the_library_has_scenarios_and_each_validates() -> None:
+    assert LIBRARY, "no scenario files in scenarios/"
+    code, output = validate(*LIBRARY)
+    assert code == 0, output
+    assert output.count("✓") == len(LIBRARY)
+
+
+def test_a_small_scenario_parses_with_durations_and_languages() -> None:
+    scenario = parse(SMALL.encode(), "tiny.yaml")
+    assert scenario.duration.total_seconds() == 1800
+    assert scenario.timeline[0].at.total_seconds() == 60
+    assert scenario.timeline[0].message.get("en") == "耳机不想要了，可以退吗？"  # one text: both
+
+
+class TestBadFiles:
+    """Each names the file, line, column and field, and says what was expected."""
+
+    def test_syntax_error(self) -> None:
+        [found] = problems(SMALL.replace("kind: goods", "kind: [goods"))
+        assert found.startswith("s.yaml:12:") and "YAML syntax" in found
+
+    def test_wrong_type(self) -> None:
+        [found] = problems(SMALL.replace("amount: 99.00", "amount: lots"))
+        assert found.startswith("s.yaml:14:13: orders[0].amount:"), found
+        assert "'lots'" in found
+
+    def test_duration_without_unit(self) -> None:
+        [found] = problems(SMALL.replace("at: 1m", "at: 60"))
+        assert found.startswith("s.yaml:17:9: timeline[0].at: expected a duration with units")
+
+    def test_unknown_key_suggests_the_right_one(self) -> None:
+        [found] = problems(SMALL.replace("    name: 李雷", "    name: 李雷\n    patiense: 3m"))
+        assert found.startswith("s.yaml:9:15: personas[0].patiense: unknown key 'patiense'")
+        assert "did you mean 'patience'?" in found and "expected one of: id, name" in found
+
+    def test_missing_field(self) -> None:
+        [found] = problems(SMALL.replace("description: {zh: 一张工单, en: One ticket}\n", ""))
+        assert found == "s.yaml:1:1: description: required, but missing"
+
+    def test_unknown_references_are_rejected_before_anything_starts(self) -> None:
+        found = problems(SMALL.replace("    persona: li", "    persona: han"))
+        assert found[0].startswith("s.yaml:19:14: timeline[0].persona: no persona with id 'han'")
+        assert any("order 'G-1' belongs to 'li', not 'han'" in f for f in found) is False
+
+    def test_order_of_another_customer(self) -> None:
+        text = SMALL.replace("orders:", "  - id: han\n    name: 韩梅梅\norders:").replace(
+            "    persona: li", "    persona: han"
+        )
+        [found] = problems(text)
+        assert found.startswith("s.yaml:") and "order 'G-1' belongs to 'li', not 'han'" in found
+
+    def test_duplicate_ids_and_keys(self) -> None:
+        [found] = problems(SMALL.replace("orders:", "  - id: li\n    name: 又一个\norders:"))
+        assert "personas[1].id: id 'li' is used twice" in found
+        [found] = problems(SMALL.replace("duration: 30m", "duration: 30m\nduration: 1h"))
+        assert found == "s.yaml:5:1: duplicate key 'duration'"
+
+    def test_object_tags_are_refused(self) -> None:
+        for tagged, expected in (
+            ("!!python/object/apply:os.system [id]", "tags such as 'tag:yaml.org,2002:python/"),
+            ("!!python/name:os.system ''", "could not determine a constructor"),
+            ("!custom {a: 1}", "tags such as '!custom' are not allowed"),
+        ):
+            [found] = problems(SMALL.replace("subject: 想退货", f"subject: {tagged}"))
+            assert found.startswith("s.yaml:21:14: ") and expected in found, found
+
+    def test_alias_bomb(self) -> None:
+        lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+        for i in range(1, 9):
+            lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]")
+        [found] = problems("\n".join(lines) + "\n")
+        assert found.startswith("s.yaml:") and "once aliases are expanded" in found
+
+    def test_too_many_aliases_and_too_deep(self) -> None:
+        aliases = "a: &x 1\nb: [" + ", ".join(["*x"] * 101) + "]\n"
+        assert "more than 100 aliases" in problems(aliases)[0]
+        [found] = problems("a: " + "[" * 5000 + "]" * 5000 + "\n")
+        assert found == "s.yaml:1:35: nested deeper than 32 levels"  # the 33rd level
+
+    def test_huge_file(self, tmp_path: Path) -> None:
+        path = tmp_path / "huge.yaml"
+        path.write_bytes(SMALL.encode() + b"#" * (1024 * 1024))
+        code, output = validate(path)
+        assert code == 1
+        size = path.stat().st_size
+        assert (
+            f"{path}: the file is {size:,} bytes; scenario files may have at most 1,048,576"
+            in output
+        )
+
+    def test_not_utf8_and_empty(self) -> None:
+        assert problems(SMALL.encode() + b"# \xff\n") == ["s.yaml:23:1: the file is not UTF-8 text"]
+        assert problems("") == ["s.yaml:1:1: the file is empty"]
+        assert problems("id: x\nb: a\x07b\n") == [
+            "s.yaml:2:5: character U+0007 is not allowed in YAML"
+        ]
+        assert problems("- a\n") == [
+            "s.yaml:1:1: expected a mapping of keys (id, title, ...) at the top"
+        ]
+
+    def test_the_command_reports_every_file_and_fails(self, tmp_path: Path) -> None:
+        good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+        good.write_text(SMALL, encoding="utf-8")
+        bad.write_text(SMALL.replace("kind: goods", "kind: gadgets"), encoding="utf-8")
+        code, output = validate(good, bad, tmp_path / "absent.yaml")
+        assert code == 1
+        assert f"✓ {good}: tiny" in output
+        assert f"✗ {bad}:11:11: orders[0].kind: Input should be 'goods', 'food' or 'ride'" in output
+        assert f"✗ {tmp_path / 'absent.yaml'}: No such file or directory" in output
+        assert "2 of 3 files invalid" in output
+        assert "Traceback" not in output
+
+
+def test_the_published_schema_is_current_and_rejects_unknown_keys() -> None:
+    shipped = json.loads((ROOT / "scenarios" / "scenario.schema.json").read_text("utf-8"))
+    assert shipped == json_schema(), (
+        "run: deskdrill scenario schema -o scenarios/scenario.schema.json"
+    )
+    result = CliRunner().invoke(cli, ["scenario", "schema"])
+    assert json.loads(result.output) == shipped
+    assert shipped["additionalProperties"] is False
+    assert "timeline" in shipped["properties"] and "Persona" in shipped["$defs"]
+
+
+def test_schema_and_validation_over_http(factory: Factory) -> None:
+    client = factory.client
+    assert client.get("/api/v1/scenarios/schema").json() == json_schema()
+    trainer, trainee = factory.user(Role.trainer), factory.user(Role.trainee)
+
+    def check(agent: object | None, text: str) -> object:
+        headers = {"content-type": "application/yaml", "x-filename": "mine.yaml"}
+        if agent is not None:
+            headers.update(agent.headers)  # type: ignore[attr-defined]
+        return client.post("/api/v1/scenarios/validate", content=text.encode(), headers=headers)
+
+    ok = check(trainer, SMALL)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["valid"] is True and ok.json()["timeline"] == 1
+    bad = check(trainer, SMALL.replace("at: 1m", "at: 1 minute"))
+    assert bad.status_code == 422
+    [problem] = bad.json()["problems"]
+    assert (problem["file"], problem["line"], problem["column"], problem["field"]) == (
+        "mine.yaml",
+        17,
+        9,
+        "timeline[0].at",
+    )
+    assert check(trainee, SMALL).status_code == 403
+    assert check(None, SMALL).status_code == 401
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    position=st.integers(min_value=0, max_value=len(SMALL.encode())),
+    cut=st.integers(min_value=0, max_value=8),
+    insert=st.binary(max_size=8)
+    | st.sampled_from([b"&a", b"*a", b"!!", b"{", b"- ", b"\t", b": "]),
+)
+def test_damaged_files_give_problems_never_a_crash(position: int, cut: int, insert: bytes) -> None:
+    raw = SMALL.encode()
+    damaged = raw[:position] + insert + raw[position + cut :]
+    try:
+        parse(damaged, "s.yaml")
+    except ScenarioInvalid as invalid:
+        assert invalid.problems and all(p.file == "s.yaml" for p in invalid.problems)
