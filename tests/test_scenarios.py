@@ -223,3 +223,10 @@ def test_damaged_files_give_problems_never_a_crash(position: int, cut: int, inse
         parse(damaged, "s.yaml")
     except ScenarioInvalid as invalid:
         assert invalid.problems and all(p.file == "s.yaml" for p in invalid.problems)
+
+
+def test_the_readme_example_is_valid() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = readme.split("A minimal scenario:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = parse(block.encode(), "README.md")
+    assert scenario.id == "tiny" and scenario.expectations[0].entitled is not None
