@@ -18,6 +18,7 @@ from deskdrill.api.token_cache import TokenCache
 from deskdrill.db.engine import make_engine, make_sessionmaker
 from deskdrill.paths import resource_dir
 from deskdrill.settings import Settings, get_settings
+from deskdrill.simulation import hooks as simulation_hooks
 from deskdrill.sla import deadlines
 from deskdrill.sla.loop import EngineLoop
 from deskdrill.web import pages
@@ -26,6 +27,7 @@ from deskdrill.web import pages
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     deadlines.install()
+    simulation_hooks.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

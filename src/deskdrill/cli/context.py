@@ -8,11 +8,12 @@ from contextlib import contextmanager
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.core.errors import DomainError
 from deskdrill.db.engine import make_engine, make_sessionmaker, unit_of_work
 from deskdrill.settings import Settings
+from deskdrill.simulation import hooks as simulation_hooks
 from deskdrill.sla import deadlines
 
 console = Console()
@@ -21,12 +22,27 @@ err_console = Console(stderr=True)
 
 def load_settings() -> Settings:
     deadlines.install()  # every command that changes tickets keeps their SLA deadlines
+    simulation_hooks.install()  # and scenario drills react to what agents do
     try:
         return Settings()
     except ValidationError as exc:
         for error in exc.errors():
             err_console.print(f"[red]configuration error:[/red] {error['msg']}")
         raise typer.Exit(2) from None
+
+
+@contextmanager
+def factory_scope(settings: Settings | None = None) -> Iterator[sessionmaker[Session]]:
+    """A session factory for work that runs its own transactions (the engine's catch-up)."""
+    settings = settings or load_settings()
+    engine = make_engine(settings)
+    try:
+        yield make_sessionmaker(engine)
+    except DomainError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
 
 
 @contextmanager

@@ -2,18 +2,26 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from deskdrill.cli.context import console, err_console, session_scope
+from deskdrill.accounts import service as accounts
+from deskdrill.cli.context import console, err_console, factory_scope, session_scope
 from deskdrill.core.clock import DrillClock, utc_now
+from deskdrill.core.errors import DomainError
+from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill
-from deskdrill.sla import engine
+from deskdrill.scenarios import library
+from deskdrill.scenarios.load import ScenarioInvalid, read
+from deskdrill.simulation import setup
+from deskdrill.sla.catch_up import catch_up
 from deskdrill.sla.metrics import DrillMetrics, drill_metrics
 
 app = typer.Typer(help="Run a drill's simulated clock.", no_args_is_help=True)
@@ -40,12 +48,14 @@ def _show(name: str, value: DrillClock, wall: datetime) -> None:
 @app.command()
 def start(
     name: DrillName,
-    speed: Annotated[str, typer.Option(help="speed factor, e.g. 1, 10, 60")] = "1",
+    speed: Annotated[
+        str | None, typer.Option(help="speed factor, e.g. 1, 10, 60 (default: the drill's)")
+    ] = None,
     at: Annotated[str | None, typer.Option(help="simulated start, ISO 8601 with zone")] = None,
 ) -> None:
-    """Start the clock (default: simulated time starts now, at 1x)."""
+    """Start the clock (default: at the drill's planned start, or now; at its speed)."""
     try:
-        factor = Decimal(speed)
+        factor = Decimal(speed) if speed is not None else None
         begin = datetime.fromisoformat(at) if at else None
     except (InvalidOperation, ValueError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
@@ -110,12 +120,63 @@ def finish(name: DrillName) -> None:
 @app.command()
 def status(name: DrillName) -> None:
     """Show the clock and how the drill is doing against its SLA."""
+    with factory_scope() as factory:
+        with unit_of_work(factory, read_only=True) as session:
+            drill_id = _drill(session, name).id
+        wall = utc_now()
+        catch_up(factory, drill_id, wall)  # make happen and record what is due first
+        with unit_of_work(factory, read_only=True) as session:
+            value = clock.clock_of(_drill(session, name))
+            _show(name, value, wall)
+            _metrics(drill_metrics(session, drill_id, value.sim_now(wall)))
+
+
+@app.command()
+def create(
+    name: DrillName,
+    scenario: Annotated[str, typer.Option(help="a scenario file, or the id of a shipped scenario")],
+    trainees: Annotated[
+        str, typer.Option(help="the roster: alice,bob:L2,carol:incident_desk")
+    ] = "",
+    seed: Annotated[int | None, typer.Option(help="default: the scenario's seed")] = None,
+    by: Annotated[str | None, typer.Option(help="the trainer who runs it (a member)")] = None,
+) -> None:
+    """Create a drill from a scenario, in draft; start it with 'deskdrill drill start'."""
+    path = Path(scenario)
+    try:
+        if path.is_file():
+            found = read(path)
+            raw = path.read_bytes()
+        else:
+            path, found = library.find(scenario)
+            raw = path.read_bytes()
+    except ScenarioInvalid as invalid:
+        for problem in invalid.problems:
+            err_console.print(f"[red]✗[/red] {escape(str(problem))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except DomainError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
     with session_scope() as session:
-        drill, wall = _drill(session, name), utc_now()
-        value = clock.clock_of(drill)
-        _show(name, value, wall)
-        engine.step(session, drill.id, value.instant(wall))  # record what is due first
-        _metrics(drill_metrics(session, drill.id, value.sim_now(wall)))
+        trainer = accounts.get_user(session=session, username=by) if by else None
+        drill = setup.create(
+            session=session,
+            scenario=found,
+            digest=setup.source_digest(raw),
+            name=name,
+            roster=setup.parse_roster(trainees),
+            creator=trainer,
+            now=utc_now(),
+            seed=seed,
+        )
+        count = setup.scheduled_count(session, drill.id)
+    console.print(
+        f"drill {name} (id {drill.id}) from scenario {found.id}: {count} arrivals scheduled; "
+        f"starts at {found.start.isoformat()} at {found.speed:g}x when you run "
+        f"'deskdrill drill start {name}'",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _metrics(m: DrillMetrics) -> None:

@@ -67,7 +67,10 @@ class DrillClock:
     anchor_wall: datetime | None = None
 
     def sim_now(self, wall: datetime) -> datetime:
-        if self.state == ClockState.draft or self.anchor_sim is None or self.anchor_wall is None:
+        if self.state == ClockState.draft:
+            # A draft may carry its planned start (a scenario's): time stands there.
+            return self.anchor_sim or _truncate_ms(wall)
+        if self.anchor_sim is None or self.anchor_wall is None:
             return _truncate_ms(wall)
         if self.state != ClockState.running:
             return self.anchor_sim
@@ -87,7 +90,7 @@ class DrillClock:
         return DrillClock(
             ClockState.running,
             self._speed(speed or self.speed),
-            _truncate_ms((at or wall).astimezone(UTC)),
+            _truncate_ms((at or self.anchor_sim or wall).astimezone(UTC)),
             wall,
         )
 

@@ -89,5 +89,6 @@ def import_all_models() -> None:
     from deskdrill.customers import models as _customers  # noqa: F401
     from deskdrill.drills import models as _drills  # noqa: F401
     from deskdrill.idempotency import models as _idempotency  # noqa: F401
+    from deskdrill.simulation import models as _simulation  # noqa: F401
     from deskdrill.sla import models as _sla  # noqa: F401
     from deskdrill.tickets import models as _tickets  # noqa: F401

@@ -42,3 +42,5 @@ class DrillMember(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     added_at: Mapped[datetime]
+    # The tier this person works at in this drill (a scenario's roster); None: their own.
+    tier: Mapped[str | None] = mapped_column(String(16))

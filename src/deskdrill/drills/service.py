@@ -14,7 +14,10 @@ from deskdrill.drills.models import Drill, DrillMember
 from deskdrill.drills.schemas import DrillCreate
 
 
-def create_drill(*, session: Session, data: DrillCreate, creator: User, now: datetime) -> Drill:
+def create_drill(
+    *, session: Session, data: DrillCreate, creator: User | None, now: datetime
+) -> Drill:
+    """A new drill; its creator (a trainer, or nobody from the command line) is a member."""
     if session.scalar(select(Drill.id).where(Drill.name == data.name)) is not None:
         raise Conflict(f"a drill named {data.name!r} already exists", field="name")
     drill = Drill(
@@ -22,12 +25,13 @@ def create_drill(*, session: Session, data: DrillCreate, creator: User, now: dat
         title=data.title,
         description=data.description,
         settings=data.settings.model_dump(mode="json"),
-        created_by_id=creator.id,
+        created_by_id=creator.id if creator is not None else None,
         created_at=now,
     )
     session.add(drill)
     session.flush()
-    add_member(session=session, drill=drill, user=creator, now=now)
+    if creator is not None:
+        add_member(session=session, drill=drill, user=creator, now=now)
     for username in data.members:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:

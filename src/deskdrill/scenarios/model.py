@@ -139,6 +139,9 @@ class Persona(Strict):
     give_up_after: int = Field(
         default=3, ge=1, le=20, description="chases before they abandon the ticket"
     )
+    reply_after: Duration = Field(
+        default=timedelta(minutes=1), description="how long they take to answer an agent"
+    )
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 -]{5,31}$")
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     tier: str = Field(default="regular", max_length=32)

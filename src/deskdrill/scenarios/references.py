@@ -77,6 +77,9 @@ def _check(s: Scenario) -> Iterator[Found]:
             for k, fact in enumerate(template.facts):
                 yield from _known(fact.revealed_by, parties, "third party",
                                   (*base, "facts", k, "revealed_by"))  # fmt: skip
+            drivers = any(p.kind == "driver" for p in s.third_parties)
+            if template.order_kind == "ride" and not template.orders and not drivers:
+                yield (*base, "order_kind"), "fresh ride orders need a driver in third_parties"
             low, high = template.amount
             if low > high:
                 yield (*base, "amount"), "the lower bound is above the upper one"

@@ -1,31 +1,66 @@
-"""Running the engine lazily, before a read, so that answers are always current."""
+"""Running the engine lazily, before a read, so that answers are always current.
+
+Besides the SLA timers, a drill may have a schedule of its own (a scenario's arrivals
+and reactions, registered in ``SCHEDULES``). Both are processed in simulated-time order:
+each round first records the SLA firings up to the next scheduled moment, then makes the
+events of that moment happen, so a trail never shows a later moment before an earlier
+one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from deskdrill.core.clock import Instant
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.sla import engine
 from deskdrill.tickets.models import Ticket
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """Another source of due work: its earliest pending moment up to a limit, and a step
+    that processes what is due up to a moment (a batch at most; returns how many)."""
+
+    next_due: Callable[[Session, int, datetime], datetime | None]
+    step: Callable[[Session, int, Instant], int]
+
+
+SCHEDULES: list[Schedule] = []
+MAX_ROUNDS = 10_000  # a guard: each round makes progress, so this is never reached
+
+
+def _sla_due(session: Session, drill_id: int, at: datetime) -> bool:
+    query = select(Ticket.id).where(Ticket.drill_id == drill_id, Ticket.sla_next_check <= at)
+    return session.scalar(query.limit(1)) is not None
+
+
 def catch_up(factory: sessionmaker[Session], drill_id: int, wall: datetime) -> int:
     """Fire what is due in the drill; a cheap indexed read when nothing is."""
     with unit_of_work(factory, read_only=True) as session:
         now = clock.instant(session, drill_id, wall)
-        pending = session.scalar(
-            select(Ticket.id)
-            .where(Ticket.drill_id == drill_id, Ticket.sla_next_check <= now.sim)
-            .limit(1)
+        pending = _sla_due(session, drill_id, now.sim) or any(
+            s.next_due(session, drill_id, now.sim) is not None for s in SCHEDULES
         )
-    if pending is None:
+    if not pending:
         return 0
     fired = 0
-    with unit_of_work(factory) as session:
-        now = clock.instant(session, drill_id, wall)
-        fired = engine.step(session, drill_id, now)
+    for _ in range(MAX_ROUNDS):
+        with unit_of_work(factory) as session:
+            now = clock.instant(session, drill_id, wall)
+            found = [(m, s) for s in SCHEDULES if (m := s.next_due(session, drill_id, now.sim))]
+            moment, schedule = min(found, key=lambda f: f[0]) if found else (None, None)
+            upto = Instant(sim=moment, wall=now.wall) if moment is not None else now
+            recorded = engine.step(session, drill_id, upto)
+            if recorded < engine.BATCH and schedule is not None:
+                recorded += schedule.step(session, drill_id, upto)
+        fired += recorded
+        if recorded == 0:
+            break  # done, or what is left is being processed by another server process
     return fired

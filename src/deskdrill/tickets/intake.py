@@ -81,6 +81,14 @@ def receive(*, session: Session, data: schemas.TicketReceive, actor: User, at: I
     if not drills.can_see(session=session, drill_id=data.drill, user=actor):
         raise NotFound(f"no drill with id {data.drill}")
     at = clock.instant(session, data.drill, at.wall)  # the drill's simulated time
+    return open_ticket(session=session, data=data, actor=actor, at=at)
+
+
+def open_ticket(
+    *, session: Session, data: schemas.TicketReceive, actor: User, at: Instant
+) -> Ticket:
+    """Open the ticket at the simulated moment ``at`` (the scenario engine schedules
+    arrivals at their own moments); the caller has checked who may."""
     order, party = _order_and_party(session, data, at)
     safety = data.category == Category.safety_incident
     fields: dict[str, Any] = {

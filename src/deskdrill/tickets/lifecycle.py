@@ -54,6 +54,8 @@ TRANSITIONS: Final[dict[str, dict[Status, Status | None]]] = {
     "merge": dict.fromkeys((*_WORKING, _RES), _CLOSED),
     "merged_from": _keep(*_WORKING, _RES),
     "reveal_contact": _keep(*_ALL),
+    "incident_report": _keep(*_WORKING, _RES),
+    "customer_rating": _keep(_RES, _CLOSED),
 }
 
 _HINTS: Final[dict[str, str]] = {
@@ -64,7 +66,7 @@ _HINTS: Final[dict[str, str]] = {
 
 
 # Internal steps that a person never asks for by name.
-_INTERNAL = frozenset({"receive", "merged_from"})
+_INTERNAL = frozenset({"receive", "merged_from", "customer_rating"})
 # The actions that move a ticket through its life, named in error messages.
 _LIFECYCLE = (
     "reply",

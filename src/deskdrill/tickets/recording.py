@@ -25,7 +25,7 @@ from deskdrill.tickets.trail import GENESIS, event_hash
 # Actions a trainee may take on a ticket that is not assigned to them.
 UNASSIGNED_OK = frozenset({"claim"})
 # Actions only trainers and admins may take (they simulate the outside world or manage).
-MANAGER_ONLY = frozenset({"assign", "customer_message", "third_party_message"})
+MANAGER_ONLY = frozenset({"assign", "customer_message", "third_party_message", "customer_rating"})
 
 
 def check_version(ticket: Ticket, expected: int | None) -> None:
@@ -118,6 +118,8 @@ def record(
     changes = dict(changes or {})
     before = ticket.status
     status = next_status(action, ticket.status)
+    for guard in BEFORE_CHANGE:
+        guard(session, ticket, action)
     if status != ticket.status:
         changes["status"] = status
     for field, value in changes.items():
@@ -147,6 +149,10 @@ class Change:
     at: Instant
     actor: str = ""
 
+
+# Called before every change is applied; a guard refuses one by raising a DomainError (a
+# scenario's incident that has no report yet cannot be resolved).
+BEFORE_CHANGE: list[Callable[[Session, Ticket, str], None]] = []
 
 # Called after every recorded change, in the same transaction. Domains that depend on
 # tickets register here, so tickets never import them.

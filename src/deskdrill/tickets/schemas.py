@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from deskdrill.accounts.enums import Tier
 from deskdrill.customers.schemas import OrderRead, PartyCreate, PartyRead
@@ -177,6 +177,18 @@ class OrderActionIn(Strict):
 class ResolveIn(Strict):
     code: ResolutionCode
     summary: str = Field(min_length=1, max_length=4000)
+
+
+class IncidentReportIn(Strict):
+    """The record of a major incident, written by the person handling it."""
+
+    what_happened: str = Field(min_length=1, max_length=8000)
+    who_is_at_risk: str = Field(min_length=1, max_length=2000)
+    actions_taken: str = Field(min_length=1, max_length=8000)
+    handed_to: str = Field(min_length=1, max_length=256, description="team or person")
+    handed_at: AwareDatetime | None = Field(
+        default=None, description="when it was handed over (default: now, simulated)"
+    )
 
 
 class TagIn(Strict):

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from deskdrill.accounts.enums import Tier
 from deskdrill.accounts.models import User
-from deskdrill.core.clock import Instant
+from deskdrill.core.clock import Instant, iso_ms
 from deskdrill.core.errors import Conflict, Invalid
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
@@ -124,6 +124,55 @@ def resolve(
             "resolution_summary": data.summary,
             "resolved_at": at.sim,
         },
+    )
+    session.flush()
+    return ticket
+
+
+def incident_report(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: User,
+    at: Instant,
+    data: schemas.IncidentReportIn,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Put the incident report on the trail: what happened, who is at risk, what was done,
+    and who it was handed to, when."""
+    check_version(ticket, expected_version)
+    authorize(ticket, actor, "incident_report")
+    record(
+        session,
+        ticket,
+        action="incident_report",
+        actor=actor,
+        at=at,
+        payload={
+            "what_happened": data.what_happened,
+            "who_is_at_risk": data.who_is_at_risk,
+            "actions_taken": data.actions_taken,
+            "handed_to": data.handed_to,
+            "handed_at": iso_ms(data.handed_at or at.sim),
+        },
+    )
+    session.flush()
+    return ticket
+
+
+def customer_rating(
+    *, session: Session, ticket: Ticket, actor: User, at: Instant, rating: int, reasons: list[str]
+) -> Ticket:
+    """The customer's satisfaction (1 to 5) after the ticket was resolved, with the reasons
+    of the rule that gave it."""
+    authorize(ticket, actor, "customer_rating")
+    record(
+        session,
+        ticket,
+        action="customer_rating",
+        actor=actor,
+        at=at,
+        payload={"rating": rating, "reasons": reasons},
     )
     session.flush()
     return ticket

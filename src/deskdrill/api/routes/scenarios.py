@@ -6,14 +6,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from deskdrill.api.deps import ManagerUser
+from deskdrill.accounts.enums import Tier
+from deskdrill.api.deps import CurrentUser, ManagerUser, Now, SessionDep
 from deskdrill.api.errors import ERROR_RESPONSES
+from deskdrill.core.clock import iso_ms
+from deskdrill.core.errors import Invalid
+from deskdrill.scenarios import library
 from deskdrill.scenarios.load import ScenarioInvalid, parse
 from deskdrill.scenarios.schema import json_schema
 from deskdrill.scenarios.yamlsafe import Limits
+from deskdrill.simulation import setup
 
 router = APIRouter(prefix="/scenarios", tags=["scenarios"], responses=ERROR_RESPONSES)
 
@@ -67,4 +72,101 @@ async def validate_scenario(request: Request, _user: ManagerUser) -> Any:
         timeline=len(scenario.timeline),
         generators=len(scenario.generators),
         expectations=len(scenario.expectations),
+    )
+
+
+class ScenarioSummary(BaseModel):
+    id: str
+    title: dict[str, str]
+    description: dict[str, str]
+    difficulty: str
+    tags: list[str]
+    duration_minutes: int
+    timeline: int
+    generators: int
+
+
+@router.get("", response_model=list[ScenarioSummary])
+def list_scenarios(_user: CurrentUser) -> list[ScenarioSummary]:
+    """The scenarios that ship with deskdrill."""
+    return [
+        ScenarioSummary(
+            id=s.id,
+            title=s.title.model_dump(),
+            description=s.description.model_dump(),
+            difficulty=s.difficulty,
+            tags=s.tags,
+            duration_minutes=int(s.duration.total_seconds() // 60),
+            timeline=len(s.timeline),
+            generators=len(s.generators),
+        )
+        for _, s in library.shipped()
+    ]
+
+
+class SeatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str
+    tier: Tier | None = Field(default=None, description="default: the person's own tier")
+
+
+class ScenarioDrillCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=2, max_length=128, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    scenario: str | None = Field(default=None, description="the id of a shipped scenario")
+    yaml: str | None = Field(
+        default=None, max_length=Limits().max_bytes, description="or a scenario file's text"
+    )
+    trainees: list[SeatIn] = Field(default_factory=list, max_length=500)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+
+
+class ScenarioDrill(BaseModel):
+    drill: int
+    name: str
+    scenario: str
+    scheduled: int
+    starts_at: str
+    speed: float
+
+
+@router.post("/drills", status_code=201, response_model=ScenarioDrill)
+def create_drill(
+    data: ScenarioDrillCreate, user: ManagerUser, session: SessionDep, at: Now
+) -> ScenarioDrill:
+    """A drill from a shipped scenario or from a file's text, in draft: its clock is set
+    to the scenario's start and speed; start it with POST /drills/{id}/clock/start."""
+    if (data.scenario is None) == (data.yaml is None):
+        raise Invalid("give either a shipped scenario's id or a file's text", field="scenario")
+    if data.yaml is not None:
+        raw = data.yaml.encode()
+        try:
+            scenario = parse(raw, "request", Limits())
+        except ScenarioInvalid as invalid:
+            problems = invalid.problems
+            raise Invalid(
+                f"the scenario is invalid: {problems[0]}",
+                field="yaml",
+                problems=[p.to_json() for p in problems],
+            ) from None
+    else:
+        path, scenario = library.find(data.scenario or "")
+        raw = path.read_bytes()
+    drill = setup.create(
+        session=session,
+        scenario=scenario,
+        digest=setup.source_digest(raw),
+        name=data.name,
+        roster=[setup.Seat(s.username, s.tier) for s in data.trainees],
+        creator=user,
+        now=at.wall,
+        seed=data.seed,
+    )
+    return ScenarioDrill(
+        drill=drill.id,
+        name=drill.name,
+        scenario=scenario.id,
+        scheduled=setup.scheduled_count(session, drill.id),
+        starts_at=iso_ms(scenario.start),
+        speed=scenario.speed,
     )

@@ -166,6 +166,12 @@ _simple(
 )
 _simple("resolve", workflow.resolve, "Resolve with a resolution code", schemas.ResolveIn)
 _simple("close", workflow.close, "Close a resolved ticket")
+_simple(
+    "incident-report",
+    workflow.incident_report,
+    "File the incident report (what happened, who is at risk, actions, hand-over)",
+    schemas.IncidentReportIn,
+)
 _simple("reopen", workflow.reopen, "Reopen a resolved or closed ticket", schemas.ReasonIn)
 _simple("tags", workflow.tag, "Add or remove tags", schemas.TagIn)
 _simple("merge", links.merge, "Close as a duplicate of another ticket", schemas.MergeIn)

@@ -1,0 +1,26 @@
+"""The scenarios that ship with deskdrill (``scenarios/*.yaml``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deskdrill.core.errors import NotFound
+from deskdrill.paths import resource_dir
+from deskdrill.scenarios.load import read
+from deskdrill.scenarios.model import Scenario
+
+
+def files() -> list[Path]:
+    return sorted(resource_dir("scenarios").glob("*.yaml"))
+
+
+def shipped() -> list[tuple[Path, Scenario]]:
+    return [(path, read(path)) for path in files()]
+
+
+def find(scenario_id: str) -> tuple[Path, Scenario]:
+    for path, scenario in shipped():
+        if scenario.id == scenario_id:
+            return path, scenario
+    known = ", ".join(s.id for _, s in shipped())
+    raise NotFound(f"no shipped scenario {scenario_id!r}; shipped: {known}")

@@ -1,0 +1,59 @@
+"""The scenario engine step: make the scheduled events of a drill happen, in time order.
+
+Each scheduled event is taken once (its row is locked and marked done in the same
+transaction as what it did), at its own simulated moment. Events of a drill whose clock
+has not started, or has finished, wait.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from deskdrill.core.clock import Instant
+from deskdrill.drills.models import Drill
+from deskdrill.simulation.models import ScheduledEvent
+from deskdrill.simulation.world import HANDLERS, World, scenario_of
+
+BATCH = 200
+_LIVE = ("running", "paused")
+
+
+def next_due(session: Session, drill_id: int, upto: datetime) -> datetime | None:
+    """The earliest pending moment up to ``upto`` (an indexed read), or None."""
+    state = session.scalar(select(Drill.clock_state).where(Drill.id == drill_id))
+    if state not in _LIVE:
+        return None
+    return session.scalar(
+        select(func.min(ScheduledEvent.due)).where(
+            ScheduledEvent.drill_id == drill_id,
+            ScheduledEvent.done_at.is_(None),
+            ScheduledEvent.due <= upto,
+        )
+    )
+
+
+def step(session: Session, drill_id: int, upto: Instant) -> int:
+    """Make happen what is due up to ``upto.sim`` (at most BATCH); returns how many."""
+    scenario = scenario_of(session, drill_id)
+    if scenario is None:
+        return 0
+    events = session.scalars(
+        select(ScheduledEvent)
+        .where(
+            ScheduledEvent.drill_id == drill_id,
+            ScheduledEvent.done_at.is_(None),
+            ScheduledEvent.due <= upto.sim,
+        )
+        .order_by(ScheduledEvent.due, ScheduledEvent.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    world = World(session, drill_id, scenario)
+    for event in events:
+        event.outcome = HANDLERS[event.kind](world, event, Instant(sim=event.due, wall=upto.wall))
+        event.done_at = upto.wall
+        session.flush()
+    return len(events)

@@ -1,0 +1,94 @@
+"""What happened to a scenario ticket, judged on records, not words: refunds and coupons
+paid, escalations, order actions, replies with macros, phrases used. Shared by the
+simulated customers (who reopen a wrong answer and rate the service) and the score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deskdrill.customers.models import Order
+from deskdrill.scenarios.model import Entitlement, Expectation, Scenario
+from deskdrill.simulation.models import ScenarioTicket
+from deskdrill.tickets.enums import CompensationKind, CompensationStatus, MessageKind
+from deskdrill.tickets.models import Compensation, Message, OrderAction, Ticket
+
+_GRANTED = (CompensationStatus.approved, CompensationStatus.paid)
+
+
+@dataclass
+class Outcome:
+    refunded: Decimal = Decimal(0)
+    coupons: Decimal = Decimal(0)
+    counterfeit: bool = False
+    order_actions: list[str] = field(default_factory=list)
+    escalated_to: str | None = None
+    replies: list[str] = field(default_factory=list)
+
+
+def outcome(session: Session, ticket: Ticket) -> Outcome:
+    found = Outcome(escalated_to=ticket.tier if ticket.escalated_at is not None else None)
+    rows = session.execute(
+        select(Compensation.kind, Compensation.amount).where(
+            Compensation.ticket_id == ticket.id, Compensation.status.in_(_GRANTED)
+        )
+    ).all()
+    for kind, amount in rows:
+        if kind == CompensationKind.refund:
+            found.refunded += amount
+        elif kind == CompensationKind.coupon:
+            found.coupons += amount
+        elif kind == CompensationKind.counterfeit_compensation:
+            found.counterfeit = True
+    found.order_actions = list(
+        session.scalars(select(OrderAction.kind).where(OrderAction.ticket_id == ticket.id))
+    )
+    found.replies = list(
+        session.scalars(
+            select(Message.body)
+            .where(Message.ticket_id == ticket.id, Message.kind == MessageKind.reply)
+            .order_by(Message.id)
+        )
+    )
+    return found
+
+
+def expectations_for(scenario: Scenario, link: ScenarioTicket, category: str) -> list[Expectation]:
+    ref = link.ref.removeprefix("timeline:")
+    return [
+        e
+        for e in scenario.expectations
+        if (e.ticket is not None and e.ticket == ref and link.ref.startswith("timeline:"))
+        or (e.category is not None and e.category == category)
+    ]
+
+
+def entitlement(expectations: list[Expectation]) -> Entitlement | None:
+    return next((e.entitled for e in expectations if e.entitled is not None), None)
+
+
+def entitled_refund(entitled: Entitlement, session: Session, ticket: Ticket) -> Decimal | None:
+    if entitled.refund is None:
+        return None
+    if entitled.refund == "full":
+        order = session.get(Order, ticket.order_id) if ticket.order_id else None
+        return order.amount_paid if order is not None else None
+    return Decimal(entitled.refund)
+
+
+def shortfalls(entitled: Entitlement, got: Outcome, session: Session, ticket: Ticket) -> list[str]:
+    """What the customer was entitled to and did not get (empty: they got it all)."""
+    missing = []
+    refund = entitled_refund(entitled, session, ticket)
+    if refund is not None and got.refunded < refund:
+        missing.append(f"refund {got.refunded} of {refund}")
+    if entitled.coupon is not None and got.coupons < entitled.coupon:
+        missing.append(f"coupon {got.coupons} of {entitled.coupon}")
+    if entitled.counterfeit_compensation and not got.counterfeit:
+        missing.append("counterfeit compensation")
+    if entitled.order_action is not None and entitled.order_action not in got.order_actions:
+        missing.append(f"order action {entitled.order_action}")
+    return missing

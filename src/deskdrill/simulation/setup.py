@@ -1,0 +1,235 @@
+"""Starting a drill from a scenario: the desk, its people, its catalogue and its schedule.
+
+The drill is created in draft with its clock set to the scenario's start and speed; the
+trainer starts it. Every timeline ticket and generated arrival is scheduled now, with a
+stable key, so the engine brings each one in once, at its moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from deskdrill.accounts.enums import Role, Tier
+from deskdrill.accounts.models import User
+from deskdrill.core.errors import Invalid
+from deskdrill.customers import service as customers
+from deskdrill.customers.schemas import OrderCreate, OrderItem, PartyCreate
+from deskdrill.db.base import UTCDateTime
+from deskdrill.db.bulk import bind_processor, insert_rows
+from deskdrill.drills import service as drills
+from deskdrill.drills.models import Drill, DrillMember
+from deskdrill.drills.schemas import DrillCreate, DrillSettings
+from deskdrill.scenarios.model import Order, Scenario
+from deskdrill.simulation.arrivals import generate
+from deskdrill.simulation.models import DrillScenario, ScheduledEvent
+
+_SCHEDULE = ScheduledEvent.__table__
+_SCHEDULE_COLUMNS = ("drill_id", "key", "due", "kind", "payload")
+
+
+@dataclass(frozen=True)
+class Seat:
+    """One person of the roster and the tier they work at in this drill."""
+
+    username: str
+    tier: Tier | None = None
+
+
+def parse_roster(text: str) -> list[Seat]:
+    """``alice,bob:L2,carol:incident_desk`` (no tier: the person's own)."""
+    seats = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, _, tier = part.partition(":")
+        try:
+            seats.append(Seat(name.strip(), Tier(tier.strip()) if tier else None))
+        except ValueError:
+            tiers = ", ".join(t.value for t in Tier)
+            message = f"{part!r}: unknown tier {tier!r}; tiers: {tiers}"
+            raise Invalid(message, field="trainees") from None
+    return seats
+
+
+def source_digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def create(
+    *,
+    session: Session,
+    scenario: Scenario,
+    digest: str,
+    name: str,
+    roster: list[Seat],
+    creator: User,
+    now: datetime,
+    seed: int | None = None,
+) -> Drill:
+    """The drill of ``scenario`` for ``roster``, in draft, with everything scheduled."""
+    if seed is not None:
+        scenario = scenario.model_copy(update={"seed": seed})
+    trainees = _trainees(session, roster)
+    settings = DrillSettings.model_validate(
+        {
+            "sla_policy": scenario.sla_policy,
+            "compensation_caps": {
+                level: {str(kind): cap.model_dump(mode="json") for kind, cap in caps.items()}
+                for level, caps in scenario.limits.items()
+            },
+        }
+    )
+    title = f"{scenario.title.zh} · {scenario.title.en}"[:256]
+    drill = drills.create_drill(
+        session=session,
+        data=DrillCreate(
+            name=name,
+            title=title,
+            description=scenario.description.en[:10000],
+            settings=settings,
+            members=[user.username for user, _ in trainees],
+        ),
+        creator=creator,
+        now=now,
+    )
+    for user, tier in trainees:
+        member = session.get(DrillMember, (drill.id, user.id))
+        assert member is not None
+        member.tier = tier.value if tier is not None else None
+    drill.clock_anchor_sim = scenario.start
+    drill.clock_speed = Decimal(str(scenario.speed))
+    session.add(
+        DrillScenario(
+            drill_id=drill.id,
+            scenario_id=scenario.id,
+            document=scenario.model_dump(mode="json"),
+            source_sha256=digest,
+            seed=scenario.seed,
+            created_at=now,
+        )
+    )
+    _catalogue(session, drill.id, scenario)
+    _schedule(session, drill.id, scenario)
+    session.flush()
+    return drill
+
+
+def _trainees(session: Session, roster: list[Seat]) -> list[tuple[User, Tier | None]]:
+    found = []
+    for seat in roster:
+        user = session.scalar(select(User).where(User.username == seat.username))
+        if user is None:
+            raise Invalid(f"no user named {seat.username!r}", field="trainees")
+        if user.role != Role.trainee:
+            raise Invalid(f"{seat.username!r} is a {user.role}, not a trainee", field="trainees")
+        found.append((user, seat.tier))
+    return found
+
+
+def _catalogue(session: Session, drill_id: int, scenario: Scenario) -> None:
+    at = scenario.start
+    for persona in scenario.personas:
+        customers.create_party(
+            session=session,
+            drill_id=drill_id,
+            data=PartyCreate(
+                ref=persona.id,
+                kind=persona.kind,
+                name=persona.name.get(persona.language),
+                phone=persona.phone,
+                email=persona.email,
+                language=persona.language,
+                tier=persona.tier,
+            ),
+            now=at,
+        )
+    for party in scenario.third_parties:
+        customers.create_party(
+            session=session,
+            drill_id=drill_id,
+            data=PartyCreate(
+                ref=party.id, kind=party.kind, name=party.name.get("zh"), phone=party.phone
+            ),
+            now=at,
+        )
+    for order in scenario.orders:
+        customers.create_order(
+            session=session, drill_id=drill_id, data=order_create(order, at), now=at
+        )
+
+
+def _before(start: datetime, offset: timedelta | None) -> datetime | None:
+    return start - offset if offset is not None else None
+
+
+def order_create(order: Order, start: datetime) -> OrderCreate:
+    route = order.route or (None, None)
+    return OrderCreate(
+        number=order.id,
+        kind=order.kind,
+        status=order.status,
+        party=order.customer,
+        merchant=order.merchant,
+        courier=order.courier,
+        driver=order.driver,
+        items=order.items,
+        currency=order.currency,
+        amount_paid=order.amount,
+        tracking_status=order.tracking,
+        shipping_address=order.address,
+        paid_at=_before(start, order.paid),
+        shipped_at=_before(start, order.shipped),
+        delivered_at=_before(start, order.delivered),
+        route_from=route[0],
+        route_to=route[1],
+    )
+
+
+def fresh_order(spec: dict[str, Any], persona: str, item_name: str) -> OrderCreate:
+    """A generated arrival's order (``arrivals._fresh_order``)."""
+    amount = Decimal(spec["amount"])
+    ride = spec["kind"] == "ride"
+    return OrderCreate(
+        number=spec["number"],
+        kind=spec["kind"],
+        status="completed" if ride else "shipped",
+        party=persona,
+        merchant=spec.get("merchant"),
+        courier=spec.get("courier"),
+        driver=spec.get("driver"),
+        items=[] if ride else [OrderItem(sku=spec["number"], name=item_name, price=amount)],
+        amount_paid=amount,
+    )
+
+
+def _schedule(session: Session, drill_id: int, scenario: Scenario) -> None:
+    connection = session.connection()
+    when = bind_processor(connection.dialect, UTCDateTime())
+    as_json = bind_processor(connection.dialect, _SCHEDULE.c.payload.type)
+    rows = [
+        (
+            drill_id,
+            f"timeline:{t.id}",
+            when(scenario.start + t.at),
+            "arrival",
+            as_json({"timeline": t.id}),
+        )
+        for t in scenario.timeline
+    ]
+    rows += [
+        (drill_id, a.key, when(scenario.start + a.at), "arrival", as_json(a.payload))
+        for a in generate(scenario)
+    ]
+    insert_rows(connection, _SCHEDULE, _SCHEDULE_COLUMNS, rows)
+
+
+def scheduled_count(session: Session, drill_id: int) -> int:
+    query = select(func.count()).where(ScheduledEvent.drill_id == drill_id)
+    return session.scalar(query) or 0

@@ -1,0 +1,404 @@
+"""The simulated outside world of a scenario drill: customers and third parties.
+
+Each handler takes one due scheduled event and makes it happen through the ticket
+services, stamped with the event's own simulated moment, as the actor ``scenario``. It
+returns the outcome recorded on the schedule (``done``, or why it did nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from deskdrill.accounts.enums import Role, Tier
+from deskdrill.accounts.models import User
+from deskdrill.core.clock import Instant, iso_ms
+from deskdrill.customers import service as customers
+from deskdrill.customers.models import Party
+from deskdrill.drills.models import DrillMember
+from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
+from deskdrill.simulation import csat, outcomes
+from deskdrill.simulation.models import DrillScenario, ScenarioTicket, ScheduledEvent
+from deskdrill.simulation.setup import fresh_order
+from deskdrill.tickets import intake, schemas, service, workflow
+from deskdrill.tickets.enums import CompensationStatus, MessageKind, Status
+from deskdrill.tickets.models import Compensation, Message, OrderAction, Ticket
+
+# Acts on the trail under this name; never a row in the users table.
+SIMULATOR = User(username="scenario", role=Role.admin, tier=Tier.supervisor)
+VERDICT_AFTER = timedelta(minutes=10)  # a customer checks the resolution this much later
+RATING_AFTER = timedelta(minutes=1)
+
+_CACHE: dict[tuple[int, str, int], Scenario] = {}
+
+
+def scenario_of(session: Session, drill_id: int) -> Scenario | None:
+    """The drill's scenario, parsed once per process."""
+    row = session.get(DrillScenario, drill_id)
+    if row is None:
+        return None
+    key = (drill_id, row.source_sha256, row.seed)
+    found = _CACHE.get(key)
+    if found is None:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        found = _CACHE[key] = Scenario.model_validate(row.document)
+    return found
+
+
+class World:
+    """One scenario drill, during one engine step."""
+
+    def __init__(self, session: Session, drill_id: int, scenario: Scenario) -> None:
+        self.session = session
+        self.drill_id = drill_id
+        self.scenario = scenario
+        self.personas = {p.id: p for p in scenario.personas}
+        self.parties = {p.id: p for p in scenario.third_parties}
+        self.timeline = {t.id: t for t in scenario.timeline}
+
+    # --- scheduling -----------------------------------------------------------------
+
+    def schedule(self, key: str, due: datetime, kind: str, ticket_id: int, **payload: Any) -> None:
+        exists = self.session.scalar(
+            select(ScheduledEvent.id).where(
+                ScheduledEvent.drill_id == self.drill_id, ScheduledEvent.key == key
+            )
+        )
+        if exists is None:
+            self.session.add(
+                ScheduledEvent(
+                    drill_id=self.drill_id,
+                    key=key,
+                    due=due,
+                    kind=kind,
+                    ticket_id=ticket_id,
+                    payload=payload,
+                )
+            )
+
+    def chase_later(self, ticket: Ticket, link: ScenarioTicket, since: datetime, n: int) -> None:
+        persona = self.personas[link.persona]
+        self.schedule(
+            f"chase:{ticket.id}:{iso_ms(since)}:{n}",
+            since + persona.patience * n,
+            "chase",
+            ticket.id,
+            since=iso_ms(since),
+            n=n,
+        )
+
+    # --- what a ticket is ---------------------------------------------------------------
+
+    def case(self, link: ScenarioTicket) -> Injection | Template | None:
+        if link.ref.startswith("timeline:"):
+            return self.timeline.get(link.ref.removeprefix("timeline:"))
+        payload = self.session.scalar(
+            select(ScheduledEvent.payload).where(
+                ScheduledEvent.drill_id == self.drill_id, ScheduledEvent.key == link.ref
+            )
+        )
+        if payload is None:
+            return None
+        generator = self.scenario.generators[payload["generator"]]
+        return generator.templates[payload["template"]]
+
+    def facts(self, link: ScenarioTicket, party_ref: str) -> list[Fact]:
+        case = self.case(link)
+        return [f for f in (case.facts if case else []) if f.revealed_by == party_ref]
+
+    def say(self, persona: Persona, text: Any) -> str:
+        return str(text.get(persona.language))
+
+    # --- handlers -----------------------------------------------------------------------
+
+    def arrival(self, event: ScheduledEvent, at: Instant) -> str:
+        payload = event.payload
+        if "timeline" in payload:
+            case: Injection | Template = self.timeline[payload["timeline"]]
+            persona = self.personas[self.timeline[payload["timeline"]].persona]
+            order = self.timeline[payload["timeline"]].order
+            severity = self.timeline[payload["timeline"]].severity
+        else:
+            generator = self.scenario.generators[payload["generator"]]
+            case = generator.templates[payload["template"]]
+            persona = self.personas[payload["persona"]]
+            order = payload.get("order")
+            severity = None
+            if order is None:
+                spec = payload["new_order"]
+                name = self.say(persona, case.subject)[:256]
+                customers.create_order(
+                    session=self.session,
+                    drill_id=self.drill_id,
+                    data=fresh_order(spec, persona.id, name),
+                    now=at.sim,
+                )
+                order = spec["number"]
+        data = schemas.TicketReceive(
+            drill=self.drill_id,
+            channel=case.channel,
+            category=case.category,
+            subject=self.say(persona, case.subject)[:512],
+            body=self.say(persona, case.message),
+            priority=case.priority,
+            severity=severity,
+            party=persona.id,
+            order=order,
+        )
+        ticket = intake.open_ticket(session=self.session, data=data, actor=SIMULATOR, at=at)
+        link = ScenarioTicket(
+            ticket_id=ticket.id,
+            drill_id=self.drill_id,
+            ref=event.key,
+            persona=persona.id,
+            report_required=self._report_required(event.key, str(case.category)),
+            chases=0,
+            mood=0,
+        )
+        self.session.add(link)
+        event.ticket_id = ticket.id
+        self.chase_later(ticket, link, at.sim, 1)
+        self._assign(ticket, at)
+        return "done"
+
+    def _report_required(self, ref: str, category: str) -> bool:
+        own = ref.removeprefix("timeline:") if ref.startswith("timeline:") else None
+        return any(
+            i.report_required and (i.category == category or (own and i.ticket == own))
+            for i in self.scenario.incidents
+        )
+
+    def _assign(self, ticket: Ticket, at: Instant) -> None:
+        team = self.scenario.team
+        if team.assignment == "pull":
+            return
+        rows = self.session.execute(
+            select(User, DrillMember.tier)
+            .join(DrillMember, DrillMember.user_id == User.id)
+            .where(DrillMember.drill_id == self.drill_id, User.role == Role.trainee)
+            .order_by(User.username)
+        ).all()
+        people = [user for user, tier in rows if (tier or user.tier) == ticket.tier]
+        if team.assignment == "skill_based":
+            people = [p for p in people if str(ticket.category) in team.skills.get(p.username, [])]
+        load = dict(
+            self.session.execute(
+                select(Ticket.assignee_id, func.count())
+                .where(Ticket.drill_id == self.drill_id, Ticket.active.is_(True))
+                .where(Ticket.assignee_id.is_not(None))
+                .group_by(Ticket.assignee_id)
+            ).all()
+        )
+        free = [p for p in people if load.get(p.id, 0) < team.max_concurrent]
+        if not free:
+            return  # everyone is at their cap: the ticket waits in the queue
+        state = self.session.get(DrillScenario, self.drill_id)
+        assert state is not None
+        if team.assignment == "round_robin":
+            chosen = free[state.handed_out % len(free)]
+        else:  # least_loaded, skill_based
+            chosen = min(free, key=lambda p: (load.get(p.id, 0), p.username))
+        state.handed_out += 1
+        service.assign(
+            session=self.session,
+            ticket=ticket,
+            actor=SIMULATOR,
+            at=at,
+            data=schemas.AssignIn(assignee=chosen.username, reason=f"{team.assignment} assignment"),
+        )
+
+    def _replied_since(self, ticket: Ticket, since: datetime) -> bool:
+        return (
+            self.session.scalar(
+                select(Message.id)
+                .where(Message.ticket_id == ticket.id, Message.kind == MessageKind.reply)
+                .where(Message.sim_at >= since)
+                .limit(1)
+            )
+            is not None
+        )
+
+    def chase(self, event: ScheduledEvent, at: Instant) -> str:
+        ticket, link = self._ticket(event)
+        if ticket.status in (Status.pending_customer, Status.resolved, Status.closed):
+            return "not waiting"
+        since = datetime.fromisoformat(event.payload["since"].replace("Z", "+00:00"))
+        if self._replied_since(ticket, since):
+            return "answered"
+        persona = self.personas[link.persona]
+        link.chases += 1
+        link.mood -= 1
+        if link.chases > persona.give_up_after:
+            self._message(ticket, at, self.say(persona, self.scenario.reactions.abandon))
+            workflow.tag(
+                session=self.session,
+                ticket=ticket,
+                actor=SIMULATOR,
+                at=Instant(sim=at.sim + timedelta(milliseconds=1), wall=at.wall),
+                data=schemas.TagIn(add=["abandoned"]),
+            )
+            return "abandoned"
+        angry = persona.tone == "angry" or link.chases >= 2
+        reactions = self.scenario.reactions
+        self._message(
+            ticket, at, self.say(persona, reactions.chase_angry if angry else reactions.chase)
+        )
+        self.chase_later(ticket, link, since, event.payload["n"] + 1)
+        return "done"
+
+    def answer(self, event: ScheduledEvent, at: Instant) -> str:
+        """The customer's answer to an agent's reply: the first rule that matches."""
+        ticket, link = self._ticket(event)
+        if ticket.status in (Status.resolved, Status.closed):
+            return "resolved"  # a word after the resolution would reopen it: none is sent
+        case = self.case(link)
+        replies = case.replies if isinstance(case, Injection) else []
+        if not replies:
+            return "no rule"
+        persona = self.personas[link.persona]
+        body = self.session.scalar(
+            select(Message.body)
+            .where(Message.ticket_id == ticket.id, Message.kind == MessageKind.reply)
+            .where(Message.event_seq == event.payload["seq"])
+        )
+        said = set(
+            self.session.scalars(
+                select(Message.body).where(
+                    Message.ticket_id == ticket.id, Message.kind == MessageKind.customer
+                )
+            )
+        )
+        actions = self._actions(ticket)
+        for rule in replies:
+            text = self.say(persona, rule.say)
+            if text in said:
+                continue  # each answer once
+            if rule.when_action is not None and rule.when_action not in actions:
+                continue
+            words = (body or "").casefold()
+            if rule.when_keywords and not any(k.casefold() in words for k in rule.when_keywords):
+                continue
+            link.mood += rule.mood
+            self._message(ticket, at, text)
+            self.chase_later(ticket, link, at.sim, 1)
+            return "done"
+        return "no rule matched"
+
+    def _actions(self, ticket: Ticket) -> set[str]:
+        kinds = set(
+            self.session.scalars(
+                select(Compensation.kind).where(
+                    Compensation.ticket_id == ticket.id,
+                    Compensation.status != CompensationStatus.rejected,
+                )
+            )
+        )
+        found = set()
+        if "refund" in kinds:
+            found.add("refund")
+        if "coupon" in kinds:
+            found.add("coupon")
+        if kinds:
+            found.add("compensation")
+        if ticket.escalated_at is not None:
+            found.add("escalate")
+        if self.session.scalar(select(OrderAction.id).where(OrderAction.ticket_id == ticket.id)):
+            found.add("order_action")
+        return found or {"none"}
+
+    def third_party_reply(self, event: ScheduledEvent, at: Instant) -> str:
+        ticket, link = self._ticket(event)
+        if ticket.status in (Status.resolved, Status.closed):
+            return "ticket finished"
+        party = self.session.scalar(
+            select(Party)
+            .join(Message, Message.party_id == Party.id)
+            .where(Message.ticket_id == ticket.id, Message.event_seq == event.payload["seq"])
+        )
+        if party is None:
+            return "no contact"
+        persona = self.personas[link.persona]
+        facts = [self.say(persona, f.text) for f in self.facts(link, party.ref)]
+        if not facts:
+            nothing = {
+                "zh": "已核实，我们这边没有发现异常。",
+                "en": "Checked: nothing unusual on our side.",
+            }
+            facts = [nothing["zh" if persona.language == "zh" else "en"]]
+        service.third_party_message(
+            session=self.session,
+            ticket=ticket,
+            actor=SIMULATOR,
+            at=at,
+            data=schemas.ThirdPartyMessageIn(party=party.ref, body="\n".join(facts)),
+        )
+        return "done"
+
+    def verdict(self, event: ScheduledEvent, at: Instant) -> str:
+        """After a resolution: a customer who did not get what they are owed writes back."""
+        ticket, link = self._ticket(event)
+        case = self.case(link)
+        if ticket.status != Status.resolved or not getattr(case, "wrong_answer_reopens", True):
+            return "not resolved"
+        owed = outcomes.entitlement(
+            outcomes.expectations_for(self.scenario, link, str(ticket.category))
+        )
+        if owed is None:
+            return "nothing owed"
+        missing = outcomes.shortfalls(
+            owed, outcomes.outcome(self.session, ticket), self.session, ticket
+        )
+        if not missing:
+            return "satisfied"
+        persona = self.personas[link.persona]
+        link.mood -= 1
+        self._message(ticket, at, self.say(persona, self.scenario.reactions.reopen))
+        return "reopened"
+
+    def rating(self, event: ScheduledEvent, at: Instant) -> str:
+        ticket, link = self._ticket(event)
+        if ticket.status not in (Status.resolved, Status.closed):
+            return "reopened"
+        score, reasons = csat.rate(self.session, self.scenario, ticket, link)
+        workflow.customer_rating(
+            session=self.session,
+            ticket=ticket,
+            actor=SIMULATOR,
+            at=at,
+            rating=score,
+            reasons=reasons,
+        )
+        return "done"
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _ticket(self, event: ScheduledEvent) -> tuple[Ticket, ScenarioTicket]:
+        assert event.ticket_id is not None
+        ticket = self.session.get(Ticket, event.ticket_id)
+        link = self.session.get(ScenarioTicket, event.ticket_id)
+        assert ticket is not None and link is not None
+        return ticket, link
+
+    def _message(self, ticket: Ticket, at: Instant, body: str) -> None:
+        service.customer_message(
+            session=self.session,
+            ticket=ticket,
+            actor=SIMULATOR,
+            at=at,
+            data=schemas.MessageIn(body=body),
+        )
+
+
+HANDLERS: dict[str, Callable[[World, ScheduledEvent, Instant], str]] = {
+    "arrival": World.arrival,
+    "chase": World.chase,
+    "answer": World.answer,
+    "third_party_reply": World.third_party_reply,
+    "verdict": World.verdict,
+    "rating": World.rating,
+}

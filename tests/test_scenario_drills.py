@@ -1,0 +1,432 @@
+"""Drills started from scenarios: arrivals at their simulated moments, simulated customers
+and third parties, assignment modes, incidents; through the API and the CLI."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from deskdrill.accounts.enums import Role, Tier
+from tests.support.factories import Agent, Factory, unique
+from tests.support.server import start_server
+from tests.test_engine_loop import wait_for
+
+START = datetime.fromisoformat("2026-03-06T17:30:00+08:00")
+COMPLAINT = {"customer_asks": "safety", "actions_taken": "calmed", "proposed_outcome": "review"}
+
+BASE = """\
+id: t
+title: {zh: 测试, en: Test}
+description: {zh: 测试场景, en: A test scenario}
+duration: 2h
+start: "2026-03-06T17:30:00+08:00"
+seed: 11
+team: {assignment: ASSIGNMENT, max_concurrent: 2}
+personas:
+  - {id: wang, name: 王丽, patience: 4m, give_up_after: 2, reply_after: 1m}
+  - {id: emma, name: Emma, language: en, patience: 30m}
+third_parties:
+  - {id: rider, kind: courier, name: 骑手刘, reply_after: 3m}
+  - {id: shop, kind: merchant, name: 面馆, reply_after: 5m}
+orders:
+  - id: F-1
+    kind: food
+    customer: wang
+    merchant: shop
+    courier: rider
+    items: [{sku: N, name: 拉面, price: 40.00}]
+    amount: 40.00
+macros:
+  - id: hi
+    kind: greeting
+    title: {zh: 问候, en: Hi}
+    text: {zh: "您好 {customer}，", en: "Hello {customer},"}
+  - id: bye
+    kind: closing
+    title: {zh: 结束, en: Bye}
+    text: {zh: 祝您愉快！, en: Have a good day!}
+timeline:
+  - id: late
+    at: 2m
+    channel: app
+    category: logistics
+    persona: wang
+    order: F-1
+    priority: P2
+    subject: 外卖超时
+    message: 外卖超时一个小时了
+    facts:
+      - {revealed_by: rider, text: {zh: 暴雨导致延误, en: Delayed by the storm}}
+    replies:
+      - {when_action: refund, say: 好的谢谢, mood: 2}
+      - {when_keywords: [核实], say: 那你们快点}
+  - id: hello
+    at: 7m30s
+    category: other
+    persona: emma
+    subject: Question
+    message: Do you deliver to Pudong?
+  - id: danger
+    at: 10m
+    channel: phone
+    category: safety_incident
+    persona: emma
+    subject: Unsafe driver
+    message: The driver was threatening me.
+incidents:
+  - {ticket: danger, tier: incident_desk, within: 5m}
+expectations:
+  - {ticket: late, entitled: {refund: full, coupon: 20}, greeting: true, closing: true,
+     forbidden_phrases: [不关我们的事]}
+"""
+
+
+def scenario(assignment: str = "pull") -> str:
+    return BASE.replace("ASSIGNMENT", assignment)
+
+
+class ScenarioDrill:
+    """A drill from the test scenario; its clock is started and paused, so time moves by
+    jumps only."""
+
+    def __init__(
+        self, factory: Factory, text: str | None = None, tiers: list[Tier] | None = None
+    ) -> None:
+        self.trainer = factory.user(Role.trainer)
+        self.people = [factory.user(Role.trainee, tier) for tier in tiers or [Tier.L1, Tier.L1]]
+        made = self.trainer.ok(
+            "/scenarios/drills",
+            {
+                "name": unique("sc-"),
+                "yaml": text or scenario(),
+                "trainees": [{"username": p.username} for p in self.people],
+            },
+            status=201,
+        )
+        self.id = made["drill"]
+        self.made = made
+        self.clock = f"/drills/{self.id}/clock"
+
+    def start(self) -> None:
+        self.trainer.ok(f"{self.clock}/start")
+        self.trainer.ok(f"{self.clock}/pause")
+
+    def jump(self, seconds: float) -> None:
+        self.trainer.ok(f"{self.clock}/jump", {"seconds": seconds})
+
+    def tickets(self) -> list[dict[str, Any]]:
+        page = self.trainer.get(f"/drills/{self.id}/tickets", params={"limit": 200})
+        assert page.status_code == 200, page.text
+        return sorted(page.json()["items"], key=lambda t: t["received_at"])
+
+    def ticket(self, subject: str) -> dict[str, Any]:
+        [found] = [t for t in self.tickets() if t["subject"] == subject]
+        return found
+
+    def detail(self, key: str) -> dict[str, Any]:
+        response = self.trainer.get(f"/tickets/{key}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def said(self, key: str, kind: str = "customer") -> list[str]:
+        return [m["body"] for m in self.detail(key)["messages"] if m["kind"] == kind]
+
+
+def at(minutes: float) -> datetime:
+    return START + timedelta(minutes=minutes)
+
+
+class TestArrivals:
+    def test_nothing_arrives_in_draft_and_each_ticket_arrives_at_its_moment(
+        self, factory: Factory
+    ) -> None:
+        drill = ScenarioDrill(factory)
+        assert drill.made["scheduled"] == 3 and drill.made["speed"] == 1
+        clock = drill.trainer.get(drill.clock).json()
+        assert (clock["state"], datetime.fromisoformat(clock["sim_now"])) == ("draft", START)
+        assert drill.tickets() == []
+        drill.start()  # at the scenario's start
+        drill.jump(119)
+        assert drill.tickets() == []
+        drill.jump(1)
+        [late] = drill.tickets()
+        assert datetime.fromisoformat(late["received_at"]) == at(2)
+        assert (late["subject"], late["channel"], late["priority"]) == ("外卖超时", "app", "P2")
+        assert late["customer"] == "王丽"
+        drill.jump(15 * 60)
+        assert [datetime.fromisoformat(t["received_at"]) for t in drill.tickets()] == [
+            at(2), at(7.5), at(10)
+        ]  # fmt: skip
+        again = drill.trainer.get(f"/drills/{drill.id}/tickets").json()["items"]
+        assert len(again) == 3  # reading again brings nothing twice
+
+    def test_generated_arrivals_follow_the_seed(self, factory: Factory) -> None:
+        text = scenario() + (
+            "generators:\n"
+            "  - id: rush\n    per_hour: 30\n    end: 1h\n    templates:\n"
+            "      - {category: logistics, subject: 还没到, message: 外卖还没到,\n"
+            "         order_kind: food}\n"
+        )
+        first, second = ScenarioDrill(factory, text), ScenarioDrill(factory, text)
+        assert first.made["scheduled"] == second.made["scheduled"] > 3 + 10
+        for drill in (first, second):
+            drill.start()
+            drill.jump(3600)
+
+        def arrivals(drill: ScenarioDrill) -> list[tuple[str, str]]:
+            return [(t["received_at"], t["customer"]) for t in drill.tickets()]
+
+        assert arrivals(first) == arrivals(second)
+        assert len(arrivals(first)) == first.made["scheduled"] - 0  # all within the hour
+        generated = [t for t in first.tickets() if t["subject"] == "还没到"]
+        order = first.detail(generated[0]["key"])["order"]
+        assert order["number"].startswith("RUSH-") and order["kind"] == "food"
+
+
+class TestCustomersAndThirdParties:
+    def test_the_courier_answers_after_its_delay_with_the_hidden_fact(
+        self, factory: Factory
+    ) -> None:
+        drill = ScenarioDrill(factory)
+        drill.start()
+        drill.jump(120)
+        key = drill.ticket("外卖超时")["key"]
+        agent = drill.people[0]
+        agent.ok(f"/tickets/{key}/claim")
+        agent.ok(
+            f"/tickets/{key}/third-party-contact", {"party": "courier", "body": "请问为什么延误？"}
+        )
+        drill.jump(179)
+        assert drill.said(key, "third_party") == []
+        drill.jump(1)
+        assert drill.said(key, "third_party") == ["暴雨导致延误"]
+        assert drill.detail(key)["ticket"]["status"] == "open"
+
+    def test_unanswered_customers_chase_then_give_up(self, factory: Factory) -> None:
+        drill = ScenarioDrill(factory)
+        drill.start()
+        drill.jump(120 + 4 * 60)
+        key = drill.ticket("外卖超时")["key"]
+        assert drill.said(key) == ["外卖超时一个小时了", "请问有人在处理吗？"]
+        drill.jump(4 * 60)  # second chase: angrier
+        assert drill.said(key)[-1] == "已经等了很久了，再不处理我要投诉！"
+        drill.jump(4 * 60)  # give_up_after 2: the third time they leave
+        assert drill.said(key)[-1] == "算了，不等了。"
+        assert "abandoned" in drill.detail(key)["ticket"]["tags"]
+        drill.jump(30 * 60)
+        assert len(drill.said(key)) == 4  # no more chasing
+
+    def test_a_reply_stops_the_chasing(self, factory: Factory) -> None:
+        drill = ScenarioDrill(factory)
+        drill.start()
+        drill.jump(120)
+        key = drill.ticket("外卖超时")["key"]
+        agent = drill.people[0]
+        agent.ok(f"/tickets/{key}/claim")
+        agent.ok(f"/tickets/{key}/reply", {"body": "您好，正在为您处理"})
+        drill.jump(20 * 60)
+        assert drill.said(key) == ["外卖超时一个小时了"]  # no keyword, no action: no answer
+
+    def test_answers_follow_keywords_and_actions_once_each(self, factory: Factory) -> None:
+        drill = ScenarioDrill(factory)
+        drill.start()
+        drill.jump(120)
+        key = drill.ticket("外卖超时")["key"]
+        agent = drill.people[0]
+        agent.ok(f"/tickets/{key}/claim")
+        agent.ok(f"/tickets/{key}/reply", {"body": "正在为您核实"})
+        drill.jump(60)
+        assert drill.said(key)[-1] == "那你们快点"
+        agent.ok(
+            f"/tickets/{key}/compensations",
+            {"kind": "refund", "reason": "storm delay"},
+            status=201,
+        )
+        agent.ok(f"/tickets/{key}/reply", {"body": "已为您全额退款，再次核实"})
+        drill.jump(60)
+        assert drill.said(key)[-2:] == ["那你们快点", "好的谢谢"]
+        agent.ok(f"/tickets/{key}/reply", {"body": "还在核实"})
+        drill.jump(60)
+        assert drill.said(key).count("那你们快点") == 1
+
+    def test_a_wrong_answer_is_reopened_and_the_right_one_rated(self, factory: Factory) -> None:
+        drill = ScenarioDrill(factory)
+        drill.start()
+        drill.jump(120)
+        key = drill.ticket("外卖超时")["key"]
+        agent = drill.people[0]
+        agent.ok(f"/tickets/{key}/claim")
+        agent.ok(f"/tickets/{key}/reply", {"body": "您好 王丽，这不关我们的事"})
+        agent.ok(
+            f"/tickets/{key}/resolve", {"code": "information_provided", "summary": "explained"}
+        )
+        drill.jump(10 * 60)  # the customer checks and is owed a refund and a coupon
+        ticket = drill.detail(key)["ticket"]
+        assert ticket["status"] == "open"
+        assert drill.said(key)[-1] == "问题没有解决，请重新处理。"
+        agent.ok(f"/tickets/{key}/compensations", {"kind": "refund", "reason": "storm"}, status=201)
+        agent.ok(
+            f"/tickets/{key}/compensations",
+            {"kind": "coupon", "amount": "20", "reason": "storm"},
+            status=201,
+        )
+        agent.ok(f"/tickets/{key}/reply", {"body": "已退款并发放优惠券。祝您愉快！"})
+        agent.ok(f"/tickets/{key}/resolve", {"code": "compensated", "summary": "refund and coupon"})
+        drill.jump(10 * 60)
+        assert drill.detail(key)["ticket"]["status"] == "resolved"  # satisfied now
+        agent.ok(f"/tickets/{key}/close")
+        drill.jump(60)
+        [rating] = [e for e in drill.detail(key)["trail"] if e["type"] == "customer_rating"]
+        payload = rating["payload"]
+        # Answered at once, greeting and closing used, all owed given in the end; but a
+        # forbidden phrase was said.
+        assert payload == {"rating": 3, "reasons": ["forbidden phrase: 不关我们的事"]}
+        assert rating["actor"] == "scenario"
+
+
+class TestIncidents:
+    def test_an_incident_cannot_be_resolved_without_its_report(self, factory: Factory) -> None:
+        drill = ScenarioDrill(factory, tiers=[Tier.L1, Tier.incident_desk])
+        drill.start()
+        drill.jump(10 * 60)
+        key = drill.ticket("Unsafe driver")["key"]
+        first, desk = drill.people
+        first.ok(f"/tickets/{key}/claim")
+        first.ok(
+            f"/tickets/{key}/escalate",
+            {"tier": "incident_desk", "reason": "threat", "complaint": COMPLAINT},
+        )
+        desk.ok(f"/tickets/{key}/claim")
+        refused = desk.post(f"/tickets/{key}/resolve", {"code": "solved", "summary": "done"})
+        assert refused.status_code == 409
+        assert "file the incident report first" in refused.json()["detail"]
+        desk.ok(
+            f"/tickets/{key}/incident-report",
+            {
+                "what_happened": "driver threatened the passenger",
+                "who_is_at_risk": "the passenger",
+                "actions_taken": "called, passenger safe in a shop",
+                "handed_to": "safety team",
+            },
+        )
+        desk.ok(f"/tickets/{key}/resolve", {"code": "handed_to_authorities", "summary": "handed"})
+        [report] = [e for e in drill.detail(key)["trail"] if e["type"] == "incident_report"]
+        assert report["payload"]["handed_to"] == "safety team"
+        assert report["payload"]["handed_at"].startswith("2026-03-06T09:40:00.")
+
+
+class TestAssignment:
+    def people_of(self, drill: ScenarioDrill) -> list[str | None]:
+        return [t["assignee"] for t in drill.tickets()]
+
+    def test_round_robin_takes_turns(self, factory: Factory) -> None:
+        drill = ScenarioDrill(factory, scenario("round_robin"))
+        drill.start()
+        drill.jump(8 * 60)
+        first, second = (p.username for p in drill.people)
+        assert sorted(self.people_of(drill)) == sorted([first, second])
+
+    def test_least_loaded_respects_the_cap_and_the_tier(self, factory: Factory) -> None:
+        drill = ScenarioDrill(factory, scenario("least_loaded"), tiers=[Tier.L1, Tier.L2])
+        drill.start()
+        drill.jump(11 * 60)
+        only = drill.people[0].username  # the L2 person takes no new (L1) tickets
+        # max_concurrent 2: the third arrival waits in the queue.
+        assert self.people_of(drill) == [only, only, None]
+
+    def test_skill_based_matches_categories(self, factory: Factory) -> None:
+        trainer = factory.user(Role.trainer)
+        people = [factory.user(Role.trainee) for _ in range(2)]
+        text = scenario("skill_based").replace(
+            "max_concurrent: 2}",
+            f"max_concurrent: 2, skills: {{{people[1].username}: [logistics]}}}}",
+        )
+        made = trainer.ok(
+            "/scenarios/drills",
+            {"name": unique("sk-"), "yaml": text,
+             "trainees": [{"username": p.username} for p in people]},
+            status=201,
+        )  # fmt: skip
+        trainer.ok(f"/drills/{made['drill']}/clock/start")
+        trainer.ok(f"/drills/{made['drill']}/clock/pause")
+        trainer.ok(f"/drills/{made['drill']}/clock/jump", {"seconds": 8 * 60})
+        items = trainer.get(f"/drills/{made['drill']}/tickets").json()["items"]
+        by_subject = {t["subject"]: t["assignee"] for t in items}
+        assert by_subject == {"外卖超时": people[1].username, "Question": None}
+
+
+class TestCreating:
+    def test_bad_requests_are_refused_with_the_reason(self, factory: Factory) -> None:
+        trainer = factory.user(Role.trainer)
+        trainee = factory.user(Role.trainee)
+        name = unique("bad-")
+        cases: list[tuple[Agent, dict[str, Any], int, str]] = [
+            (trainer, {"name": name, "scenario": "nope"}, 404, "no shipped scenario 'nope'"),
+            (trainer, {"name": name}, 422, "give either a shipped scenario"),
+            (trainer, {"name": name, "yaml": "id: [x"}, 422, "YAML syntax"),
+            (trainer, {"name": name, "yaml": scenario(), "trainees": [{"username": "ghost"}]},
+             422, "no user named 'ghost'"),
+            (trainee, {"name": name, "scenario": "food-dinner-peak"}, 403, "only trainers"),
+        ]  # fmt: skip
+        for who, body, status, text in cases:
+            response = who.post("/scenarios/drills", body)
+            assert response.status_code == status, response.text
+            assert text in response.text
+
+    def test_a_shipped_scenario_from_the_list(self, factory: Factory) -> None:
+        trainer = factory.user(Role.trainer)
+        shipped = trainer.get("/scenarios").json()
+        assert {"food-dinner-peak", "ride-safety-incident"} <= {s["id"] for s in shipped}
+        made = trainer.ok(
+            "/scenarios/drills",
+            {"name": unique("ride-"), "scenario": "ride-safety-incident", "seed": 5},
+            status=201,
+        )
+        assert made["scenario"] == "ride-safety-incident" and made["scheduled"] == 3
+
+    def test_the_command_line(self, run: Any, factory: Factory, tmp_path: Path) -> None:
+        alice, bob = factory.user(Role.trainee), factory.user(Role.trainee, Tier.L1)
+        path = tmp_path / "mine.yaml"
+        path.write_text(scenario("round_robin"), encoding="utf-8")
+        name = unique("cli-")
+        code, output = run(
+            "drill", "create", name, "--scenario", str(path),
+            "--trainees", f"{alice.username},{bob.username}:L2",
+        )  # fmt: skip
+        assert code == 0, output
+        assert "3 arrivals scheduled" in output and "2026-03-06T17:30:00+08:00" in output
+        code, output = run("drill", "create", unique("x-"), "--scenario", str(path),
+                           "--trainees", f"{alice.username}:L7")  # fmt: skip
+        assert code == 1 and "unknown tier 'L7'" in output
+        path.write_text(scenario().replace("persona: wang", "persona: nobody"), encoding="utf-8")
+        code, output = run("drill", "create", unique("y-"), "--scenario", str(path))
+        assert code == 1 and "timeline[0].persona: no persona with id 'nobody'" in output
+        code, output = run("drill", "start", name)
+        assert code == 0 and "2026-03-06 09:30:00 UTC" in output and "1x" in output
+
+
+@pytest.mark.server
+def test_a_running_server_brings_tickets_in_at_their_moments(
+    factory: Factory, db_url: str, tmp_path: Path
+) -> None:
+    drill = ScenarioDrill(factory)
+    drill.trainer.ok(f"{drill.clock}/start", {"speed": 120})  # 2 simulated minutes a second
+    server = start_server(db_url, tmp_path, engine_interval=0.2)
+    try:
+
+        def arrived() -> list[str]:
+            page = httpx.get(
+                f"{server.url}/api/v1/drills/{drill.id}/tickets",
+                headers=drill.trainer.headers,
+                timeout=10,
+            ).json()
+            return sorted(t["received_at"] for t in page["items"])
+
+        times = wait_for(lambda: len(arrived()) == 3 and arrived(), seconds=30)
+    finally:
+        server.stop()
+    assert [datetime.fromisoformat(t) for t in times] == [at(2), at(7.5), at(10)]
