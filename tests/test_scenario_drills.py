@@ -430,3 +430,32 @@ def test_a_running_server_brings_tickets_in_at_their_moments(
     finally:
         server.stop()
     assert [datetime.fromisoformat(t) for t in times] == [at(2), at(7.5), at(10)]
+
+
+def test_the_roster_tier_is_the_tier_in_that_drill(factory: Factory) -> None:
+    trainer = factory.user(Role.trainer)
+    first, second = factory.user(Role.trainee, Tier.L1), factory.user(Role.trainee, Tier.L1)
+    made = trainer.ok(
+        "/scenarios/drills",
+        {"name": unique("ro-"), "yaml": scenario(),
+         "trainees": [{"username": first.username}, {"username": second.username, "tier": "L2"}]},
+        status=201,
+    )  # fmt: skip
+    for step in ("start", "pause"):
+        trainer.ok(f"/drills/{made['drill']}/clock/{step}")
+    trainer.ok(f"/drills/{made['drill']}/clock/jump", {"seconds": 120})
+    [ticket] = trainer.get(f"/drills/{made['drill']}/tickets").json()["items"]
+    key = ticket["key"]
+    first.ok(f"/tickets/{key}/claim")
+    escalation = {"tier": "L2", "reason": "refund above my limit", "complaint": COMPLAINT}
+    first.ok(f"/tickets/{key}/escalate", escalation)
+    refused = first.post(f"/tickets/{key}/claim")
+    assert refused.status_code == 403 and "as L1 you cannot" in refused.json()["detail"]
+    second.ok(f"/tickets/{key}/claim")  # an L1 account, at L2 in this drill
+    # L2's refund limit (1,000 per action) applies, not L1's (200).
+    granted = second.ok(
+        f"/tickets/{key}/compensations",
+        {"kind": "goodwill_credit", "amount": "30", "reason": "storm"},
+        status=201,
+    )
+    assert granted["status"] == "approved"

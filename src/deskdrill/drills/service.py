@@ -40,6 +40,15 @@ def create_drill(
     return drill
 
 
+def tier_in(*, session: Session, drill_id: int, user: User) -> str:
+    """The tier a person works at in a drill: the roster's, or else their own."""
+    if user.id is not None:
+        member = session.get(DrillMember, (drill_id, user.id))
+        if member is not None and member.tier:
+            return member.tier
+    return str(user.tier)
+
+
 def add_member(*, session: Session, drill: Drill, user: User, now: datetime) -> None:
     if session.get(DrillMember, (drill.id, user.id)) is None:
         session.add(DrillMember(drill_id=drill.id, user_id=user.id, added_at=now))

@@ -22,6 +22,7 @@ from deskdrill.core.clock import Instant
 from deskdrill.core.errors import Conflict, Forbidden, Invalid, NotFound
 from deskdrill.customers.enums import OrderStatus
 from deskdrill.customers.models import Order
+from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill
 from deskdrill.settings import Cap
 from deskdrill.tickets import schemas
@@ -53,8 +54,8 @@ AUTHORITY_RANK = {
 }
 
 
-def _rank(user: User) -> int:
-    return AUTHORITY_RANK.get(authority(user) or "", 0)
+def _rank(session: Session, drill_id: int, user: User) -> int:
+    return AUTHORITY_RANK.get(authority(session, drill_id, user) or "", 0)
 
 
 def _locked_order(session: Session, order_id: int | None) -> Order | None:
@@ -66,16 +67,17 @@ def _locked_order(session: Session, order_id: int | None) -> Order | None:
     return session.scalars(query.execution_options(populate_existing=True)).one()
 
 
-def authority(user: User) -> str | None:
+def authority(session: Session, drill_id: int, user: User) -> str | None:
+    """The level whose caps apply: a trainee's tier in the drill, else the role."""
     if user.role == Role.trainee:
-        return str(user.tier)
+        return drills.tier_in(session=session, drill_id=drill_id, user=user)
     if user.role in (Role.trainer, Role.admin):
         return str(user.role)
     return None
 
 
-def _cap(caps: Caps, user: User, kind: str) -> Cap:
-    level = authority(user)
+def _cap(caps: Caps, session: Session, drill_id: int, user: User, kind: str) -> Cap:
+    level = authority(session, drill_id, user)
     zero = Cap(per_action=Decimal(0), per_ticket=Decimal(0))
     return caps.get(level, {}).get(kind, zero) if level else zero
 
@@ -195,7 +197,9 @@ def compensate(
         + 1
     )
     granted = _within(
-        _cap(caps, actor, data.kind), amount, _ticket_total(session, ticket, data.kind)
+        _cap(caps, session, ticket.drill_id, actor, data.kind),
+        amount,
+        _ticket_total(session, ticket, data.kind),
     )
     comp = Compensation(
         ticket_id=ticket.id,
@@ -306,7 +310,9 @@ def decide(
     if comp.requested_by_id == actor.id:
         raise Forbidden("you cannot approve or reject your own request")
     requester = session.get(User, comp.requested_by_id) if comp.requested_by_id else None
-    if _rank(actor) <= (_rank(requester) if requester else 0):
+    if _rank(session, ticket.drill_id, actor) <= (
+        _rank(session, ticket.drill_id, requester) if requester else 0
+    ):
         raise Forbidden(
             f"a request by {requester.username if requester else 'someone'} is decided by a "
             "higher role or tier (L1 < L2 < supervisor / incident desk < trainer < admin)"
@@ -314,7 +320,7 @@ def decide(
     order = _locked_order(session, comp.order_id)
     if approve:
         total = _ticket_total(session, ticket, comp.kind, exclude=comp.id, statuses=_GRANTED)
-        if not _within(_cap(caps, actor, comp.kind), comp.amount, total):
+        if not _within(_cap(caps, session, ticket.drill_id, actor, comp.kind), comp.amount, total):
             raise Forbidden(
                 f"{comp.kind} of {comp.amount} is above your approval limit; it "
                 "needs someone with a higher limit"

@@ -17,6 +17,7 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, iso_ms
 from deskdrill.core.errors import Forbidden, StaleVersion
 from deskdrill.customers.models import Order, Party
+from deskdrill.drills import service as drills
 from deskdrill.tickets.enums import ACTIVE_STATUSES
 from deskdrill.tickets.lifecycle import next_status
 from deskdrill.tickets.models import Ticket, TicketEvent, ticket_key
@@ -40,14 +41,15 @@ def check_version(ticket: Ticket, expected: int | None) -> None:
 TIER_RANK = {"L1": 1, "L2": 2, "supervisor": 3, "incident_desk": 4}
 
 
-def check_tier(ticket: Ticket, actor: User) -> None:
-    """A trainee works tickets at their own tier or below; higher tiers are someone else's."""
+def check_tier(session: Session, ticket: Ticket, actor: User) -> None:
+    """A trainee works tickets at their tier in the drill or below; higher tiers are
+    someone else's."""
     if actor.role != Role.trainee:
         return
-    if TIER_RANK[str(actor.tier)] < TIER_RANK[ticket.tier]:
+    tier = drills.tier_in(session=session, drill_id=ticket.drill_id, user=actor)
+    if TIER_RANK[tier] < TIER_RANK[ticket.tier]:
         raise Forbidden(
-            f"ticket {ticket.key} is at {ticket.tier}; as {actor.tier} you cannot take or "
-            "change its tier"
+            f"ticket {ticket.key} is at {ticket.tier}; as {tier} you cannot take or change its tier"
         )
 
 

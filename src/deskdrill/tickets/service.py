@@ -92,7 +92,7 @@ def claim(
 ) -> Ticket:
     check_version(ticket, expected_version)
     authorize(ticket, actor, "claim")
-    check_tier(ticket, actor)
+    check_tier(session, ticket, actor)
     if ticket.assignee_id == actor.id:
         raise Conflict(f"you already hold ticket {ticket.key}")
     if ticket.assignee_id is not None:

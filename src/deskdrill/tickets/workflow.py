@@ -12,6 +12,7 @@ from deskdrill.core.errors import Conflict, Invalid
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
 from deskdrill.customers.schemas import PartyRead
+from deskdrill.drills import service as drills
 from deskdrill.tickets import schemas
 from deskdrill.tickets.models import Ticket, ticket_key
 from deskdrill.tickets.recording import TIER_RANK, authorize, check_tier, check_version, record
@@ -42,13 +43,19 @@ def escalate(
             field="tier",
         )
     assignee = _member(session, ticket, data.assignee, "assignee") if data.assignee else None
+    works_at = (
+        drills.tier_in(session=session, drill_id=ticket.drill_id, user=assignee)
+        if assignee is not None
+        else None
+    )
     if (
         assignee is not None
+        and works_at is not None
         and assignee.role == "trainee"
-        and (TIER_RANK[str(assignee.tier)] < TIER_RANK[data.tier])
+        and (TIER_RANK[works_at] < TIER_RANK[data.tier])
     ):
         raise Invalid(
-            f"{assignee.username} works at {assignee.tier} and cannot take a {data.tier} ticket",
+            f"{assignee.username} works at {works_at} and cannot take a {data.tier} ticket",
             field="assignee",
         )
     changes: dict[str, object] = {"tier": data.tier, "assignee": assignee}
@@ -83,7 +90,7 @@ def de_escalate(
 ) -> Ticket:
     check_version(ticket, expected_version)
     authorize(ticket, actor, "de_escalate")
-    check_tier(ticket, actor)
+    check_tier(session, ticket, actor)
     current = Tier(ticket.tier)
     if TIER_RANK[data.tier] >= TIER_RANK[current]:
         raise Invalid(
