@@ -459,3 +459,31 @@ def test_the_roster_tier_is_the_tier_in_that_drill(factory: Factory) -> None:
         status=201,
     )
     assert granted["status"] == "approved"
+
+
+def test_the_score_over_http_with_evidence_and_per_trainee(factory: Factory) -> None:
+    drill = ScenarioDrill(factory)
+    drill.start()
+    drill.jump(120)
+    key = drill.ticket("外卖超时")["key"]
+    agent, other = drill.people
+    agent.ok(f"/tickets/{key}/claim")
+    agent.ok(f"/tickets/{key}/reply", {"body": "您好 王丽，已全额退款，请放心"})  # words only
+    score = drill.trainer.get(f"/drills/{drill.id}/score").json()
+    [scored] = score["tickets"]
+    checks = {c["name"]: c for c in scored["checks"]}
+    assert scored["trainee"] == agent.username and scored["ticket"] == key
+    owed = checks["what the customer was owed"]
+    assert not owed["passed"] and owed["detail"] == "refund 0 of 40.00; coupon 0 of 20"
+    greeting = checks["greeting macro opens the first reply"]
+    assert greeting["passed"] and greeting["evidence"][0]["type"] == "reply"
+    assert score["earned"] < score["points"]
+    agent.ok(f"/tickets/{key}/compensations", {"kind": "refund", "reason": "storm"}, status=201)
+    after = drill.trainer.get(f"/drills/{drill.id}/score").json()
+    assert after["earned"] == score["earned"]  # still short of the coupon
+    mine = agent.get(f"/drills/{drill.id}/score").json()
+    assert [t["ticket"] for t in mine["tickets"]] == [key]
+    assert other.get(f"/drills/{drill.id}/score").json()["tickets"] == []
+    plain = factory.desk()
+    missing = plain.trainer.get(f"/drills/{plain.drill_id}/score")
+    assert missing.status_code == 404 and "not started from a scenario" in missing.text

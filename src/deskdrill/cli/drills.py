@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,7 +18,7 @@ from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill
 from deskdrill.scenarios import library
-from deskdrill.scenarios.load import ScenarioInvalid, read
+from deskdrill.scenarios.load import ScenarioInvalid
 from deskdrill.simulation import setup
 from deskdrill.sla.catch_up import catch_up
 from deskdrill.sla.metrics import DrillMetrics, drill_metrics
@@ -142,14 +141,8 @@ def create(
     by: Annotated[str | None, typer.Option(help="the trainer who runs it (a member)")] = None,
 ) -> None:
     """Create a drill from a scenario, in draft; start it with 'deskdrill drill start'."""
-    path = Path(scenario)
     try:
-        if path.is_file():
-            found = read(path)
-            raw = path.read_bytes()
-        else:
-            path, found = library.find(scenario)
-            raw = path.read_bytes()
+        found, raw = library.resolve(scenario)
     except ScenarioInvalid as invalid:
         for problem in invalid.problems:
             err_console.print(f"[red]✗[/red] {escape(str(problem))}", soft_wrap=True)

@@ -10,6 +10,8 @@ import typer
 from rich.markup import escape
 
 from deskdrill.cli.context import console, err_console
+from deskdrill.core.errors import DomainError
+from deskdrill.scenarios import library
 from deskdrill.scenarios.load import ScenarioInvalid, read
 from deskdrill.scenarios.schema import json_schema
 
@@ -60,3 +62,39 @@ def schema(
     else:
         output.write_text(text + "\n", encoding="utf-8")
         console.print(f"schema written to {output}")
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="a scenario file, or a shipped scenario's id")],
+    agents: Annotated[
+        str, typer.Option(help="who works it: careful:8,sloppy:2,careful:1@L2 (bot = careful)")
+    ] = "careful:4",
+    plan: Annotated[
+        Path | None, typer.Option(help="a run plan (YAML): agent groups, shifts, handling times")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="default: the scenario's seed")] = None,
+    out: Annotated[Path | None, typer.Option(help="report folder (default runs/ID-SEED)")] = None,
+    database: Annotated[
+        Path | None, typer.Option(help="keep the run's SQLite database here (default: temporary)")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="language of the HTML report: zh or en")] = "en",
+) -> None:
+    """Run a scenario headless with bot agents on a virtual clock; write a report."""
+    from deskdrill.cli import headless
+
+    try:
+        found, raw = library.resolve(scenario)
+        chosen = headless.plan_from(agents, plan)
+    except ScenarioInvalid as invalid:
+        for problem in invalid.problems:
+            err_console.print(f"[red]✗[/red] {escape(str(problem))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except (DomainError, ValueError) as problem:
+        message = problem.message if isinstance(problem, DomainError) else str(problem)
+        err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    report, paths = headless.run_and_report(
+        found, raw, chosen, seed=seed, out=out, database=database, lang=lang
+    )
+    headless.summary(report, paths)

@@ -24,3 +24,11 @@ def find(scenario_id: str) -> tuple[Path, Scenario]:
             return path, scenario
     known = ", ".join(s.id for _, s in shipped())
     raise NotFound(f"no shipped scenario {scenario_id!r}; shipped: {known}")
+
+
+def resolve(given: str) -> tuple[Scenario, bytes]:
+    """A scenario file's path, or a shipped scenario's id: the scenario and its bytes."""
+    path = Path(given)
+    if not path.is_file():
+        path, _ = find(given)
+    return read(path), path.read_bytes()

@@ -1,18 +1,21 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from deskdrill.accounts import service as accounts
+from deskdrill.accounts.enums import Role
 from deskdrill.api.deps import CaughtUpDrill, CurrentUser, ManagerUser, Now, SessionDep
 from deskdrill.api.errors import ERROR_RESPONSES
-from deskdrill.core.errors import Forbidden
+from deskdrill.core.errors import Forbidden, NotFound
 from deskdrill.customers import service as customers
 from deskdrill.customers.schemas import OrderCreate, OrderRead, PartyCreate, PartyRead
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill
 from deskdrill.drills.schemas import DrillCreate, DrillRead
+from deskdrill.simulation.score import score
+from deskdrill.simulation.world import scenario_of
 from deskdrill.tickets import queries
 from deskdrill.tickets.enums import Category, Priority, Status
 from deskdrill.tickets.schemas import QueuePage
@@ -118,3 +121,17 @@ def list_tickets(
         limit=limit,
         cursor=cursor,
     )
+
+
+@router.get("/{drill_id}/score")
+def drill_score(
+    drill_id: int, _fresh: CaughtUpDrill, user: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
+    """The drill's score: each expectation checked on every ticket it applies to, with the
+    trail events that show it. Trainees see their own tickets only."""
+    drills.get_drill(session=session, drill_id=drill_id, user=user)
+    scenario = scenario_of(session, drill_id)
+    if scenario is None:
+        raise NotFound(f"drill {drill_id} was not started from a scenario")
+    only = user.username if user.role == Role.trainee else None
+    return score(session, drill_id, scenario).to_json(only=only)

@@ -1,0 +1,127 @@
+"""``deskdrill scenario run``: a fresh database, the run with a progress bar, the report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from deskdrill.cli.context import console
+from deskdrill.db import migrate
+from deskdrill.db.engine import make_engine, make_sessionmaker, unit_of_work
+from deskdrill.scenarios.model import Scenario
+from deskdrill.scenarios.yamlsafe import load
+from deskdrill.settings import Settings
+from deskdrill.simulation import report as reports
+from deskdrill.simulation.bots import RunPlan, parse_agents
+from deskdrill.simulation.runner import run
+from deskdrill.web import run_report
+
+
+def plan_from(agents: str, plan: Path | None) -> RunPlan:
+    if plan is None:
+        return parse_agents(agents)
+    document = load(plan.read_bytes())
+    return RunPlan.model_validate(document.data)
+
+
+def run_and_report(
+    scenario: Scenario,
+    raw: bytes,
+    plan: RunPlan,
+    *,
+    seed: int | None,
+    out: Path | None,
+    database: Path | None,
+    lang: str,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    with tempfile.TemporaryDirectory(prefix="deskdrill-run-") as scratch:
+        path = database or Path(scratch) / "run.db"
+        if path.exists():
+            raise SystemExit(f"{path} exists: choose a new file for the run's database")
+        url = f"sqlite:///{path}"
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        migrate.upgrade(url)
+        settings = Settings(env="test", database_url=url, secret_key="headless-run-" + "0" * 24)
+        engine = make_engine(settings)
+        try:
+            factory = make_sessionmaker(engine)
+            total = scenario.duration.total_seconds()
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[sim]}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task(f"running {scenario.id}", total=total, sim="")
+
+                def advance(done: float) -> None:
+                    shown = f"{int(done // 3600)}h{int(done % 3600 // 60):02d}m simulated"
+                    bar.update(task, completed=done, sim=shown)
+
+                result = run(
+                    scenario=scenario,
+                    raw=raw,
+                    plan=plan,
+                    factory=factory,
+                    settings=settings,
+                    seed=seed,
+                    progress=advance,
+                )
+            with unit_of_work(factory, read_only=True) as session:
+                report = reports.build(session, result)
+        finally:
+            engine.dispose()
+    folder = out or Path("runs") / f"{scenario.id}-{result.seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"json": folder / "report.json", "html": folder / "report.html"}
+    paths["json"].write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    paths["html"].write_text(run_report.render(report, lang), "utf-8")
+    return report, paths
+
+
+def summary(report: dict[str, Any], paths: dict[str, Path]) -> None:
+    t, sla = report["throughput"], report["sla"]
+    table = Table("measure", "value", title=f"{report['scenario']['id']} (seed {report['seed']})")
+    rows = [
+        ("tickets / trail events", f"{t['tickets']} / {t['events']}"),
+        ("wall time", f"{t['wall_seconds']:.2f} s ({t['sim_to_wall']}× simulated speed)"),
+        ("tickets per wall second", f"{t['tickets_per_wall_second']}"),
+        ("peak memory", f"{t['peak_memory_mib']} MiB"),
+        ("first response met", _pct(sla["first_response_attainment"])),
+        ("resolution met", _pct(sla["resolution_attainment"])),
+        ("queue wait p50 / p90", _wait(report["queue_wait"])),
+        ("never claimed", _pct(report["queue_wait"]["share_waiting"])),
+        (
+            "mean customer rating",
+            "-"
+            if report["csat"]["mean"] is None
+            else f"{report['csat']['mean']:.2f} of 5 ({report['csat']['count']} rated)",
+        ),
+        ("score", f"{report['score']['earned']} of {report['score']['points']}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    errors = sum(len(u["errors"]) for u in report["utilisation"])
+    if errors:
+        console.print(f"[yellow]{errors} bot actions were refused (see the JSON report)[/yellow]")
+    console.print(f"report: {paths['html']} and {paths['json']}", highlight=False, soft_wrap=True)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def _wait(waits: dict[str, Any]) -> str:
+    def minutes(v: float | None) -> str:
+        return "-" if v is None else f"{v / 60:.1f} min"
+
+    return f"{minutes(waits['p50_seconds'])} / {minutes(waits['p90_seconds'])}"

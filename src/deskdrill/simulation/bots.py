@@ -1,0 +1,462 @@
+"""Built-in agents for headless runs (and for tiers nobody staffs).
+
+- A **careful** bot works like a well-trained agent: it greets with the greeting macro,
+  asks the order's merchant, courier or driver before deciding, gives what the policy
+  says the customer is owed (the scenario's expectations stand for the policy it knows),
+  escalates what must go up (and files the incident report at the incident desk), answers
+  with the closing macro, resolves and closes.
+- A **sloppy** bot is three times slower, answers without a greeting, never
+  investigates, refunds the whole order whatever happened, never escalates and closes
+  without a closing.
+
+Each action takes a handling time drawn from the bot's distribution (fixed, exponential
+or lognormal, by category if given); a bot works one action at a time, on the most urgent
+of its tickets, and claims a new one from its tier's queue while under its cap.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deskdrill.accounts.enums import Tier
+from deskdrill.accounts.models import User
+from deskdrill.core.clock import Instant
+from deskdrill.customers.models import Order
+from deskdrill.drills.models import Drill
+from deskdrill.scenarios.model import Duration, Macro, Scenario, Strict
+from deskdrill.simulation import outcomes
+from deskdrill.simulation.models import ScenarioTicket
+from deskdrill.tickets import compensation, schemas, service, workflow
+from deskdrill.tickets.enums import Category, CompensationStatus, Status
+from deskdrill.tickets.models import Compensation, Ticket, TicketEvent
+from deskdrill.tickets.recording import TIER_RANK
+
+Kind = Literal["careful", "sloppy"]
+
+
+class Handling(Strict):
+    """How long one action takes."""
+
+    dist: Literal["fixed", "exponential", "lognormal"] = "lognormal"
+    mean: Duration = timedelta(seconds=90)
+    sd: Duration = Field(default=timedelta(seconds=45), description="lognormal only")
+
+    def draw(self, rng: random.Random) -> timedelta:
+        mean = self.mean.total_seconds()
+        if self.dist == "fixed" or mean <= 0:
+            seconds = mean
+        elif self.dist == "exponential":
+            seconds = rng.expovariate(1 / mean)
+        else:
+            sd = max(self.sd.total_seconds(), 1e-6)
+            sigma2 = math.log(1 + (sd / mean) ** 2)
+            seconds = rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
+        return timedelta(milliseconds=max(1000, int(seconds * 1000)))
+
+
+class AgentGroup(Strict):
+    kind: Kind = "careful"
+    count: int = Field(default=1, ge=1, le=1000)
+    tier: Tier = Tier.L1
+    shift: tuple[Duration, Duration] | None = Field(
+        default=None, description="on duty from, until (from the scenario start)"
+    )
+    handling: Handling = Field(default_factory=Handling)
+    by_category: dict[Category, Handling] = Field(default_factory=dict)
+
+
+class RunPlan(Strict):
+    """Who works a headless run (``--plan FILE``, or ``--agents careful:8,sloppy:2``)."""
+
+    agents: list[AgentGroup] = Field(min_length=1, max_length=100)
+
+
+def parse_agents(text: str) -> RunPlan:
+    """``careful:8,sloppy:2,careful:1@L2`` (``bot`` means careful)."""
+    groups = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        spec, _, tier = part.partition("@")
+        kind, _, count = spec.partition(":")
+        kind = "careful" if kind == "bot" else kind
+        if kind not in ("careful", "sloppy"):
+            raise ValueError(f"{part!r}: agents are careful (or bot) and sloppy")
+        if count and not count.isdigit():
+            raise ValueError(f"{part!r}: the count must be a whole number")
+        try:
+            level = Tier(tier) if tier else Tier.L1
+        except ValueError:
+            raise ValueError(f"{part!r}: unknown tier {tier!r}") from None
+        groups.append(AgentGroup(kind=kind, count=int(count or 1), tier=level))  # type: ignore[arg-type]
+    if not groups:
+        raise ValueError("name at least one agent, e.g. careful:4")
+    return RunPlan(agents=groups)
+
+
+def staffed(plan: RunPlan) -> RunPlan:
+    """The plan with one careful bot at each tier nobody staffs, so an escalated ticket
+    always has somewhere to go."""
+    tiers = {g.tier for g in plan.agents}
+    extra = [AgentGroup(kind="careful", tier=t) for t in Tier if t not in tiers]
+    return RunPlan(agents=[*plan.agents, *extra])
+
+
+_ASK = {
+    "logistics": "courier",
+    "lost_item": "driver",
+    "fare_dispute": "driver",
+    "safety_incident": "driver",
+    "refund_return": "merchant",
+    "product_quality": "merchant",
+    "order": "merchant",
+}
+_COMPLAINT = schemas.ComplaintRecord(
+    customer_asks="a decision above my level",
+    actions_taken="greeted, investigated",
+    proposed_outcome="as the policy says",
+)
+
+
+@dataclass
+class Bot:
+    username: str
+    kind: Kind
+    tier: Tier
+    group: AgentGroup
+    rng: random.Random
+    free_at: datetime | None = None  # busy until then; None: idle
+    busy: timedelta = timedelta(0)
+    actions: int = 0
+    errors: list[str] = field(default_factory=list)
+    skip: set[int] = field(default_factory=set)  # tickets it failed on: left to others
+    current: int | None = None
+
+    def on_duty(self, start: datetime, at: datetime) -> bool:
+        if self.group.shift is None:
+            return True
+        begin, end = self.group.shift
+        return start + begin <= at < start + end
+
+    def handling(self, category: str) -> timedelta:
+        chosen = self.group.by_category.get(category, self.group.handling)  # type: ignore[call-overload]
+        took = chosen.draw(self.rng)
+        return took * 3 if self.kind == "sloppy" else took  # and so it breaches
+
+
+class Desk:
+    """What bots do, in one unit of work per action."""
+
+    def __init__(self, session: Session, drill_id: int, scenario: Scenario, caps: Any) -> None:
+        self.session = session
+        self.drill_id = drill_id
+        self.scenario = scenario
+        self.caps = caps
+
+    def act(self, bot: Bot, at: Instant, max_concurrent: int) -> str | None:
+        """One action of ``bot`` at ``at``; its name, or None when there was nothing to do."""
+        user = self.session.scalar(select(User).where(User.username == bot.username))
+        assert user is not None
+        for ticket in self._mine(user):
+            if ticket.id in bot.skip:
+                continue
+            bot.current = ticket.id
+            done = self._work(bot, user, ticket, at)
+            if done is not None:
+                return done
+        bot.current = None
+        if len(self._mine(user, active_only=True)) < max_concurrent:
+            ticket = self._next_in_queue(bot.tier)
+            if ticket is not None:
+                service.claim(session=self.session, ticket=ticket, actor=user, at=at)
+                return "claim"
+        return None
+
+    def _mine(self, user: User, *, active_only: bool = False) -> list[Ticket]:
+        query = select(Ticket).where(
+            Ticket.drill_id == self.drill_id, Ticket.assignee_id == user.id
+        )
+        query = (
+            query.where(Ticket.active.is_(True))
+            if active_only
+            else query.where(Ticket.status != Status.closed)
+        )
+        return list(
+            self.session.scalars(query.order_by(Ticket.priority, Ticket.received_at, Ticket.id))
+        )
+
+    def _next_in_queue(self, tier: Tier) -> Ticket | None:
+        return self.session.scalar(
+            select(Ticket)
+            .where(Ticket.drill_id == self.drill_id, Ticket.active.is_(True))
+            .where(Ticket.assignee_id.is_(None), Ticket.tier == tier)
+            .order_by(Ticket.priority, Ticket.received_at, Ticket.id)
+            .limit(1)
+        )
+
+    # --- one ticket ---------------------------------------------------------------------
+
+    def _events(self, ticket: Ticket) -> set[str]:
+        return set(
+            self.session.scalars(select(TicketEvent.type).where(TicketEvent.ticket_id == ticket.id))
+        )
+
+    def _work(self, bot: Bot, user: User, ticket: Ticket, at: Instant) -> str | None:
+        if ticket.status == Status.resolved:
+            workflow.close(session=self.session, ticket=ticket, actor=user, at=at)
+            return "close"
+        if ticket.status in (Status.pending_third_party, Status.pending_customer):
+            return None  # waiting: another ticket, or nothing
+        link = self.session.get(ScenarioTicket, ticket.id)
+        expectations = (
+            outcomes.expectations_for(self.scenario, link, str(ticket.category)) if link else []
+        )
+        persona = next((p for p in self.scenario.personas if link and p.id == link.persona), None)
+        lang = persona.language if persona else "zh"
+        done = self._events(ticket)
+        if bot.kind == "sloppy":
+            return self._sloppy(user, ticket, at, done, lang)
+        if self._awaiting_approval(ticket) and self.approve_waiting(user, ticket, at):
+            return "approve"
+        if ticket.first_response_at is None:
+            self._reply(user, ticket, at, lang, "greeting", "checking")
+            return "reply"
+        target = self._must_reach(ticket, link, expectations)
+        if target is not None and TIER_RANK[ticket.tier] < TIER_RANK[target]:
+            workflow.escalate(
+                session=self.session,
+                ticket=ticket,
+                actor=user,
+                at=at,
+                data=schemas.EscalateIn(
+                    tier=target, reason="must go up at once", complaint=_COMPLAINT
+                ),
+            )
+            return "escalate"
+        if link is not None and link.report_required and "incident_report" not in done:
+            workflow.incident_report(
+                session=self.session,
+                ticket=ticket,
+                actor=user,
+                at=at,
+                data=schemas.IncidentReportIn(
+                    what_happened=ticket.subject,
+                    who_is_at_risk="the customer",
+                    actions_taken="contacted the customer; safety checked",
+                    handed_to="safety team",
+                ),
+            )
+            return "incident_report"
+        party = self._who_to_ask(ticket)
+        if (
+            party is not None
+            and "contact_third_party" not in done
+            and "third_party_message" not in done
+        ):
+            service.contact_third_party(
+                session=self.session,
+                ticket=ticket,
+                actor=user,
+                at=at,
+                data=schemas.ThirdPartyContactIn(party=party, body=_ask_text(lang)),
+            )
+            return "contact_third_party"
+        owed = outcomes.entitlement(expectations)
+        if owed is not None:
+            action = self._give(bot, user, ticket, at, owed)
+            if action is not None:
+                return action
+        if self._awaiting_approval(ticket):
+            return None
+        self._reply(user, ticket, at, lang, "solution", "closing")
+        code = "compensated" if owed is not None else "information_provided"
+        if link is not None and link.report_required:
+            code = "handed_to_authorities"
+        workflow.resolve(
+            session=self.session,
+            ticket=ticket,
+            actor=user,
+            at=Instant(at.sim + _MS, at.wall),
+            data=schemas.ResolveIn(code=code, summary="handled as the policy says"),
+        )
+        return "resolve"
+
+    def _sloppy(self, user: User, ticket: Ticket, at: Instant, done: set[str], lang: str) -> str:
+        if ticket.first_response_at is None:
+            body = "在的，稍等" if lang == "zh" else "ok wait"
+            service.reply(
+                session=self.session,
+                ticket=ticket,
+                actor=user,
+                at=at,
+                data=schemas.MessageIn(body=body),
+            )
+            return "reply"
+        granted = {"compensation_approved", "compensation_requested"} & done
+        if not granted and ticket.order_id is not None:
+            self._compensate(user, ticket, at, "refund", None)
+            return "compensate"
+        workflow.resolve(
+            session=self.session,
+            ticket=ticket,
+            actor=user,
+            at=at,
+            data=schemas.ResolveIn(code="refunded", summary="refunded"),
+        )
+        return "resolve"
+
+    def _must_reach(
+        self, ticket: Ticket, link: ScenarioTicket | None, expectations: list[Any]
+    ) -> Tier | None:
+        for e in expectations:
+            if e.escalate_to is not None:
+                return Tier(e.escalate_to)
+        ref = link.ref.removeprefix("timeline:") if link else None
+        for incident in self.scenario.incidents:
+            if incident.category == ticket.category or (ref and incident.ticket == ref):
+                return Tier(incident.tier)
+        return None
+
+    def _who_to_ask(self, ticket: Ticket) -> str | None:
+        order = self.session.get(Order, ticket.order_id) if ticket.order_id else None
+        if order is None:
+            return None
+        wanted = _ASK.get(str(ticket.category))
+        roles = [r for r in (wanted, "courier", "merchant", "driver") if r]
+        return next((r for r in roles if getattr(order, f"{r}_id") is not None), None)
+
+    def _give(self, bot: Bot, user: User, ticket: Ticket, at: Instant, owed: Any) -> str | None:
+        got = outcomes.outcome(self.session, ticket)
+        refund = outcomes.entitled_refund(owed, self.session, ticket)
+        if refund is not None and got.refunded < refund and not self._requested(ticket, "refund"):
+            amount = None if owed.refund == "full" else refund - got.refunded
+            return self._compensate(user, ticket, at, "refund", amount)
+        if (
+            owed.coupon is not None
+            and got.coupons < owed.coupon
+            and not self._requested(ticket, "coupon")
+        ):
+            return self._compensate(user, ticket, at, "coupon", Decimal(owed.coupon) - got.coupons)
+        if owed.order_action is not None and owed.order_action not in got.order_actions:
+            compensation.order_action(
+                session=self.session,
+                ticket=ticket,
+                actor=user,
+                at=at,
+                data=schemas.OrderActionIn(kind=owed.order_action, reason="as the policy says"),
+            )
+            return "order_action"
+        return None
+
+    def _requested(self, ticket: Ticket, kind: str) -> bool:
+        return (
+            self.session.scalar(
+                select(Compensation.id).where(
+                    Compensation.ticket_id == ticket.id,
+                    Compensation.kind == kind,
+                    Compensation.status == CompensationStatus.requested,
+                )
+            )
+            is not None
+        )
+
+    def _awaiting_approval(self, ticket: Ticket) -> bool:
+        return self._requested(ticket, "refund") or self._requested(ticket, "coupon")
+
+    def _compensate(
+        self, user: User, ticket: Ticket, at: Instant, kind: str, amount: Decimal | None
+    ) -> str:
+        comp = compensation.compensate(
+            session=self.session,
+            ticket=ticket,
+            actor=user,
+            at=at,
+            caps=self.caps,
+            data=schemas.CompensateIn(kind=kind, amount=amount, reason="as the policy says"),
+        )
+        if comp.status == CompensationStatus.requested:
+            # Above this bot's limit: hand the ticket up to whoever may approve it.
+            up = {"L1": Tier.L2, "L2": Tier.supervisor}.get(ticket.tier)
+            if up is not None:
+                workflow.escalate(
+                    session=self.session,
+                    ticket=ticket,
+                    actor=user,
+                    at=Instant(at.sim + _MS, at.wall),
+                    data=schemas.EscalateIn(
+                        tier=up, reason="approval needed", complaint=_COMPLAINT
+                    ),
+                )
+        return "compensate"
+
+    def approve_waiting(self, user: User, ticket: Ticket, at: Instant) -> bool:
+        waiting = self.session.scalars(
+            select(Compensation).where(
+                Compensation.ticket_id == ticket.id,
+                Compensation.status == CompensationStatus.requested,
+            )
+        ).all()
+        for comp in waiting:
+            compensation.decide(
+                session=self.session,
+                ticket=ticket,
+                actor=user,
+                at=at,
+                caps=self.caps,
+                number=comp.number,
+                approve=True,
+                data=schemas.DecisionIn(note="within my limit"),
+            )
+            return True
+        return False
+
+    def _reply(
+        self, user: User, ticket: Ticket, at: Instant, lang: str, first: str, second: str
+    ) -> None:
+        body = "".join(
+            _macro_text(self.scenario, kind, lang, ticket, user) for kind in (first, second)
+        )
+        service.reply(
+            session=self.session,
+            ticket=ticket,
+            actor=user,
+            at=at,
+            data=schemas.MessageIn(body=body or "…"),
+        )
+
+
+_MS = timedelta(milliseconds=1)
+
+
+def _ask_text(lang: str) -> str:
+    return "请协助核实该订单的情况。" if lang == "zh" else "Could you check what happened?"
+
+
+def _macro_text(scenario: Scenario, kind: str, lang: str, ticket: Ticket, user: User) -> str:
+    macro: Macro | None = next((m for m in scenario.macros if m.kind == kind), None)
+    if macro is None:
+        return ""
+    text = str(getattr(macro.text, lang))
+    values = {
+        "customer": "",
+        "agent": user.username,
+        "order": "",
+        "amount": "",
+        "ticket": ticket.key,
+    }
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    return text
+
+
+def drill_caps(session: Session, drill_id: int, global_caps: Any) -> Any:
+    drill = session.get(Drill, drill_id)
+    assert drill is not None
+    return compensation.effective_caps(global_caps, drill)

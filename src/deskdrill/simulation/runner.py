@@ -1,0 +1,238 @@
+"""The headless runner: a whole scenario on a virtual clock that jumps from event to event.
+
+The drill is real (same database, services, trail and SLA engine as a live one); only
+the people are bots and the clock never waits: it jumps to the next moment something is
+due (an arrival, a reaction, an SLA warning or breach, a bot finishing an action). The
+same file, seed and bots give the same trail hashes on every run.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from deskdrill.accounts.enums import Role, Tier
+from deskdrill.accounts.models import User
+from deskdrill.core.clock import Instant, utc_now
+from deskdrill.core.errors import DomainError
+from deskdrill.db.engine import unit_of_work
+from deskdrill.drills import clock
+from deskdrill.drills.models import Drill
+from deskdrill.scenarios.model import Scenario
+from deskdrill.settings import Settings
+from deskdrill.simulation import engine as schedule
+from deskdrill.simulation import hooks, setup
+from deskdrill.simulation.bots import Bot, Desk, RunPlan, drill_caps, staffed
+from deskdrill.simulation.models import ScenarioTicket
+from deskdrill.sla import deadlines
+from deskdrill.sla.catch_up import catch_up
+from deskdrill.tickets.models import Ticket, TicketEvent
+
+Progress = Callable[[float], None]  # simulated seconds done
+
+
+@dataclass
+class RunResult:
+    drill_id: int
+    scenario: Scenario
+    seed: int
+    plan: RunPlan
+    started: datetime
+    ended: datetime
+    wall_seconds: float
+    tickets: int
+    events: int
+    peak_memory_mib: float
+    bots: list[Bot]
+    hashes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sim_seconds(self) -> float:
+        return (self.ended - self.started).total_seconds()
+
+
+def _bots(plan: RunPlan, seed: int) -> list[Bot]:
+    bots = []
+    counters: dict[str, int] = {}
+    for group in plan.agents:
+        for _ in range(group.count):
+            tier = Tier(group.tier)
+            prefix = f"{group.kind}-{tier.value.lower().replace('_', '-')}"
+            counters[prefix] = counters.get(prefix, 0) + 1
+            name = f"{prefix}-{counters[prefix]:02d}"
+            bots.append(Bot(name, group.kind, tier, group, random.Random(f"{seed}/{name}")))
+    return bots
+
+
+def _create_people(session: Session, bots: list[Bot], now: datetime) -> None:
+    for bot in bots:
+        session.add(
+            User(
+                username=bot.username,
+                display_name=bot.username,
+                role=Role.trainee,
+                tier=bot.tier,
+                password_hash="!",  # no password: a bot never logs in
+                created_at=now,
+            )
+        )
+    session.flush()
+
+
+def _next_moment(
+    session: Session, drill_id: int, bots: list[Bot], limit: datetime
+) -> datetime | None:
+    candidates = [b.free_at for b in bots if b.free_at is not None]
+    due = schedule.next_due(session, drill_id, limit)
+    if due is not None:
+        candidates.append(due)
+    sla = session.scalar(
+        select(func.min(Ticket.sla_next_check)).where(
+            Ticket.drill_id == drill_id, Ticket.sla_next_check <= limit
+        )
+    )
+    if sla is not None:
+        candidates.append(sla)
+    return min(candidates, default=None)
+
+
+def run(
+    *,
+    scenario: Scenario,
+    raw: bytes,
+    plan: RunPlan,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run ``scenario`` to its end on a freshly migrated database behind ``factory``."""
+    started_wall = time.perf_counter()
+    deadlines.install()  # SLA timers follow every change
+    hooks.install()  # and the scenario's customers and schedule too
+    seed = scenario.seed if seed is None else seed
+    plan = staffed(plan)
+    bots = _bots(plan, seed)
+    wall = utc_now()
+    with unit_of_work(factory) as session:
+        _create_people(session, bots, wall)
+        drill = setup.create(
+            session=session,
+            scenario=scenario,
+            digest=setup.source_digest(raw),
+            name=f"run-{scenario.id}"[:128].lower(),
+            roster=[setup.Seat(b.username, b.tier) for b in bots],
+            creator=None,
+            now=wall,
+            seed=seed,
+        )
+        drill_id = drill.id
+        clock.start(drill, wall)
+        clock.pause(drill, wall)
+        caps = drill_caps(session, drill_id, settings.compensation_caps)
+    start = scenario.start
+    end = start + scenario.duration
+    now = start
+    cap = scenario.team.max_concurrent
+    rounds_at_now = 0
+    while True:
+        with unit_of_work(factory, read_only=True) as session:
+            moment = _next_moment(session, drill_id, bots, end)
+        if moment is None:
+            break
+        rounds_at_now = rounds_at_now + 1 if moment <= now else 0
+        if rounds_at_now > 1000:  # every round moves something on; this is a bug guard
+            raise RuntimeError(f"the run makes no progress at {now.isoformat()}")
+        moment = max(moment, now)
+        wall = utc_now()
+        if moment > now:
+            with unit_of_work(factory) as session:
+                drill = session.get(Drill, drill_id)
+                assert drill is not None
+                clock.jump(drill, wall, moment - now)
+            now = moment
+        catch_up(factory, drill_id, wall)
+        for bot in bots:
+            if bot.free_at is not None and bot.free_at > now:
+                continue
+            bot.free_at = None
+            if not bot.on_duty(start, now):
+                continue
+            _act(factory, drill_id, scenario, caps, bot, Instant(sim=now, wall=wall), cap)
+        if progress is not None:
+            progress((now - start).total_seconds())
+    with unit_of_work(factory) as session:
+        drill = session.get(Drill, drill_id)
+        assert drill is not None
+        clock.finish(drill, utc_now())
+    with unit_of_work(factory, read_only=True) as session:
+        hashes = {
+            ref: head or ""
+            for ref, head in session.execute(
+                select(ScenarioTicket.ref, Ticket.head_hash)
+                .join(Ticket, Ticket.id == ScenarioTicket.ticket_id)
+                .where(ScenarioTicket.drill_id == drill_id)
+                .order_by(ScenarioTicket.ref)
+            )
+        }
+        events = session.scalar(
+            select(func.count())
+            .select_from(TicketEvent)
+            .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+            .where(Ticket.drill_id == drill_id)
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return RunResult(
+        drill_id=drill_id,
+        scenario=scenario,
+        seed=seed,
+        plan=plan,
+        started=start,
+        ended=end,
+        wall_seconds=time.perf_counter() - started_wall,
+        tickets=len(hashes),
+        events=events or 0,
+        peak_memory_mib=peak,
+        bots=bots,
+        hashes=hashes,
+    )
+
+
+def _act(
+    factory: sessionmaker[Session],
+    drill_id: int,
+    scenario: Scenario,
+    caps: Any,
+    bot: Bot,
+    at: Instant,
+    cap: int,
+) -> None:
+    """One action of one bot, in its own transaction; a refused action is noted and the
+    bot leaves that ticket to others."""
+    try:
+        with unit_of_work(factory) as session:
+            desk = Desk(session, drill_id, scenario, caps)
+            done = desk.act(bot, at, cap)
+            category = ""
+            if bot.current is not None:
+                ticket = session.get(Ticket, bot.current)
+                category = str(ticket.category) if ticket is not None else ""
+    except DomainError as error:
+        bot.errors.append(f"{at.sim.isoformat()}: {error.message}")
+        if bot.current is not None:
+            bot.skip.add(bot.current)
+        done, category = "error", ""
+    if done is None:
+        return
+    took = bot.handling(category)
+    bot.free_at = at.sim + took
+    bot.busy += took
+    bot.actions += 1

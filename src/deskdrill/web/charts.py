@@ -1,0 +1,77 @@
+"""Small SVG charts drawn on the server: no script, no external files, so a report saved
+to disk shows the same in any browser, offline. Every chart names itself for screen
+readers and carries its numbers as text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from markupsafe import Markup
+
+_FONT = 'font-family="Noto Sans CJK SC, Noto Sans, sans-serif" font-size="11"'
+
+
+def _frame(title: str, width: int, height: int, body: str) -> Markup:
+    label = escape(title)
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{label}" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" {_FONT}>'
+        f"<title>{label}</title>{body}</svg>"
+    )
+
+
+def line(
+    title: str, points: Sequence[tuple[str, float]], *, width: int = 640, height: int = 220
+) -> Markup:
+    """A line over labelled x positions (such as simulated times)."""
+    left, right, top, bottom = 40, 10, 10, 30
+    if not points:
+        return _frame(title, width, height, f'<text x="{left}" y="{height // 2}">–</text>')
+    peak = max(max(v for _, v in points), 1)
+    span_x = max(len(points) - 1, 1)
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        return left + plot_w * i / span_x, top + plot_h * (1 - v / peak)
+
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, v) for i, (_, v) in enumerate(points)))
+    ticks = sorted({0, len(points) // 2, len(points) - 1})
+    labels = "".join(
+        f'<text x="{xy(i, 0)[0]:.1f}" y="{height - 10}" text-anchor="middle">'
+        f"{escape(points[i][0])}</text>"
+        for i in ticks
+    )
+    body = (
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
+        'stroke="#999"/>'
+        f'<text x="{left - 6}" y="{top + 8}" text-anchor="end">{peak:g}</text>'
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>'
+        f'<polyline fill="none" stroke="#2563eb" stroke-width="2" points="{path}"/>{labels}'
+    )
+    return _frame(title, width, height, body)
+
+
+def bars(
+    title: str,
+    items: Sequence[tuple[str, float]],
+    *,
+    top_value: float | None = None,
+    unit: str = "",
+    width: int = 640,
+) -> Markup:
+    """Horizontal bars with their values written at the end."""
+    row, left = 22, 170
+    height = max(row * len(items) + 10, 30)
+    peak = top_value or max([v for _, v in items] + [1])
+    plot_w = width - left - 70
+    body = ""
+    for i, (label, value) in enumerate(items):
+        y = 5 + i * row
+        w = max(0.0, plot_w * min(value, peak) / peak)
+        body += (
+            f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{escape(label[:28])}</text>'
+            f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="#16a34a"/>'
+            f'<text x="{left + w + 4:.1f}" y="{y + 14}">{value:g}{escape(unit)}</text>'
+        )
+    return _frame(title, width, height, body)

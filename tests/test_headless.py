@@ -1,0 +1,112 @@
+"""The headless runner, the bots and the drill score; every shipped scenario runs headless."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from deskdrill.cli.main import app as cli
+from deskdrill.scenarios import library
+from deskdrill.simulation.bots import RunPlan, parse_agents
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(tmp_path: Path, scenario: str, *args: str, name: str = "out") -> dict[str, Any]:
+    out = tmp_path / name
+    result = CliRunner().invoke(
+        cli, ["scenario", "run", scenario, "--out", str(out), *args], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "report.html").is_file()
+    report = json.loads((out / "report.json").read_text("utf-8"))
+    report["_output"] = result.output
+    return report
+
+
+@pytest.mark.parametrize("path", library.files(), ids=lambda p: p.stem)
+def test_every_shipped_scenario_runs_headless_and_careful_bots_solve_it(
+    path: Path, tmp_path: Path
+) -> None:
+    report = run(tmp_path, str(path), "--agents", "careful:4")
+    scenario = library.read(path)
+    assert report["throughput"]["tickets"] >= len(scenario.timeline)
+    assert report["score"]["points"] > 0
+    # The careful bots show the scenario can be solved: every expectation met.
+    assert report["score"]["earned"] == report["score"]["points"], report["score"]["tickets"]
+    assert "score" in report["_output"] and "report.html" in report["_output"]
+
+
+def test_same_file_seed_and_bots_give_the_same_trail(tmp_path: Path) -> None:
+    first = run(tmp_path, "food-dinner-peak", "--agents", "careful:2,sloppy:1", name="a")
+    second = run(tmp_path, "food-dinner-peak", "--agents", "careful:2,sloppy:1", name="b")
+    assert first["trail_hashes"] == second["trail_hashes"]
+    assert len(first["trail_hashes"]) == first["throughput"]["tickets"] > 10
+    other = run(tmp_path, "food-dinner-peak", "--agents", "careful:2,sloppy:1", "--seed", "1",
+                name="c")  # fmt: skip
+    assert other["trail_hashes"] != first["trail_hashes"]
+
+
+def test_sloppy_bots_score_lower_and_breach_more(tmp_path: Path) -> None:
+    careful = run(tmp_path, "ride-safety-incident", "--agents", "careful:2", name="careful")
+    sloppy = run(tmp_path, "ride-safety-incident", "--agents", "sloppy:2", name="sloppy")
+    assert sloppy["score"]["earned"] < careful["score"]["earned"]
+    by_check = {(t["ref"], c["name"]): c for t in sloppy["score"]["tickets"] for c in t["checks"]}
+    # Over-refunded the detour (86.50 paid, 41.50 owed) and never escalated the incident.
+    refund = by_check[("timeline:detour-fare", "refund at most 41.50")]
+    assert not refund["passed"] and refund["detail"] == "refunded 86.50"
+    assert refund["evidence"] and refund["evidence"][0]["type"] == "compensation_approved"
+    escalation = by_check[("timeline:unsafe-ride", "escalate to incident_desk within 5 min")]
+    assert not escalation["passed"]
+    careful_checks = [c for t in careful["score"]["tickets"] for c in t["checks"]]
+    assert all(c["passed"] and c["evidence"] for c in careful_checks if "did:" in c["name"])
+
+
+def test_the_report_has_its_figures_and_charts(tmp_path: Path) -> None:
+    report = run(tmp_path, "food-dinner-peak", "--agents", "careful:3", "--lang", "zh")
+    for key in ("throughput", "sla", "queue_wait", "utilisation", "csat", "score"):
+        assert key in report
+    wait = report["queue_wait"]
+    assert wait["p50_seconds"] is not None and wait["share_waiting"] is not None
+    assert all(0 <= u["share"] <= 100 for u in report["utilisation"])
+    html = (tmp_path / "out" / "report.html").read_text("utf-8")
+    assert html.count("<svg") == 4 and "未结工单随时间变化" in html
+    assert "外卖晚高峰" in html
+
+
+def test_plans_shifts_and_bad_agents(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "agents:\n"
+        "  - {kind: careful, count: 2, shift: [0s, 30m],\n"
+        "     handling: {dist: fixed, mean: 2m},\n"
+        "     by_category: {logistics: {dist: exponential, mean: 5m}}}\n"
+        "  - {kind: careful, count: 1, tier: L2}\n",
+        encoding="utf-8",
+    )
+    report = run(tmp_path, "food-dinner-peak", "--plan", str(plan))
+    first = report["utilisation"][0]
+    assert first["agent"] == "careful-l1-01" and first["actions"] > 0
+    assert [u["agent"] for u in report["utilisation"]] == [
+        "careful-l1-01",
+        "careful-l1-02",
+        "careful-l2-01",
+        "careful-supervisor-01",
+        "careful-incident-desk-01",
+    ]  # tiers nobody staffs get a bot
+    for bad, message in (("robot:2", "agents are careful"), ("careful:x", "whole number"),
+                         ("careful:1@L9", "unknown tier 'L9'")):  # fmt: skip
+        result = CliRunner().invoke(cli, ["scenario", "run", "food-dinner-peak", "--agents", bad])
+        assert result.exit_code == 1 and message in result.output
+
+
+def test_agent_specs() -> None:
+    assert parse_agents("bot:3") == RunPlan.model_validate({"agents": [{"count": 3}]})
+    plan = parse_agents("careful:2,sloppy:1@L2")
+    assert [(g.kind, g.count, g.tier) for g in plan.agents] == [
+        ("careful", 2, "L1"), ("sloppy", 1, "L2")
+    ]  # fmt: skip
