@@ -23,9 +23,10 @@ from deskdrill.simulation.runner import run
 from deskdrill.web import run_report
 
 
-def plan_from(agents: str, plan: Path | None) -> RunPlan:
+def plan_from(scenario: Scenario, agents: str | None, plan: Path | None) -> RunPlan:
+    """The ``--plan`` file, else ``--agents``, else the scenario's own headless defaults."""
     if plan is None:
-        return parse_agents(agents)
+        return parse_agents(agents or scenario.headless.agents, scenario.headless.handling)
     document = load(plan.read_bytes())
     return RunPlan.model_validate(document.data)
 

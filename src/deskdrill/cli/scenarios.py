@@ -68,8 +68,12 @@ def schema(
 def run(
     scenario: Annotated[str, typer.Argument(help="a scenario file, or a shipped scenario's id")],
     agents: Annotated[
-        str, typer.Option(help="who works it: careful:8,sloppy:2,careful:1@L2 (bot = careful)")
-    ] = "careful:4",
+        str | None,
+        typer.Option(
+            help="who works it: careful:8,sloppy:2,careful:1@L2 (bot = careful); default: "
+            "the scenario's headless.agents"
+        ),
+    ] = None,
     plan: Annotated[
         Path | None, typer.Option(help="a run plan (YAML): agent groups, shifts, handling times")
     ] = None,
@@ -85,7 +89,7 @@ def run(
 
     try:
         found, raw = library.resolve(scenario)
-        chosen = headless.plan_from(agents, plan)
+        chosen = headless.plan_from(found, agents, plan)
     except ScenarioInvalid as invalid:
         for problem in invalid.problems:
             err_console.print(f"[red]✗[/red] {escape(str(problem))}", soft_wrap=True)

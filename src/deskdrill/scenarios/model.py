@@ -9,6 +9,8 @@ are checked by ``scenarios.references`` once the shapes are right.
 
 from __future__ import annotations
 
+import math
+import random
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -391,6 +393,39 @@ class Incident(Strict):
         return self
 
 
+class Handling(Strict):
+    """How long one action takes."""
+
+    dist: Literal["fixed", "exponential", "lognormal"] = "lognormal"
+    mean: Duration = timedelta(seconds=90)
+    sd: Duration = Field(default=timedelta(seconds=45), description="lognormal only")
+
+    def draw(self, rng: random.Random) -> timedelta:
+        """One action's time (at least a second)."""
+        mean = self.mean.total_seconds()
+        if self.dist == "fixed" or mean <= 0:
+            seconds = mean
+        elif self.dist == "exponential":
+            seconds = rng.expovariate(1 / mean)
+        else:
+            sd = max(self.sd.total_seconds(), 1e-6)
+            sigma2 = math.log(1 + (sd / mean) ** 2)
+            seconds = rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
+        return timedelta(milliseconds=max(1000, int(seconds * 1000)))
+
+
+_AGENT = r"(bot|careful|sloppy)(:\d+)?(@[A-Za-z0-9_]+)?"
+AGENTS = rf"^\s*{_AGENT}(\s*,\s*{_AGENT})*\s*$"
+
+
+class Headless(Strict):
+    """Defaults for headless runs of this scenario (``--agents`` and ``--plan`` override
+    them): who works it, and how long an action takes."""
+
+    agents: str = Field(default="careful:4", pattern=AGENTS, description="e.g. careful:8,sloppy:2")
+    handling: Handling = Field(default_factory=Handling)
+
+
 class Team(Strict):
     assignment: Literal["pull", "round_robin", "least_loaded", "skill_based"] = "pull"
     max_concurrent: int = Field(default=5, ge=1, le=100, description="tickets per person")
@@ -428,6 +463,7 @@ class Scenario(Strict):
     reactions: Reactions = Field(default_factory=Reactions)
     incidents: list[Incident] = Field(default_factory=list, max_length=1000)
     expectations: list[Expectation] = Field(default_factory=list, max_length=10_000)
+    headless: Headless = Field(default_factory=Headless)
 
     @field_validator("sla_policy")
     @classmethod

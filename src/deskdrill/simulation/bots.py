@@ -16,7 +16,6 @@ of its tickets, and claims a new one from its tier's queue while under its cap.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +23,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskdrill.accounts.enums import Tier
@@ -32,7 +31,7 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
 from deskdrill.customers.models import Order
 from deskdrill.drills.models import Drill
-from deskdrill.scenarios.model import Duration, Macro, Scenario, Strict
+from deskdrill.scenarios.model import Duration, Handling, Macro, Scenario, Strict
 from deskdrill.simulation import outcomes
 from deskdrill.simulation.models import ScenarioTicket
 from deskdrill.tickets import compensation, schemas, service, workflow
@@ -41,26 +40,6 @@ from deskdrill.tickets.models import Compensation, Ticket, TicketEvent
 from deskdrill.tickets.recording import TIER_RANK
 
 Kind = Literal["careful", "sloppy"]
-
-
-class Handling(Strict):
-    """How long one action takes."""
-
-    dist: Literal["fixed", "exponential", "lognormal"] = "lognormal"
-    mean: Duration = timedelta(seconds=90)
-    sd: Duration = Field(default=timedelta(seconds=45), description="lognormal only")
-
-    def draw(self, rng: random.Random) -> timedelta:
-        mean = self.mean.total_seconds()
-        if self.dist == "fixed" or mean <= 0:
-            seconds = mean
-        elif self.dist == "exponential":
-            seconds = rng.expovariate(1 / mean)
-        else:
-            sd = max(self.sd.total_seconds(), 1e-6)
-            sigma2 = math.log(1 + (sd / mean) ** 2)
-            seconds = rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
-        return timedelta(milliseconds=max(1000, int(seconds * 1000)))
 
 
 class AgentGroup(Strict):
@@ -80,8 +59,9 @@ class RunPlan(Strict):
     agents: list[AgentGroup] = Field(min_length=1, max_length=100)
 
 
-def parse_agents(text: str) -> RunPlan:
-    """``careful:8,sloppy:2,careful:1@L2`` (``bot`` means careful)."""
+def parse_agents(text: str, handling: Handling | None = None) -> RunPlan:
+    """``careful:8,sloppy:2,careful:1@L2`` (``bot`` means careful), each taking
+    ``handling`` per action."""
     groups = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         spec, _, tier = part.partition("@")
@@ -95,7 +75,10 @@ def parse_agents(text: str) -> RunPlan:
             level = Tier(tier) if tier else Tier.L1
         except ValueError:
             raise ValueError(f"{part!r}: unknown tier {tier!r}") from None
-        groups.append(AgentGroup(kind=kind, count=int(count or 1), tier=level))  # type: ignore[arg-type]
+        group = AgentGroup(kind=kind, count=int(count or 1), tier=level)  # type: ignore[arg-type]
+        if handling is not None:
+            group = group.model_copy(update={"handling": handling})
+        groups.append(group)
     if not groups:
         raise ValueError("name at least one agent, e.g. careful:4")
     return RunPlan(agents=groups)
@@ -109,6 +92,12 @@ def staffed(plan: RunPlan) -> RunPlan:
     return RunPlan(agents=[*plan.agents, *extra])
 
 
+_MINE = (
+    select(Ticket)
+    .where(Ticket.drill_id == bindparam("drill"), Ticket.assignee_id == bindparam("user"))
+    .where(Ticket.status != Status.closed)
+    .order_by(Ticket.priority, Ticket.received_at, Ticket.id)
+)
 _ASK = {
     "logistics": "courier",
     "lost_item": "driver",
@@ -138,6 +127,7 @@ class Bot:
     errors: list[str] = field(default_factory=list)
     skip: set[int] = field(default_factory=set)  # tickets it failed on: left to others
     current: int | None = None
+    seen: int = -1  # the change mark when it last found nothing to do
 
     def on_duty(self, start: datetime, at: datetime) -> bool:
         if self.group.shift is None:
@@ -164,7 +154,8 @@ class Desk:
         """One action of ``bot`` at ``at``; its name, or None when there was nothing to do."""
         user = self.session.scalar(select(User).where(User.username == bot.username))
         assert user is not None
-        for ticket in self._mine(user):
+        mine = self._mine(user)
+        for ticket in mine:
             if ticket.id in bot.skip:
                 continue
             bot.current = ticket.id
@@ -172,25 +163,16 @@ class Desk:
             if done is not None:
                 return done
         bot.current = None
-        if len(self._mine(user, active_only=True)) < max_concurrent:
+        if sum(1 for t in mine if t.active) < max_concurrent:
             ticket = self._next_in_queue(bot.tier)
             if ticket is not None:
                 service.claim(session=self.session, ticket=ticket, actor=user, at=at)
                 return "claim"
         return None
 
-    def _mine(self, user: User, *, active_only: bool = False) -> list[Ticket]:
-        query = select(Ticket).where(
-            Ticket.drill_id == self.drill_id, Ticket.assignee_id == user.id
-        )
-        query = (
-            query.where(Ticket.active.is_(True))
-            if active_only
-            else query.where(Ticket.status != Status.closed)
-        )
-        return list(
-            self.session.scalars(query.order_by(Ticket.priority, Ticket.received_at, Ticket.id))
-        )
+    def _mine(self, user: User) -> list[Ticket]:
+        """Its tickets not yet closed, most urgent first."""
+        return list(self.session.scalars(_MINE, {"drill": self.drill_id, "user": user.id}))
 
     def _next_in_queue(self, tier: Tier) -> Ticket | None:
         return self.session.scalar(
@@ -344,6 +326,8 @@ class Desk:
             and not self._requested(ticket, "coupon")
         ):
             return self._compensate(user, ticket, at, "coupon", Decimal(owed.coupon) - got.coupons)
+        if owed.counterfeit_compensation and not got.counterfeit:
+            return self._counterfeit(user, ticket, at)
         if owed.order_action is not None and owed.order_action not in got.order_actions:
             compensation.order_action(
                 session=self.session,
@@ -354,6 +338,39 @@ class Desk:
             )
             return "order_action"
         return None
+
+    def _counterfeit(self, user: User, ticket: Ticket, at: Instant) -> str | None:
+        """A counterfeit finding on the first item, then its compensation (a multiple of
+        the price, which usually needs a supervisor's approval)."""
+        order = self.session.get(Order, ticket.order_id) if ticket.order_id else None
+        if order is None or not order.items or self._requested(ticket, "counterfeit_compensation"):
+            return None
+        sku = order.items[0]["sku"]
+        if not any(f.get("kind") == "counterfeit" for f in ticket.findings):
+            compensation.record_finding(
+                session=self.session,
+                ticket=ticket,
+                actor=user,
+                at=at,
+                data=schemas.FindingIn(
+                    kind="counterfeit",
+                    item_sku=sku,
+                    evidence="the merchant could not show proof of purchase from the brand",
+                ),
+            )
+            return "record_finding"
+        comp = compensation.compensate(
+            session=self.session,
+            ticket=ticket,
+            actor=user,
+            at=at,
+            caps=self.caps,
+            data=schemas.CompensateIn(
+                kind="counterfeit_compensation", item_sku=sku, reason="counterfeit confirmed"
+            ),
+        )
+        self._escalate_for_approval(user, ticket, at, comp)
+        return "compensate"
 
     def _requested(self, ticket: Ticket, kind: str) -> bool:
         return (
@@ -381,10 +398,19 @@ class Desk:
             caps=self.caps,
             data=schemas.CompensateIn(kind=kind, amount=amount, reason="as the policy says"),
         )
-        if comp.status == CompensationStatus.requested:
-            # Above this bot's limit: hand the ticket up to whoever may approve it.
-            up = {"L1": Tier.L2, "L2": Tier.supervisor}.get(ticket.tier)
-            if up is not None:
+        self._escalate_for_approval(user, ticket, at, comp)
+        return "compensate"
+
+    def _escalate_for_approval(
+        self, user: User, ticket: Ticket, at: Instant, comp: Compensation
+    ) -> None:
+        """Above this bot's limit: hand the ticket up to the lowest tier that may approve."""
+        if comp.status != CompensationStatus.requested:
+            return
+        for up in (Tier.L2, Tier.supervisor):
+            cap = self.caps.get(up.value, {}).get(comp.kind)
+            higher = TIER_RANK[up.value] > TIER_RANK[ticket.tier]
+            if higher and cap is not None and cap.per_action >= comp.amount:
                 workflow.escalate(
                     session=self.session,
                     ticket=ticket,
@@ -394,7 +420,7 @@ class Desk:
                         tier=up, reason="approval needed", complaint=_COMPLAINT
                     ),
                 )
-        return "compensate"
+                return
 
     def approve_waiting(self, user: User, ticket: Ticket, at: Instant) -> bool:
         waiting = self.session.scalars(

@@ -13,7 +13,7 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -33,10 +33,11 @@ from deskdrill.simulation import hooks, setup
 from deskdrill.simulation.bots import Bot, Desk, RunPlan, drill_caps, staffed
 from deskdrill.simulation.models import ScenarioTicket
 from deskdrill.sla import deadlines
-from deskdrill.sla.catch_up import catch_up
+from deskdrill.sla.catch_up import drain
 from deskdrill.tickets.models import Ticket, TicketEvent
 
 Progress = Callable[[float], None]  # simulated seconds done
+OVERTIME = timedelta(hours=2)
 
 
 @dataclass
@@ -139,34 +140,43 @@ def run(
         clock.pause(drill, wall)
         caps = drill_caps(session, drill_id, settings.compensation_caps)
     start = scenario.start
-    end = start + scenario.duration
+    # Arrivals stop at the scenario's end; the desk works on until its last ticket is
+    # closed, for at most OVERTIME more.
+    end = start + scenario.duration + OVERTIME
     now = start
     cap = scenario.team.max_concurrent
     rounds_at_now = 0
     while True:
-        with unit_of_work(factory, read_only=True) as session:
+        # One transaction per moment: move the clock, make happen what is due, let the
+        # bots act (each in a savepoint, so a refused action undoes only itself).
+        with unit_of_work(factory) as session:
             moment = _next_moment(session, drill_id, bots, end)
-        if moment is None:
-            break
-        rounds_at_now = rounds_at_now + 1 if moment <= now else 0
-        if rounds_at_now > 1000:  # every round moves something on; this is a bug guard
-            raise RuntimeError(f"the run makes no progress at {now.isoformat()}")
-        moment = max(moment, now)
-        wall = utc_now()
-        if moment > now:
-            with unit_of_work(factory) as session:
+            if moment is None:
+                break
+            rounds_at_now = rounds_at_now + 1 if moment <= now else 0
+            if rounds_at_now > 1000:  # every round moves something on; this is a bug guard
+                raise RuntimeError(f"the run makes no progress at {now.isoformat()}")
+            wall = utc_now()
+            if moment > now:
                 drill = session.get(Drill, drill_id)
                 assert drill is not None
                 clock.jump(drill, wall, moment - now)
-            now = moment
-        catch_up(factory, drill_id, wall)
-        for bot in bots:
-            if bot.free_at is not None and bot.free_at > now:
-                continue
-            bot.free_at = None
-            if not bot.on_duty(start, now):
-                continue
-            _act(factory, drill_id, scenario, caps, bot, Instant(sim=now, wall=wall), cap)
+                session.flush()
+                now = moment
+            at = Instant(sim=now, wall=wall)
+            drain(session, drill_id, at)
+            mark = _mark(session)
+            for bot in bots:
+                if bot.free_at is not None and bot.free_at > now:
+                    continue
+                finished = bot.free_at is not None  # its own action just ended
+                bot.free_at = None
+                if not bot.on_duty(start, now) or (not finished and bot.seen == mark):
+                    continue  # off duty, or nothing changed since it last found no work
+                if _act(session, drill_id, scenario, caps, bot, at, cap):
+                    mark = _mark(session)
+                else:
+                    bot.seen = mark
         if progress is not None:
             progress((now - start).total_seconds())
     with unit_of_work(factory) as session:
@@ -196,7 +206,7 @@ def run(
         seed=seed,
         plan=plan,
         started=start,
-        ended=end,
+        ended=now,
         wall_seconds=time.perf_counter() - started_wall,
         tickets=len(hashes),
         events=events or 0,
@@ -206,22 +216,26 @@ def run(
     )
 
 
+def _mark(session: Session) -> int:
+    """Changes so far (the newest trail event): an idle bot looks again only after one."""
+    return session.scalar(select(func.max(TicketEvent.id))) or 0
+
+
 def _act(
-    factory: sessionmaker[Session],
+    session: Session,
     drill_id: int,
     scenario: Scenario,
     caps: Any,
     bot: Bot,
     at: Instant,
     cap: int,
-) -> None:
-    """One action of one bot, in its own transaction; a refused action is noted and the
+) -> bool:
+    """One action of one bot; whether it did something. A refused action is noted and the
     bot leaves that ticket to others."""
+    category = ""
     try:
-        with unit_of_work(factory) as session:
-            desk = Desk(session, drill_id, scenario, caps)
-            done = desk.act(bot, at, cap)
-            category = ""
+        with session.begin_nested():
+            done = Desk(session, drill_id, scenario, caps).act(bot, at, cap)
             if bot.current is not None:
                 ticket = session.get(Ticket, bot.current)
                 category = str(ticket.category) if ticket is not None else ""
@@ -229,10 +243,11 @@ def _act(
         bot.errors.append(f"{at.sim.isoformat()}: {error.message}")
         if bot.current is not None:
             bot.skip.add(bot.current)
-        done, category = "error", ""
+        done = "error"
     if done is None:
-        return
+        return False
     took = bot.handling(category)
     bot.free_at = at.sim + took
     bot.busy += took
     bot.actions += 1
+    return True

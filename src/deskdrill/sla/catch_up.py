@@ -53,14 +53,31 @@ def catch_up(factory: sessionmaker[Session], drill_id: int, wall: datetime) -> i
     fired = 0
     for _ in range(MAX_ROUNDS):
         with unit_of_work(factory) as session:
-            now = clock.instant(session, drill_id, wall)
-            found = [(m, s) for s in SCHEDULES if (m := s.next_due(session, drill_id, now.sim))]
-            moment, schedule = min(found, key=lambda f: f[0]) if found else (None, None)
-            upto = Instant(sim=moment, wall=now.wall) if moment is not None else now
-            recorded = engine.step(session, drill_id, upto)
-            if recorded < engine.BATCH and schedule is not None:
-                recorded += schedule.step(session, drill_id, upto)
+            recorded = one_round(session, drill_id, clock.instant(session, drill_id, wall))
         fired += recorded
         if recorded == 0:
             break  # done, or what is left is being processed by another server process
+    return fired
+
+
+def one_round(session: Session, drill_id: int, now: Instant) -> int:
+    """SLA firings up to the next scheduled moment (at most a batch), then that moment's
+    scheduled events; how many things happened."""
+    found = [(m, s) for s in SCHEDULES if (m := s.next_due(session, drill_id, now.sim))]
+    moment, schedule = min(found, key=lambda f: f[0]) if found else (None, None)
+    upto = Instant(sim=moment, wall=now.wall) if moment is not None else now
+    recorded = engine.step(session, drill_id, upto)
+    if recorded < engine.BATCH and schedule is not None:
+        recorded += schedule.step(session, drill_id, upto)
+    return recorded
+
+
+def drain(session: Session, drill_id: int, now: Instant) -> int:
+    """Everything due up to ``now``, in this transaction (the headless runner's way)."""
+    fired = 0
+    for _ in range(MAX_ROUNDS):
+        recorded = one_round(session, drill_id, now)
+        fired += recorded
+        if recorded == 0:
+            break
     return fired
