@@ -15,11 +15,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="deskdrill benchmarks: ticket create over HTTP (wrk), queue queries "
-        "and the SLA engine step at the database layer. With no arguments: all three, on "
-        "SQLite and PostgreSQL.",
+        "and the SLA engine step at the database layer (SQLite and PostgreSQL), and the "
+        "headless runner on the 8-hour shift (SQLite). With no arguments: all four.",
     )
     parser.add_argument(
-        "command", nargs="?", default="all", choices=["all", "create", "queues", "engine"],
+        "command", nargs="?", default="all",
+        choices=["all", "create", "queues", "engine", "scenario"],
         help="which benchmark to run (default: all)",
     )  # fmt: skip
     parser.add_argument("--backend", choices=list(BACKENDS), default="both")
@@ -38,6 +39,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     queues.add_argument("--warmup", type=int, default=20, help="untimed calls per query first")
     queues.add_argument(
         "--rebuild", action="store_true", help="ignore the cached SQLite dataset and reload it"
+    )
+    scenario = parser.add_argument_group("scenario (the headless runner, 8-hour shift)")
+    scenario.add_argument(
+        "--scenario-scales",
+        type=_sizes,
+        default=(1, 10),
+        metavar="N,N",
+        help="arrival-rate multiples to run (bots scale with them); default 1,10",
     )
     engine = parser.add_argument_group("engine (SLA engine step at the database layer)")
     engine.add_argument(
@@ -118,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         outcomes += engine_outcomes(report)
+    if args.command in ("all", "scenario"):
+        from benchmarks.scenario import ScenarioOptions, run_scenario
+        from benchmarks.scenario import outcomes as scenario_outcomes
+
+        outcomes += scenario_outcomes(run_scenario(ScenarioOptions(scales=args.scenario_scales)))
     _summary(outcomes)
     return 0
 

@@ -385,7 +385,10 @@ class Desk:
         )
 
     def _awaiting_approval(self, ticket: Ticket) -> bool:
-        return self._requested(ticket, "refund") or self._requested(ticket, "coupon")
+        return any(
+            self._requested(ticket, kind)
+            for kind in ("refund", "coupon", "goodwill_credit", "counterfeit_compensation")
+        )
 
     def _compensate(
         self, user: User, ticket: Ticket, at: Instant, kind: str, amount: Decimal | None
