@@ -31,3 +31,24 @@ def test_api_docs_list_the_ticket_operations(
     expect(page.get_by_text("/api/v1/tickets/{key}/trail/verify").first).to_be_visible()
     page.screenshot(path=str(screenshots / "api-docs.png"))
     page.close()
+
+
+def test_a_headless_run_report_shows_its_charts(
+    browser: Browser, screenshots: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from deskdrill.cli.main import app as cli
+
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        cli, ["scenario", "run", "food-dinner-peak", "--out", str(out), "--lang", "zh"]
+    )
+    assert result.exit_code == 0, result.output
+    page = browser.new_page(locale="zh-CN", viewport={"width": 1100, "height": 1400})
+    page.goto((out / "report.html").as_uri())
+    expect(page.get_by_role("heading", name="外卖晚高峰：暴雨配送延误")).to_be_visible()
+    expect(page.get_by_role("img", name="未结工单随时间变化")).to_be_visible()
+    expect(page.get_by_role("img", name="坐席利用率")).to_be_visible()
+    page.screenshot(path=str(screenshots / "run-report.png"), full_page=False)
+    page.close()

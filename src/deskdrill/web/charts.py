@@ -37,9 +37,10 @@ def line(
 
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, v) for i, (_, v) in enumerate(points)))
     ticks = sorted({0, len(points) // 2, len(points) - 1})
+    anchors = {0: "start", len(points) - 1: "end"}
     labels = "".join(
-        f'<text x="{xy(i, 0)[0]:.1f}" y="{height - 10}" text-anchor="middle">'
-        f"{escape(points[i][0])}</text>"
+        f'<text x="{xy(i, 0)[0]:.1f}" y="{height - 10}" '
+        f'text-anchor="{anchors.get(i, "middle")}">{escape(points[i][0])}</text>'
         for i in ticks
     )
     body = (
@@ -59,6 +60,7 @@ def bars(
     top_value: float | None = None,
     unit: str = "",
     width: int = 640,
+    color: str = "#16a34a",
 ) -> Markup:
     """Horizontal bars with their values written at the end."""
     row, left = 22, 170
@@ -71,7 +73,7 @@ def bars(
         w = max(0.0, plot_w * min(value, peak) / peak)
         body += (
             f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{escape(label[:28])}</text>'
-            f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="#16a34a"/>'
+            f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="{color}"/>'
             f'<text x="{left + w + 4:.1f}" y="{y + 14}">{value:g}{escape(unit)}</text>'
         )
     return _frame(title, width, height, body)

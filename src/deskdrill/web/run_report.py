@@ -98,7 +98,7 @@ def render(report: dict[str, Any], lang: str = "en") -> str:
     figures = {
         "backlog": charts.line(t["backlog"], backlog),
         "utilisation": charts.bars(t["utilisation"], util, top_value=100, unit="%"),
-        "breaches": charts.bars(t["sla"], [(k, float(v)) for k, v in breaches]),
+        "breaches": charts.bars(t["sla"], [(k, float(v)) for k, v in breaches], color="#dc2626"),
         "expectations": charts.bars(t["by_expectation"], by_exp, top_value=100, unit="%"),
     }
     env = Environment(
