@@ -487,3 +487,24 @@ def test_the_score_over_http_with_evidence_and_per_trainee(factory: Factory) -> 
     plain = factory.desk()
     missing = plain.trainer.get(f"/drills/{plain.drill_id}/score")
     assert missing.status_code == 404 and "not started from a scenario" in missing.text
+
+
+def test_a_bot_works_the_tier_nobody_staffs(factory: Factory) -> None:
+    drill = ScenarioDrill(factory, tiers=[Tier.L1])
+    members = drill.trainer.get(f"/drills/{drill.id}").json()["members"]
+    bots = sorted(m for m in members if "-bot-" in m)
+    assert sorted(b.split("-bot-")[1] for b in bots) == ["incident-desk", "l2", "supervisor"]
+    drill.start()
+    drill.jump(120)
+    key = drill.ticket("外卖超时")["key"]
+    person = drill.people[0]
+    person.ok(f"/tickets/{key}/claim")
+    person.ok(f"/tickets/{key}/reply", {"body": "您好，我来处理"})
+    escalation = {"tier": "L2", "reason": "needs L2", "complaint": COMPLAINT}
+    person.ok(f"/tickets/{key}/escalate", escalation)
+    drill.jump(30 * 60)
+    detail = drill.detail(key)
+    assert detail["ticket"]["assignee"] and detail["ticket"]["assignee"].endswith("-bot-l2")
+    assert detail["ticket"]["status"] in ("resolved", "closed")
+    actors = {e["actor"] for e in detail["trail"]}
+    assert any(a.endswith("-bot-l2") for a in actors)

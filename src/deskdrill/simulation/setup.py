@@ -103,6 +103,8 @@ def create(
         member = session.get(DrillMember, (drill.id, user.id))
         assert member is not None
         member.tier = tier.value if tier is not None else None
+    staffed = {str(tier or user.tier) for user, tier in trainees}
+    bots = [_desk_bot(session, drill, Tier(t), now) for t in BOT_TIERS if t not in staffed]
     drill.clock_anchor_sim = scenario.start
     drill.clock_speed = Decimal(str(scenario.speed))
     session.add(
@@ -116,9 +118,30 @@ def create(
         )
     )
     _catalogue(session, drill.id, scenario)
-    _schedule(session, drill.id, scenario)
+    _schedule(session, drill.id, scenario, bots)
     session.flush()
     return drill
+
+
+# Tiers a ticket can be escalated to: when no person works one, a built-in bot does.
+BOT_TIERS = (Tier.L2, Tier.supervisor, Tier.incident_desk)
+
+
+def _desk_bot(session: Session, drill: Drill, tier: Tier, now: datetime) -> User:
+    """A member that never logs in (no password), worked by the scenario engine."""
+    name = f"{drill.name[:40]}-bot-{tier.value.lower().replace('_', '-')}"
+    user = User(
+        username=name,
+        display_name=f"{tier.value} bot",
+        role=Role.trainee,
+        tier=tier,
+        password_hash="!",
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    drills.add_member(session=session, drill=drill, user=user, now=now)
+    return user
 
 
 def _trainees(session: Session, roster: list[Seat]) -> list[tuple[User, Tier | None]]:
@@ -209,7 +232,7 @@ def fresh_order(spec: dict[str, Any], persona: str, item_name: str) -> OrderCrea
     )
 
 
-def _schedule(session: Session, drill_id: int, scenario: Scenario) -> None:
+def _schedule(session: Session, drill_id: int, scenario: Scenario, bots: list[User]) -> None:
     connection = session.connection()
     when = bind_processor(connection.dialect, UTCDateTime())
     as_json = bind_processor(connection.dialect, _SCHEDULE.c.payload.type)
@@ -227,9 +250,22 @@ def _schedule(session: Session, drill_id: int, scenario: Scenario) -> None:
         (drill_id, a.key, when(scenario.start + a.at), "arrival", as_json(a.payload))
         for a in generate(scenario)
     ]
+    rows += [
+        (
+            drill_id,
+            f"bot:{bot.username}:0",
+            when(scenario.start),
+            "bot",
+            as_json({"bot": bot.username}),
+        )
+        for bot in bots
+    ]
     insert_rows(connection, _SCHEDULE, _SCHEDULE_COLUMNS, rows)
 
 
 def scheduled_count(session: Session, drill_id: int) -> int:
-    query = select(func.count()).where(ScheduledEvent.drill_id == drill_id)
+    """Arrivals scheduled (timeline and generated)."""
+    query = select(func.count()).where(
+        ScheduledEvent.drill_id == drill_id, ScheduledEvent.kind == "arrival"
+    )
     return session.scalar(query) or 0

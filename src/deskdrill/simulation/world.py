@@ -7,6 +7,7 @@ returns the outcome recorded on the schedule (``done``, or why it did nothing).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,14 +18,17 @@ from sqlalchemy.orm import Session
 from deskdrill.accounts.enums import Role, Tier
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, iso_ms
+from deskdrill.core.errors import DomainError
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
-from deskdrill.drills.models import DrillMember
+from deskdrill.drills.models import Drill, DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
+from deskdrill.settings import default_caps
 from deskdrill.simulation import csat, outcomes
+from deskdrill.simulation.bots import AgentGroup, Bot, Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket, ScheduledEvent
 from deskdrill.simulation.setup import fresh_order
-from deskdrill.tickets import intake, schemas, service, workflow
+from deskdrill.tickets import compensation, intake, schemas, service, workflow
 from deskdrill.tickets.enums import CompensationStatus, MessageKind, Status
 from deskdrill.tickets.models import Compensation, Message, OrderAction, Ticket
 
@@ -32,6 +36,8 @@ from deskdrill.tickets.models import Compensation, Message, OrderAction, Ticket
 SIMULATOR = User(username="scenario", role=Role.admin, tier=Tier.supervisor)
 VERDICT_AFTER = timedelta(minutes=10)  # a customer checks the resolution this much later
 RATING_AFTER = timedelta(minutes=1)
+BOT_IDLE = timedelta(seconds=30)  # a built-in agent with nothing to do looks again then
+BOT_OVERTIME = timedelta(hours=2)  # after the scenario's end, bots work on this long
 
 _CACHE: dict[tuple[int, str, int], Scenario] = {}
 
@@ -63,7 +69,9 @@ class World:
 
     # --- scheduling -----------------------------------------------------------------
 
-    def schedule(self, key: str, due: datetime, kind: str, ticket_id: int, **payload: Any) -> None:
+    def schedule(
+        self, key: str, due: datetime, kind: str, ticket_id: int | None, **payload: Any
+    ) -> None:
         exists = self.session.scalar(
             select(ScheduledEvent.id).where(
                 ScheduledEvent.drill_id == self.drill_id, ScheduledEvent.key == key
@@ -375,6 +383,30 @@ class World:
         )
         return "done"
 
+    def bot(self, event: ScheduledEvent, at: Instant) -> str:
+        """A built-in agent at a tier nobody staffs takes its next action, then comes back
+        when that action is done (or, with nothing to do, a little later)."""
+        name = event.payload["bot"]
+        user = self.session.scalar(select(User).where(User.username == name))
+        end = self.scenario.start + self.scenario.duration + BOT_OVERTIME
+        if user is None or at.sim > end:
+            return "off duty"
+        group = AgentGroup(tier=user.tier, handling=self.scenario.headless.handling)
+        agent = Bot(name, "careful", Tier(user.tier), group, random.Random(event.key))
+        drill = self.session.get(Drill, self.drill_id)
+        assert drill is not None
+        caps = compensation.effective_caps(default_caps(), drill)
+        try:
+            with self.session.begin_nested():
+                done = Desk(self.session, self.drill_id, self.scenario, caps).act(
+                    agent, at, self.scenario.team.max_concurrent
+                )
+        except DomainError as error:
+            done = f"refused: {error.message}"[:32]
+        later = agent.handling("") if done else BOT_IDLE
+        self.schedule(f"bot:{name}:{iso_ms(at.sim + later)}", at.sim + later, "bot", None, bot=name)
+        return done or "idle"
+
     # --- helpers ------------------------------------------------------------------------
 
     def _ticket(self, event: ScheduledEvent) -> tuple[Ticket, ScenarioTicket]:
@@ -401,4 +433,5 @@ HANDLERS: dict[str, Callable[[World, ScheduledEvent, Instant], str]] = {
     "third_party_reply": World.third_party_reply,
     "verdict": World.verdict,
     "rating": World.rating,
+    "bot": World.bot,
 }
