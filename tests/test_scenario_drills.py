@@ -508,3 +508,22 @@ def test_a_bot_works_the_tier_nobody_staffs(factory: Factory) -> None:
     assert detail["ticket"]["status"] in ("resolved", "closed")
     actors = {e["actor"] for e in detail["trail"]}
     assert any(a.endswith("-bot-l2") for a in actors)
+
+
+def test_an_event_that_fails_is_recorded_and_the_drill_goes_on(factory: Factory) -> None:
+    # The catalogue already has the number the first generated order would take.
+    text = scenario().replace(
+        "orders:\n",
+        "orders:\n  - {id: RUSH-00001, kind: goods, customer: wang, "
+        "items: [{sku: X, name: 杯子, price: 10.00}], amount: 10.00}\n",
+    ) + (
+        "generators:\n"
+        "  - id: rush\n    per_hour: 30\n    end: 1h\n    templates:\n"
+        "      - {category: logistics, subject: 还没到, message: 外卖还没到}\n"
+    )
+    drill = ScenarioDrill(factory, text)
+    drill.start()
+    drill.jump(3600)
+    tickets = drill.tickets()  # the read still works
+    assert len(tickets) == drill.made["scheduled"] - 1  # all but the one that failed
+    assert {"外卖超时", "Question", "Unsafe driver"} <= {t["subject"] for t in tickets}

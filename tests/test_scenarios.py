@@ -230,3 +230,73 @@ def test_the_readme_example_is_valid() -> None:
     block = readme.split("A minimal scenario:\n\n```yaml\n", 1)[1].split("```", 1)[0]
     scenario = parse(block.encode(), "README.md")
     assert scenario.id == "tiny" and scenario.expectations[0].entitled is not None
+
+
+class TestLimits:
+    """Values that would validate and then fail during a drill are refused up front."""
+
+    def test_durations_infinite_numbers_and_names(self) -> None:
+        for old, new, expected in (
+            ("duration: 30m", "duration: 999999999d", "duration: expected a duration"),
+            ("duration: 30m", "duration: 31d", "duration: at most 30 days"),
+            ("    name: 李雷", "    name: " + "李" * 129, "personas[0].name"),
+        ):
+            found = problems(SMALL.replace(old, new))
+            assert any(expected in f for f in found), found
+        policy = "sla_policy:\n  name: x\n  targets:\n" + "".join(
+            f"    {p}: {{first_response: 1, first_response_email: 1, next_response: 1, "
+            f"resolution: {'.inf' if p == 'P1' else 1}}}\n"
+            for p in ("P1", "P2", "P3", "P4")
+        )
+        [found] = problems(SMALL + policy)
+        assert "sla_policy.targets.P1.resolution" in found and "finite" in found
+
+    def test_too_many_generated_arrivals(self) -> None:
+        text = SMALL.replace("duration: 30m", "duration: 30d") + (
+            "generators:\n  - id: flood\n    per_hour: 1000\n    templates:\n"
+            "      - {category: other, subject: x, message: y}\n"
+        )
+        [found] = problems(text)
+        assert "generators: up to 720,000 generated tickets" in found
+
+
+def test_scenario_text_is_escaped_in_the_html_report() -> None:
+    from deskdrill.web import run_report
+
+    hostile = '<script>alert("x")</script>'
+    report = {
+        "scenario": {"id": "x", "title": {"zh": hostile, "en": hostile}, "difficulty": "easy"},
+        "seed": 1,
+        "agents": [],
+        "throughput": {"tickets": 0, "events": 0, "wall_seconds": 0, "sim_to_wall": 0},
+        "sla": {
+            "first_response_attainment": None,
+            "resolution_attainment": None,
+            "backlog": [{"sim_at": "2026-01-01T00:00:00", "open": 1}],
+            "breaches_by_timer": {hostile: 1},
+        },
+        "queue_wait": {
+            "mean_seconds": None,
+            "p50_seconds": None,
+            "p90_seconds": None,
+            "share_waiting": None,
+        },
+        "utilisation": [{"agent": hostile, "share": 10}],
+        "csat": {"mean": None},
+        "score": {
+            "earned": 0,
+            "points": 0,
+            "by_expectation": [],
+            "tickets": [
+                {
+                    "ticket": "DD-1",
+                    "checks": [
+                        {"name": hostile, "passed": False, "detail": hostile, "evidence": []}
+                    ],
+                }
+            ],
+        },
+        "expectations": [],
+    }
+    html = run_report.render(report, "en")
+    assert hostile not in html and "&lt;script&gt;" in html

@@ -104,11 +104,18 @@ def _problem(document: Document, source: str, path: tuple[str | int, ...], messa
 
 
 def _problems(error: ValidationError, document: Document, source: str) -> list[Problem]:
-    problems: list[Problem] = []
-    seen: set[tuple[tuple[str | int, ...], str]] = set()
+    found: list[tuple[tuple[str | int, ...], str, str]] = []
     for detail in error.errors(include_url=False):
         path = _data_path(document.data, detail["loc"], detail["type"])
-        message = _message(detail, path)
+        found.append((path, detail["type"], _message(detail, path)))
+    # A value that may be one of several shapes (a policy's name or a whole policy) fails
+    # each shape; when a deeper problem shows which shape was meant, the others are noise.
+    deeper = {p[:i] for p, _, _ in found for i in range(len(p))}
+    problems: list[Problem] = []
+    seen: set[tuple[tuple[str | int, ...], str]] = set()
+    for path, kind, message in found:
+        if kind.endswith("_type") and path in deeper:
+            continue
         if (path, message) not in seen:
             seen.add((path, message))
             problems.append(_problem(document, source, path, message))

@@ -44,7 +44,8 @@ from deskdrill.tickets.enums import (
 )
 
 FORMAT = 1
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?$")
+MAX_DURATION = timedelta(days=30)
 _DURATION_HELP = "a duration with units, such as 45s, 5m, 1h30m or 2d"
 
 
@@ -57,7 +58,10 @@ def _duration(value: Any) -> Any:
     if not value.strip() or match is None:
         raise ValueError(f"expected {_DURATION_HELP}, got {value!r}")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    found = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if found > MAX_DURATION:
+        raise ValueError(f"at most {MAX_DURATION.days} days, got {value!r}")
+    return found
 
 
 def _format_duration(value: timedelta) -> str:
@@ -124,6 +128,16 @@ def _localize(value: Any) -> Any:
 Text = Annotated[Localized, BeforeValidator(_localize)]
 
 
+class ShortLocalized(Localized):
+    """A name: as a party's name is stored, at most 128 characters."""
+
+    zh: str | None = Field(default=None, min_length=1, max_length=128)
+    en: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+Name = Annotated[ShortLocalized, BeforeValidator(_localize)]
+
+
 # --- catalogue -------------------------------------------------------------------------
 
 
@@ -131,7 +145,7 @@ class Persona(Strict):
     """A simulated customer: how they write, and how long they wait before chasing."""
 
     id: Id
-    name: Text
+    name: Name
     kind: Literal["consumer", "passenger"] = "consumer"
     language: Literal["zh", "en"] = "zh"
     tone: Literal["polite", "neutral", "curt", "angry"] = "neutral"
@@ -154,7 +168,7 @@ class ThirdParty(Strict):
 
     id: Id
     kind: Literal["merchant", "courier", "driver"]
-    name: Text
+    name: Name
     reply_after: Duration = Field(default=timedelta(minutes=5))
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 -]{5,31}$")
 
@@ -323,14 +337,14 @@ class Injection(Strict):
 class ProfileWindow(Strict):
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, sim time")
     end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
-    factor: float = Field(gt=0, le=100)
+    factor: float = Field(gt=0, le=100, allow_inf_nan=False)
 
 
 class Template(Strict):
     """One kind of generated ticket; ``weight`` is its share of the mix."""
 
     category: Category
-    weight: float = Field(default=1, gt=0)
+    weight: float = Field(default=1, gt=0, le=1_000_000, allow_inf_nan=False)
     channel: Channel = Channel.chat
     priority: Priority = Priority.P3
     subject: Text
@@ -345,10 +359,15 @@ class Template(Strict):
 class Generator(Strict):
     """Poisson arrivals: ``per_hour`` on average, times the profile factor of the hour."""
 
-    id: Id
+    id: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="short: generated order numbers start with it",
+    )
     start: Duration = timedelta(0)
     end: Duration | None = Field(default=None, description="default: the scenario's end")
-    per_hour: float = Field(gt=0, le=100_000)
+    per_hour: float = Field(gt=0, le=10_000, allow_inf_nan=False)
     profile: list[ProfileWindow] = Field(default_factory=list, max_length=48)
     templates: list[Template] = Field(min_length=1, max_length=200)
 

@@ -11,6 +11,7 @@ from typing import Any
 from deskdrill.scenarios.model import Scenario
 
 Found = tuple[tuple[str | int, ...], str]
+MAX_ARRIVALS = 20_000
 
 
 def _unique(items: Sequence[Any], where: str) -> Iterator[Found]:
@@ -83,6 +84,21 @@ def _check(s: Scenario) -> Iterator[Found]:
             low, high = template.amount
             if low > high:
                 yield (*base, "amount"), "the lower bound is above the upper one"
+    expected = sum(
+        g.per_hour
+        * max([1.0, *(w.factor for w in g.profile)])
+        * ((g.end if g.end is not None else s.duration) - g.start).total_seconds()
+        / 3600
+        for g in s.generators
+    )
+    if expected > MAX_ARRIVALS:
+        yield (
+            ("generators",),
+            (
+                f"up to {expected:,.0f} generated tickets; a scenario may have at most "
+                f"{MAX_ARRIVALS:,} (lower per_hour, the profile factors or the duration)"
+            ),
+        )
     kinds = {m.kind for m in s.macros}
     for i, expectation in enumerate(s.expectations):
         yield from _known(expectation.ticket, tickets, "timeline ticket",

@@ -16,6 +16,7 @@ from typing import Any
 
 from deskdrill.customers.enums import OrderKind
 from deskdrill.scenarios.model import Generator, ProfileWindow, Scenario
+from deskdrill.scenarios.references import MAX_ARRIVALS
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ def _one(scenario: Scenario, index: int, generator: Generator) -> list[Arrival]:
         if rng.random() * peak >= factor_at(generator.profile, local):
             continue
         number = len(found) + 1
+        if number > MAX_ARRIVALS:
+            break  # references.check refuses such scenarios; this only bounds the work
         chosen = rng.choices(range(len(weights)), weights=weights)[0]
         template = generator.templates[chosen]
         persona = rng.choice(template.personas or [p.id for p in scenario.personas])

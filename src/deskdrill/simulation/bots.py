@@ -261,6 +261,8 @@ class Desk:
         code = "compensated" if owed is not None else "information_provided"
         if link is not None and link.report_required:
             code = "handed_to_authorities"
+        if owed is not None and owed.resolution:
+            code = owed.resolution[0]
         workflow.resolve(
             session=self.session,
             ticket=ticket,
@@ -457,7 +459,7 @@ class Desk:
             ticket=ticket,
             actor=user,
             at=at,
-            data=schemas.MessageIn(body=body or "…"),
+            data=schemas.MessageIn(body=(body or "…")[:20_000]),
         )
 
 

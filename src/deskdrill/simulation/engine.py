@@ -7,6 +7,7 @@ has not started, or has finished, wait.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
@@ -18,6 +19,7 @@ from deskdrill.drills.models import Drill
 from deskdrill.simulation.models import ScheduledEvent
 from deskdrill.simulation.world import HANDLERS, World, scenario_of
 
+log = logging.getLogger("deskdrill.scenario")
 BATCH = 200
 _LIVE = ("running", "paused")
 # Built once (a statement per call costs more to build than to run).
@@ -56,7 +58,14 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
     ).all()
     world = World(session, drill_id, scenario)
     for event in events:
-        event.outcome = HANDLERS[event.kind](world, event, Instant(sim=event.due, wall=upto.wall))
+        at = Instant(sim=event.due, wall=upto.wall)
+        try:
+            with session.begin_nested():
+                outcome = HANDLERS[event.kind](world, event, at)
+        except Exception as error:  # one bad event must not stop the drill
+            log.exception("scenario event %s of drill %s failed", event.key, drill_id)
+            outcome = f"error: {type(error).__name__}"
+        event.outcome = outcome[:32]
         event.done_at = upto.wall
         session.flush()
     return len(events)

@@ -91,4 +91,6 @@ def shortfalls(entitled: Entitlement, got: Outcome, session: Session, ticket: Ti
         missing.append("counterfeit compensation")
     if entitled.order_action is not None and entitled.order_action not in got.order_actions:
         missing.append(f"order action {entitled.order_action}")
+    if entitled.resolution and ticket.resolution_code not in entitled.resolution:
+        missing.append(f"resolution {' or '.join(entitled.resolution)}")
     return missing

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from deskdrill.accounts.enums import Role
 from deskdrill.accounts.models import User
+from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Expectation, Macro, Scenario
 from deskdrill.simulation import csat, outcomes
 from deskdrill.simulation.models import ScenarioTicket
@@ -245,9 +246,8 @@ def _macros(scenario: Scenario, kind: str) -> list[Macro]:
     return [m for m in scenario.macros if m.kind == kind]
 
 
-def _holder(session: Session, ticket: Ticket, events: list[TicketEvent]) -> str | None:
+def _holder(events: list[TicketEvent], trainees: set[str]) -> str | None:
     """The trainee who held the ticket last."""
-    trainees = set(session.scalars(select(User.username).where(User.role == Role.trainee)))
     for event in reversed(events):
         assignee = event.payload.get("changes", {}).get("assignee", "")
         if assignee in trainees:
@@ -264,6 +264,13 @@ def score(session: Session, drill_id: int, scenario: Scenario) -> DrillScore:
         .order_by(ScenarioTicket.ticket_id)
     ).all()
     scored: list[Scored] = []
+    trainees = set(
+        session.scalars(
+            select(User.username)
+            .join(DrillMember, DrillMember.user_id == User.id)
+            .where(DrillMember.drill_id == drill_id, User.role == Role.trainee)
+        )
+    )
     for link in links:
         ticket = session.get(Ticket, link.ticket_id)
         assert ticket is not None
@@ -282,7 +289,7 @@ def score(session: Session, drill_id: int, scenario: Scenario) -> DrillScore:
             )
         )
         judge = _Judge(session, scenario, ticket, events)
-        holder = _holder(session, ticket, events)
+        holder = _holder(events, trainees)
         for index, expectation in applying:
             found = judge.checks(expectation)
             share = expectation.points / len(found) if found else 0

@@ -128,8 +128,10 @@ BOT_TIERS = (Tier.L2, Tier.supervisor, Tier.incident_desk)
 
 
 def _desk_bot(session: Session, drill: Drill, tier: Tier, now: datetime) -> User:
-    """A member that never logs in (no password), worked by the scenario engine."""
-    name = f"{drill.name[:40]}-bot-{tier.value.lower().replace('_', '-')}"
+    """A member that never logs in (no password), worked by the scenario engine. Named
+    after the drill's id, which no other drill and no person's account (letters first)
+    can have."""
+    name = f"d{drill.id}-bot-{tier.value.lower().replace('_', '-')}"
     user = User(
         username=name,
         display_name=f"{tier.value} bot",

@@ -36,6 +36,7 @@ from deskdrill.tickets.models import Compensation, Message, OrderAction, Ticket
 SIMULATOR = User(username="scenario", role=Role.admin, tier=Tier.supervisor)
 VERDICT_AFTER = timedelta(minutes=10)  # a customer checks the resolution this much later
 RATING_AFTER = timedelta(minutes=1)
+MESSAGE_MAX = 20_000  # as a message may be (tickets.schemas)
 BOT_IDLE = timedelta(seconds=30)  # a built-in agent with nothing to do looks again then
 BOT_OVERTIME = timedelta(hours=2)  # after the scenario's end, bots work on this long
 
@@ -338,12 +339,13 @@ class World:
                 "en": "Checked: nothing unusual on our side.",
             }
             facts = [nothing["zh" if persona.language == "zh" else "en"]]
+        body = "\n".join(facts)[:MESSAGE_MAX]
         service.third_party_message(
             session=self.session,
             ticket=ticket,
             actor=SIMULATOR,
             at=at,
-            data=schemas.ThirdPartyMessageIn(party=party.ref, body="\n".join(facts)),
+            data=schemas.ThirdPartyMessageIn(party=party.ref, body=body),
         )
         return "done"
 
@@ -393,6 +395,7 @@ class World:
             return "off duty"
         group = AgentGroup(tier=user.tier, handling=self.scenario.headless.handling)
         agent = Bot(name, "careful", Tier(user.tier), group, random.Random(event.key))
+        agent.skip = set(event.payload.get("skip", []))
         drill = self.session.get(Drill, self.drill_id)
         assert drill is not None
         caps = compensation.effective_caps(default_caps(), drill)
@@ -403,8 +406,17 @@ class World:
                 )
         except DomainError as error:
             done = f"refused: {error.message}"[:32]
+            if agent.current is not None:
+                agent.skip.add(agent.current)  # leave that ticket to a trainer
         later = agent.handling("") if done else BOT_IDLE
-        self.schedule(f"bot:{name}:{iso_ms(at.sim + later)}", at.sim + later, "bot", None, bot=name)
+        self.schedule(
+            f"bot:{name}:{iso_ms(at.sim + later)}",
+            at.sim + later,
+            "bot",
+            None,
+            bot=name,
+            skip=sorted(agent.skip),
+        )
         return done or "idle"
 
     # --- helpers ------------------------------------------------------------------------

@@ -67,7 +67,9 @@ def one_round(session: Session, drill_id: int, now: Instant) -> int:
     moment, schedule = min(found, key=lambda f: f[0]) if found else (None, None)
     upto = Instant(sim=moment, wall=now.wall) if moment is not None else now
     recorded = engine.step(session, drill_id, upto)
-    if recorded < engine.BATCH and schedule is not None:
+    if _sla_due(session, drill_id, upto.sim):
+        return recorded + 1  # more SLA work before this moment: another round first
+    if schedule is not None:
         recorded += schedule.step(session, drill_id, upto)
     return recorded
 

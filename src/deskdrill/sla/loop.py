@@ -71,7 +71,12 @@ class EngineLoop:
                 select(Drill.id).where(Drill.clock_state != "finished")
             ).all()
         wall = utc_now()
-        fired = sum(catch_up(self.factory, drill_id, wall) for drill_id in drill_ids)
+        fired = 0
+        for drill_id in drill_ids:
+            try:
+                fired += catch_up(self.factory, drill_id, wall)
+            except Exception:  # one drill's failure must not stop the others
+                log.exception("catching up drill %s failed", drill_id)
         checkpoint(self.engine)
         return fired
 

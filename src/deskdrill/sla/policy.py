@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deskdrill.core.errors import Invalid
-from deskdrill.tickets.enums import Priority
+from deskdrill.tickets.enums import Category, Channel, Priority
 
-Minutes = float
+# A target in minutes: positive and finite, at most a year.
+Minutes = Annotated[float, Field(gt=0, le=525_600, allow_inf_nan=False)]
 BreachAction = Literal["notify", "bump_priority", "escalate"]
 PRIORITIES = tuple(Priority)
 
@@ -65,11 +66,11 @@ class SlaPolicy(BaseModel):
         "the tier of the category's escalation rule)",
     )
 
-    by_channel: dict[str, dict[str, TargetOverrides]] = Field(
+    by_channel: dict[Channel, dict[str, TargetOverrides]] = Field(
         default_factory=dict,
         description="per channel, per priority: targets that differ from the base ones",
     )
-    by_category: dict[str, dict[str, TargetOverrides]] = Field(
+    by_category: dict[Category, dict[str, TargetOverrides]] = Field(
         default_factory=dict,
         description="per category, per priority: targets that differ from the base and "
         "channel ones (the category wins)",
