@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.core.errors import DomainError
@@ -18,6 +19,12 @@ from deskdrill.sla import deadlines
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def print_problems(problems: Iterable[object]) -> None:
+    """Each problem of a scenario file on its own line, never wrapped."""
+    for problem in problems:
+        err_console.print(f"[red]✗[/red] {escape(str(problem))}", highlight=False, soft_wrap=True)
 
 
 def load_settings() -> Settings:

@@ -5,12 +5,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
 from deskdrill.accounts import service as accounts
-from deskdrill.cli.context import console, err_console, factory_scope, session_scope
+from deskdrill.cli.context import (
+    console,
+    err_console,
+    factory_scope,
+    print_problems,
+    session_scope,
+)
 from deskdrill.core.clock import DrillClock, utc_now
 from deskdrill.core.errors import DomainError
 from deskdrill.db.engine import unit_of_work
@@ -144,8 +149,7 @@ def create(
     try:
         found, raw = library.resolve(scenario)
     except ScenarioInvalid as invalid:
-        for problem in invalid.problems:
-            err_console.print(f"[red]✗[/red] {escape(str(problem))}", soft_wrap=True)
+        print_problems(invalid.problems)
         raise typer.Exit(1) from None
     except DomainError as exc:
         err_console.print(f"[red]error:[/red] {exc.message}")

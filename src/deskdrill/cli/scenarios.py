@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from deskdrill.cli.context import console, err_console
+from deskdrill.cli.context import console, err_console, print_problems
 from deskdrill.core.errors import DomainError
 from deskdrill.scenarios import library
 from deskdrill.scenarios.load import ScenarioInvalid, read
@@ -30,13 +30,11 @@ def validate(
             scenario = read(path)
         except ScenarioInvalid as invalid:
             failed += 1
-            for problem in invalid.problems:
-                if as_json:
+            if as_json:
+                for problem in invalid.problems:
                     console.print_json(json.dumps(problem.to_json(), ensure_ascii=False))
-                else:
-                    err_console.print(
-                        f"[red]✗[/red] {escape(str(problem))}", highlight=False, soft_wrap=True
-                    )
+            else:
+                print_problems(invalid.problems)
             continue
         if not as_json:
             count = len(scenario.timeline)
@@ -91,8 +89,7 @@ def run(
         found, raw = library.resolve(scenario)
         chosen = headless.plan_from(found, agents, plan)
     except ScenarioInvalid as invalid:
-        for problem in invalid.problems:
-            err_console.print(f"[red]✗[/red] {escape(str(problem))}", soft_wrap=True)
+        print_problems(invalid.problems)
         raise typer.Exit(1) from None
     except (DomainError, ValueError) as problem:
         message = problem.message if isinstance(problem, DomainError) else str(problem)

@@ -19,10 +19,11 @@ def shipped() -> list[tuple[Path, Scenario]]:
 
 
 def find(scenario_id: str) -> tuple[Path, Scenario]:
-    for path, scenario in shipped():
+    library = shipped()
+    for path, scenario in library:
         if scenario.id == scenario_id:
             return path, scenario
-    known = ", ".join(s.id for _, s in shipped())
+    known = ", ".join(s.id for _, s in library)
     raise NotFound(f"no shipped scenario {scenario_id!r}; shipped: {known}")
 
 

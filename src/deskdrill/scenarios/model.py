@@ -9,21 +9,14 @@ are checked by ``scenarios.references`` once the shapes are right.
 
 from __future__ import annotations
 
-import math
-import random
 import re
 from datetime import timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
-    PlainSerializer,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -31,6 +24,17 @@ from pydantic import (
 from deskdrill.accounts.enums import Tier
 from deskdrill.customers.enums import OrderKind, OrderStatus
 from deskdrill.customers.schemas import OrderItem
+from deskdrill.scenarios.fields import (
+    Bilingual,
+    Duration,
+    Handling,
+    Id,
+    Localized,
+    Money,
+    Name,
+    Strict,
+    Text,
+)
 from deskdrill.settings import Cap
 from deskdrill.sla.policy import POLICIES, SlaPolicy
 from deskdrill.tickets.enums import (
@@ -44,98 +48,6 @@ from deskdrill.tickets.enums import (
 )
 
 FORMAT = 1
-_DURATION = re.compile(r"^(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?$")
-MAX_DURATION = timedelta(days=30)
-_DURATION_HELP = "a duration with units, such as 45s, 5m, 1h30m or 2d"
-
-
-def _duration(value: Any) -> Any:
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"expected {_DURATION_HELP}, got {value!r}")
-    match = _DURATION.match(value.strip())
-    if not value.strip() or match is None:
-        raise ValueError(f"expected {_DURATION_HELP}, got {value!r}")
-    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    found = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if found > MAX_DURATION:
-        raise ValueError(f"at most {MAX_DURATION.days} days, got {value!r}")
-    return found
-
-
-def _format_duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts) or "0s"
-
-
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(_duration),
-    PlainSerializer(_format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": _DURATION.pattern, "description": _DURATION_HELP}),
-]
-Id = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-        description="letters, digits, '-', '_' and '.'",
-    ),
-]
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
-Share = Annotated[float, Field(ge=0, le=1)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_enum_values=True)
-
-
-class Bilingual(Strict):
-    """The same text in Simplified Chinese and English."""
-
-    zh: str = Field(min_length=1, max_length=20_000)
-    en: str = Field(min_length=1, max_length=20_000)
-
-
-class Localized(Strict):
-    """Text in one or both languages (a persona speaks its own)."""
-
-    zh: str | None = Field(default=None, min_length=1, max_length=20_000)
-    en: str | None = Field(default=None, min_length=1, max_length=20_000)
-
-    @model_validator(mode="after")
-    def _one_at_least(self) -> Localized:
-        if self.zh is None and self.en is None:
-            raise ValueError("give the text in zh, en or both")
-        return self
-
-    def get(self, language: str) -> str:
-        found = self.zh if language == "zh" else self.en
-        return found or self.en or self.zh or ""
-
-
-def _localize(value: Any) -> Any:
-    return {"zh": value, "en": value} if isinstance(value, str) else value
-
-
-Text = Annotated[Localized, BeforeValidator(_localize)]
-
-
-class ShortLocalized(Localized):
-    """A name: as a party's name is stored, at most 128 characters."""
-
-    zh: str | None = Field(default=None, min_length=1, max_length=128)
-    en: str | None = Field(default=None, min_length=1, max_length=128)
-
-
-Name = Annotated[ShortLocalized, BeforeValidator(_localize)]
 
 
 # --- catalogue -------------------------------------------------------------------------
@@ -410,27 +322,6 @@ class Incident(Strict):
         if (self.ticket is None) == (self.category is None):
             raise ValueError("an incident rule applies to either a ticket or a category")
         return self
-
-
-class Handling(Strict):
-    """How long one action takes."""
-
-    dist: Literal["fixed", "exponential", "lognormal"] = "lognormal"
-    mean: Duration = timedelta(seconds=90)
-    sd: Duration = Field(default=timedelta(seconds=45), description="lognormal only")
-
-    def draw(self, rng: random.Random) -> timedelta:
-        """One action's time (at least a second)."""
-        mean = self.mean.total_seconds()
-        if self.dist == "fixed" or mean <= 0:
-            seconds = mean
-        elif self.dist == "exponential":
-            seconds = rng.expovariate(1 / mean)
-        else:
-            sd = max(self.sd.total_seconds(), 1e-6)
-            sigma2 = math.log(1 + (sd / mean) ** 2)
-            seconds = rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
-        return timedelta(milliseconds=max(1000, int(seconds * 1000)))
 
 
 _AGENT = r"(bot|careful|sloppy)(:\d+)?(@[A-Za-z0-9_]+)?"

@@ -31,7 +31,8 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
 from deskdrill.customers.models import Order
 from deskdrill.drills.models import Drill
-from deskdrill.scenarios.model import Duration, Handling, Macro, Scenario, Strict
+from deskdrill.scenarios.fields import Duration, Handling, Strict
+from deskdrill.scenarios.model import Macro, Scenario
 from deskdrill.simulation import outcomes
 from deskdrill.simulation.models import ScenarioTicket
 from deskdrill.tickets import compensation, schemas, service, workflow
