@@ -41,45 +41,52 @@ def _sla_due(session: Session, drill_id: int, at: datetime) -> bool:
     return session.scalar(query.limit(1)) is not None
 
 
+def _pending(session: Session, drill_id: int, at: datetime) -> bool:
+    return _sla_due(session, drill_id, at) or any(
+        s.next_due(session, drill_id, at) is not None for s in SCHEDULES
+    )
+
+
 def catch_up(factory: sessionmaker[Session], drill_id: int, wall: datetime) -> int:
     """Fire what is due in the drill; a cheap indexed read when nothing is."""
     with unit_of_work(factory, read_only=True) as session:
-        now = clock.instant(session, drill_id, wall)
-        pending = _sla_due(session, drill_id, now.sim) or any(
-            s.next_due(session, drill_id, now.sim) is not None for s in SCHEDULES
-        )
-    if not pending:
-        return 0
+        more = _pending(session, drill_id, clock.instant(session, drill_id, wall).sim)
     fired = 0
     for _ in range(MAX_ROUNDS):
+        if not more:
+            break
         with unit_of_work(factory) as session:
-            recorded = one_round(session, drill_id, clock.instant(session, drill_id, wall))
+            recorded, more = one_round(session, drill_id, clock.instant(session, drill_id, wall))
         fired += recorded
-        if recorded == 0:
-            break  # done, or what is left is being processed by another server process
     return fired
 
 
-def one_round(session: Session, drill_id: int, now: Instant) -> int:
+def one_round(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
     """SLA firings up to the next scheduled moment (at most a batch), then that moment's
-    scheduled events; how many things happened."""
+    scheduled events: how many things happened, and whether more is due up to ``now``.
+
+    Nothing more is due when the SLA step took less than a batch and no schedule had
+    anything: rows another server process holds locked are that process's to finish.
+    """
     found = [(m, s) for s in SCHEDULES if (m := s.next_due(session, drill_id, now.sim))]
     moment, schedule = min(found, key=lambda f: f[0]) if found else (None, None)
     upto = Instant(sim=moment, wall=now.wall) if moment is not None else now
-    recorded = engine.step(session, drill_id, upto)
-    if _sla_due(session, drill_id, upto.sim):
-        return recorded + 1  # more SLA work before this moment: another round first
-    if schedule is not None:
-        recorded += schedule.step(session, drill_id, upto)
-    return recorded
+    recorded, full = engine.batch(session, drill_id, upto)
+    if full:
+        return recorded, True  # more SLA work before this moment: another round first
+    if schedule is None:
+        return recorded, False
+    recorded += schedule.step(session, drill_id, upto)
+    # Nothing happened although something was due: another process holds it.
+    return recorded, recorded > 0 and _pending(session, drill_id, now.sim)
 
 
 def drain(session: Session, drill_id: int, now: Instant) -> int:
     """Everything due up to ``now``, in this transaction (the headless runner's way)."""
-    fired = 0
+    fired, more = 0, True
     for _ in range(MAX_ROUNDS):
-        recorded = one_round(session, drill_id, now)
-        fired += recorded
-        if recorded == 0:
+        if not more:
             break
+        recorded, more = one_round(session, drill_id, now)
+        fired += recorded
     return fired
