@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from deskdrill import __version__
+from deskdrill.accounts.throttle import LoginThrottle
 from deskdrill.api import errors
 from deskdrill.api.routes import auth, clock, drills, receive, scenarios, sla, tickets, users
 from deskdrill.api.token_cache import TokenCache
@@ -21,7 +22,8 @@ from deskdrill.settings import Settings, get_settings
 from deskdrill.simulation import hooks as simulation_hooks
 from deskdrill.sla import deadlines
 from deskdrill.sla.loop import EngineLoop
-from deskdrill.web import pages
+from deskdrill.web import errors as web_errors
+from deskdrill.web import live, pages, ticket_page, workspace
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine_loop.start()
         yield
+        await app.state.live_hub.stop()
         await app.state.engine_loop.stop()
 
     app = FastAPI(
@@ -52,17 +55,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine, app.state.session_factory, settings.engine_interval_seconds
     )
 
+    app.state.live_hub = live.LiveHub(app.state.session_factory)
+    app.state.login_throttle = LoginThrottle()
+
     api = APIRouter(prefix="/api/v1")
     api.add_api_route("/health", _health, methods=["GET"], tags=["meta"], summary="Health")
     for module in (auth, users, drills, clock, receive, tickets, sla, scenarios):
         api.include_router(module.router)
     app.include_router(api)
-    app.include_router(pages.router)
+    for web in (pages, workspace, ticket_page):
+        app.include_router(web.router)
     # Swagger UI's files come from a package, so /docs works with no internet access.
     app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
     app.mount("/static", StaticFiles(directory=str(resource_dir("web") / "static")), name="static")
     app.add_api_route("/docs", _docs, methods=["GET"], include_in_schema=False)
     errors.install(app)
+    web_errors.install(app)  # pages answer errors with pages; /api/ keeps its JSON
     return app
 
 

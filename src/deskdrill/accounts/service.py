@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from deskdrill.accounts.models import ApiToken, User
 from deskdrill.accounts.passwords import DUMMY_HASH, hash_password, verify_password
 from deskdrill.accounts.schemas import UserCreate
-from deskdrill.core.errors import Conflict, NotFound, Unauthorized
+from deskdrill.core.errors import Conflict, Invalid, NotFound, Unauthorized
 
 TOKEN_PREFIX = "ddt_"
 
@@ -120,3 +120,22 @@ def revoke_token(
         token.revoked_at = now
     session.flush()
     return token
+
+
+def revoke_secret(*, session: Session, secret: str, now: datetime) -> None:
+    """Revoke the token with this secret, if there is one (logging out of a browser)."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = now
+        session.flush()
+
+
+def set_language(*, session: Session, user_id: int, language: str) -> None:
+    """The language a user's pages are shown in (``en`` or ``zh``)."""
+    if language not in ("en", "zh"):
+        raise Invalid("language is one of: en, zh", field="language")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    user.language = language
+    session.flush()

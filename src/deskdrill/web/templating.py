@@ -1,0 +1,47 @@
+"""The Jinja2 environment of the pages: autoescaped, with gettext and a few filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from deskdrill.paths import resource_dir
+from deskdrill.web import i18n
+
+
+def _clock(moment: datetime | None) -> str:
+    """A simulated moment as the desk shows it: day and time to the second."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(UTC).strftime("%m-%d %H:%M:%S")
+
+
+def _iso(moment: datetime | None) -> str:
+    """For data attributes read by the page's script (milliseconds, UTC)."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _money(amount: Any) -> str:
+    return f"¥{amount:,.2f}" if amount is not None else "—"
+
+
+def build_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(resource_dir("web") / "templates")),
+        autoescape=select_autoescape(["html", "xml"], default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n._, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(clock=_clock, iso=_iso, money=_money, word=i18n.word)
+    env.globals.update(languages=i18n.LANGUAGES, current_language=i18n.current)
+    return env
+
+
+templates = Jinja2Templates(env=build_environment())

@@ -1,0 +1,113 @@
+"""The trainee's desk: the drills they belong to, and one drill's live queues."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from deskdrill.accounts.models import User
+from deskdrill.api.deps import SessionDep
+from deskdrill.core.clock import utc_now
+from deskdrill.core.errors import NotFound
+from deskdrill.db.engine import unit_of_work
+from deskdrill.drills import clock
+from deskdrill.drills import service as drills
+from deskdrill.drills.models import Drill
+from deskdrill.sla import notices
+from deskdrill.sla.catch_up import catch_up
+from deskdrill.sla.deadlines import policy_for
+from deskdrill.tickets import board
+from deskdrill.web import live
+from deskdrill.web.render import render
+from deskdrill.web.session import WebUser
+
+router = APIRouter(include_in_schema=False)
+
+
+async def caught_up(request: Request, drill_id: int) -> None:
+    """Let the engine record what has fallen due before the page is read."""
+    await run_in_threadpool(catch_up, request.app.state.session_factory, drill_id, utc_now())
+
+
+def clock_view(session: Session, drill: Drill) -> dict[str, Any]:
+    state = clock.clock_of(drill)
+    now = state.sim_now(utc_now())
+    return {
+        "state": state.state.value,
+        "speed": state.speed,
+        "sim_now": now,
+        "running": state.state.value == "running",
+        "warning_at": policy_for(session, drill.id).warning_at,
+    }
+
+
+@router.get("/drills", response_class=HTMLResponse)
+def drill_list(request: Request, user: WebUser, session: SessionDep) -> Response:
+    found = drills.list_drills(session=session, user=user)
+    rows = [(d, clock.clock_of(d).state.value) for d in found]
+    return render(request, "drills.html", {"drills": rows})
+
+
+def _desk(session: Session, user: User, drill_id: int) -> dict[str, Any]:
+    drill = drills.get_drill(session=session, drill_id=drill_id, user=user)
+    view = clock_view(session, drill)
+    now: datetime = view["sim_now"]
+    return {
+        "drill": drill,
+        "clock": view,
+        "board": board.board(session=session, user=user, drill_id=drill_id, now=now),
+        "notices": notices.latest(session=session, user=user, drill_id=drill_id),
+    }
+
+
+@router.get("/drills/{drill_id}", response_class=HTMLResponse)
+async def desk_page(request: Request, drill_id: int, user: WebUser) -> Response:
+    await visible(request, user, drill_id)
+    await caught_up(request, drill_id)
+    return await run_in_threadpool(_render_desk, request, user, drill_id, "desk.html")
+
+
+@router.get("/drills/{drill_id}/desk", response_class=HTMLResponse)
+async def desk_fragment(request: Request, drill_id: int, user: WebUser) -> Response:
+    await visible(request, user, drill_id)
+    await caught_up(request, drill_id)
+    return await run_in_threadpool(_render_desk, request, user, drill_id, "partials/desk.html")
+
+
+@router.get("/drills/{drill_id}/notices", response_class=HTMLResponse)
+async def notices_fragment(request: Request, drill_id: int, user: WebUser) -> Response:
+    return await run_in_threadpool(_render_desk, request, user, drill_id, "partials/notices.html")
+
+
+async def visible(request: Request, user: User, drill_id: int) -> None:
+    """NotFound unless the user may see the drill (others' drills are not revealed)."""
+
+    def check() -> bool:
+        with unit_of_work(request.app.state.session_factory, read_only=True) as session:
+            return drills.can_see(session=session, drill_id=drill_id, user=user)
+
+    if not await run_in_threadpool(check):
+        raise NotFound(f"no drill with id {drill_id}")
+
+
+def _render_desk(request: Request, user: User, drill_id: int, template: str) -> Response:
+    with unit_of_work(request.app.state.session_factory, read_only=True) as session:
+        context = _desk(session, user, drill_id)
+        return render(request, template, context)
+
+
+@router.get("/drills/{drill_id}/live")
+async def live_events(request: Request, drill_id: int, user: WebUser) -> Response:
+    """Server-sent events: the names of what changed in the drill (see ``web.live``)."""
+    await visible(request, user, drill_id)
+    hub: live.LiveHub = request.app.state.live_hub
+    return StreamingResponse(
+        live.stream(hub, drill_id, request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

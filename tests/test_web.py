@@ -1,0 +1,300 @@
+"""The trainee workspace through the ASGI app: login, sessions, CSRF, throttling, access,
+escaping, and every ticket action from the ticket page (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from deskdrill.accounts.enums import Role
+from tests.support.factories import PASSWORD, Agent, Desk, Factory
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Browser:
+    """A browser of one person: its own cookie jar, logged in through the login form."""
+
+    def __init__(self, app: Any) -> None:
+        self.client = TestClient(app, base_url="http://testserver", follow_redirects=False)
+        self.csrf = ""
+
+    def login(self, username: str, password: str = PASSWORD, next: str = "/drills") -> Response:
+        page = self.client.get("/login")
+        token = TOKEN.search(page.text)
+        assert token, page.text
+        form = {"username": username, "password": password, "csrf_token": token.group(1)}
+        response = self.client.post("/login", data={**form, "next": next})
+        if response.status_code == 303:
+            self.csrf = self.page("/drills").csrf_from
+        return response
+
+    def page(self, path: str) -> Any:
+        response = self.client.get(path)
+        found = TOKEN.search(response.text)
+        response.csrf_from = found.group(1) if found else ""  # type: ignore[attr-defined]
+        return response
+
+    def act(self, drill: int, key: str, action: str, **form: Any) -> Response:
+        """An action as HTMX sends it from the ticket page."""
+        return self.client.post(
+            f"/drills/{drill}/tickets/{key}/do/{action}",
+            data={k: str(v) for k, v in form.items()},
+            headers={"HX-Request": "true", "X-CSRF-Token": self.csrf},
+        )
+
+
+@pytest.fixture
+def desk(factory: Factory) -> Desk:
+    return factory.desk(trainees=2)
+
+
+def _browser(app: Any, agent: Agent) -> Browser:
+    browser = Browser(app)
+    assert browser.login(agent.username).status_code == 303
+    return browser
+
+
+def test_login_sets_a_signed_httponly_samesite_cookie_and_logout_ends_it(
+    app: Any, desk: Desk
+) -> None:
+    browser = Browser(app)
+    response = browser.login(desk.trainees[0].username)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/drills"
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith("deskdrill_session=")
+    )
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    stolen = browser.client.cookies.get("deskdrill_session")
+    assert browser.page("/drills").status_code == 200
+
+    logout = browser.client.post("/logout", data={"csrf_token": browser.csrf})
+    assert logout.status_code == 303
+    # The old cookie no longer opens anything: the session was revoked on the server.
+    other = TestClient(app, follow_redirects=False)
+    other.cookies.set("deskdrill_session", stolen)
+    assert other.get("/drills").status_code == 303
+    # A tampered cookie is refused.
+    other.cookies.set("deskdrill_session", stolen[:-3] + "abc")
+    assert other.get("/drills").headers["location"].startswith("/login")
+
+
+def test_wrong_password_and_missing_login_csrf(app: Any, desk: Desk) -> None:
+    browser = Browser(app)
+    wrong = browser.login(desk.trainees[0].username, "not-the-password")
+    assert wrong.status_code == 401
+    assert "Wrong username or password." in wrong.text
+    forged = TestClient(app, follow_redirects=False).post(
+        "/login", data={"username": desk.trainees[0].username, "password": PASSWORD}
+    )
+    assert forged.status_code == 403
+    assert "login form has expired" in forged.text
+
+
+def test_login_is_throttled_after_repeated_failures(app: Any, factory: Factory) -> None:
+    agent = factory.user(Role.trainee)
+    browser = Browser(app)
+    for _ in range(5):
+        assert browser.login(agent.username, "guess").status_code == 401
+    locked = browser.login(agent.username)  # even the right password waits now
+    assert locked.status_code == 429
+    assert "Too many failed logins" in locked.text
+
+
+def test_pages_need_a_login(app: Any, desk: Desk) -> None:
+    anonymous = TestClient(app, follow_redirects=False)
+    response = anonymous.get(f"/drills/{desk.drill_id}")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/login?next=/drills/{desk.drill_id}"
+    htmx = anonymous.get(f"/drills/{desk.drill_id}/desk", headers={"HX-Request": "true"})
+    assert htmx.headers["HX-Redirect"].startswith("/login")
+    # After logging in, the browser goes where it was headed, and only to this site.
+    home = f"/drills/{desk.drill_id}"
+    for target, expected in ((home, home), ("https://evil.example/", "/drills"),
+                             ("//evil.example", "/drills")):  # fmt: skip
+        answer = Browser(app).login(desk.trainees[0].username, next=target)
+        assert answer.headers["location"] == expected
+
+
+def test_a_trainee_sees_only_their_own_drills(app: Any, factory: Factory) -> None:
+    mine, theirs = factory.desk(trainees=1), factory.desk(trainees=1)
+    ticket = theirs.receive(subject="Someone else's case")
+    browser = _browser(app, mine.trainees[0])
+    listing = browser.page("/drills")
+    assert f"/drills/{mine.drill_id}" in listing.text
+    assert f'/drills/{theirs.drill_id}"' not in listing.text
+    for path in (
+        f"/drills/{theirs.drill_id}",
+        f"/drills/{theirs.drill_id}/desk",
+        f"/drills/{theirs.drill_id}/live",
+        f"/drills/{theirs.drill_id}/tickets/{ticket['key']}",
+        # Right drill in the path, ticket of another drill: still not found.
+        f"/drills/{mine.drill_id}/tickets/{ticket['key']}",
+    ):
+        response = browser.page(path)
+        assert response.status_code == 404, path
+        assert "<h1>404" in response.text
+    assert "Someone else" not in browser.page(f"/drills/{mine.drill_id}").text
+
+
+def test_actions_need_the_csrf_token(app: Any, desk: Desk) -> None:
+    ticket = desk.receive()
+    browser = _browser(app, desk.trainees[0])
+    path = f"/drills/{desk.drill_id}/tickets/{ticket['key']}/do/claim"
+    for headers in ({}, {"X-CSRF-Token": "forged"}):
+        refused = browser.client.post(path, headers=headers)
+        assert refused.status_code == 403
+        assert "did not come from deskdrill" in refused.text
+    assert desk.trainer.get(f"/tickets/{ticket['key']}").json()["ticket"]["assignee"] is None
+    # The token of another session does not fit this one either.
+    other = _browser(app, desk.trainees[1])
+    assert browser.client.post(path, headers={"X-CSRF-Token": other.csrf}).status_code == 403
+
+
+def test_the_desk_lists_queues_with_live_sla_countdowns(app: Any, desk: Desk) -> None:
+    urgent = desk.receive(subject="Charged twice", priority="P1", category="payment")
+    mine = desk.receive(subject="Late parcel")
+    browser = _browser(app, desk.trainees[0])
+    assert browser.act(desk.drill_id, mine["key"], "claim").status_code == 200
+    page = browser.page(f"/drills/{desk.drill_id}")
+    assert page.status_code == 200
+    text = page.text
+    assert f'sse-connect="/drills/{desk.drill_id}/live"' in text
+    mine_section = text[text.index('id="q-mine"') : text.index('id="q-unassigned"')]
+    assert mine["key"] in mine_section and urgent["key"] not in mine_section
+    queue = text[text.index('id="q-unassigned"') : text.index('id="q-soon"')]
+    assert urgent["key"] in queue
+    # The countdown carries its due moment and warning threshold, and says its state.
+    row = re.escape(urgent["key"])
+    countdown = re.search(
+        rf'data-key="{row}".*?class="countdown state-(\w+)" data-due="([^"]+)"', text, re.S
+    )
+    assert countdown is not None
+    assert countdown.group(1) in ("ok", "warning")
+    assert ">on time<" in text or ">warning<" in text
+
+
+def test_work_a_ticket_from_claim_to_close(app: Any, desk: Desk) -> None:
+    ticket = desk.receive(order=desk.refs["order"], party=desk.refs["consumer"])
+    key, drill = ticket["key"], desk.drill_id
+    browser = _browser(app, desk.trainees[0])
+    page = browser.page(f"/drills/{drill}/tickets/{key}")
+    assert "Hello 王小明" in page.text  # the greeting macro, filled from the ticket
+    assert "Sneakers" in page.text and "¥100.00" in page.text
+    assert "138****1234" in page.text and "13812341234" not in page.text  # masked
+
+    claimed = browser.act(drill, key, "claim", version=1)
+    assert claimed.status_code == 200 and f"{desk.trainees[0].username}" in claimed.text
+    replied = browser.act(drill, key, "reply", body="Hello 王小明, I am checking your order.")
+    assert replied.headers["HX-Trigger"] == "composer-sent"
+    assert "I am checking your order." in replied.text
+    assert (
+        browser.act(drill, key, "note", body="internal: courier app shows delivered").status_code
+        == 200
+    )
+    revealed = browser.act(drill, key, "reveal", reason="customer asks for a call back")
+    assert "13812341234" in revealed.text
+    # A refund within the limit is approved; one above it waits for approval.
+    within = browser.act(drill, key, "compensate", kind="refund", amount="30", reason="late")
+    assert within.status_code == 200 and "approved" in within.text
+    above = browser.act(drill, key, "compensate", kind="coupon", amount="45", reason="goodwill")
+    assert "Above your limit" in above.text and "requested" in above.text
+    too_much = browser.act(drill, key, "compensate", kind="refund", amount="500", reason="x")
+    assert too_much.headers["HX-Retarget"] == "#alerts"
+    assert "exceeds what is left to refund" in too_much.text
+    pending = browser.act(drill, key, "pending", waiting_on="customer")
+    assert "pending customer" in pending.text
+    assert browser.act(drill, key, "resume").status_code == 200
+    tagged = browser.act(drill, key, "tags", add="late, vip")
+    assert "late, vip" in tagged.text
+    resolved = browser.act(drill, key, "resolve", code="refunded", summary="refunded 30")
+    assert resolved.status_code == 200 and "Reason to reopen" in resolved.text
+    closed = browser.act(drill, key, "close")
+    assert ">closed<" in closed.text
+    trail = desk.trainer.get(f"/tickets/{key}").json()["trail"]
+    types = [e["type"] for e in trail]
+    expected = "claim reply note contact_revealed compensation_approved compensation_requested"
+    expected += " set_pending resume tag resolve close"
+    for name in expected.split():
+        assert name in types, " ".join(types)
+
+
+def test_escalate_and_the_incident_report(app: Any, desk: Desk) -> None:
+    ticket = desk.receive(category="safety_incident", priority="P1", subject="Driver unsafe")
+    key, drill = ticket["key"], desk.drill_id
+    browser = _browser(app, desk.trainees[0])
+    browser.act(drill, key, "claim")
+    page = browser.page(f"/drills/{drill}/tickets/{key}")
+    assert "Incident report" in page.text
+    missing = browser.act(drill, key, "escalate", tier="incident_desk", reason="safety")
+    assert missing.headers["HX-Retarget"] == "#alerts"
+    assert "complaint" in missing.text  # says which field is missing
+    report = browser.act(
+        drill, key, "incident-report", what_happened="swerving", who_is_at_risk="rider",
+        actions_taken="called the rider", handed_to="incident desk",
+    )  # fmt: skip
+    assert report.status_code == 200 and "incident_report" in report.text
+    escalated = browser.act(
+        drill, key, "escalate", tier="incident_desk", reason="safety incident",
+        **{"complaint.customer_asks": "safety", "complaint.actions_taken": "report filed",
+           "complaint.proposed_outcome": "incident desk investigates"},
+    )  # fmt: skip
+    assert escalated.status_code == 200 and "incident_desk" in escalated.text
+
+
+def test_a_conflict_is_explained_and_refreshes_the_ticket(app: Any, desk: Desk) -> None:
+    ticket = desk.receive()
+    key, drill = ticket["key"], desk.drill_id
+    first, second = _browser(app, desk.trainees[0]), _browser(app, desk.trainees[1])
+    assert first.act(drill, key, "claim", version=1).status_code == 200
+    lost = second.act(drill, key, "claim", version=1)
+    assert lost.status_code == 200  # HTMX shows it in the alert area ...
+    assert lost.headers["HX-Retarget"] == "#alerts"
+    assert lost.headers["HX-Trigger"] == "refresh-ticket"  # ... and reloads the ticket
+    assert "changed" in lost.text or "version" in lost.text
+    assert desk.trainer.get(f"/tickets/{key}").json()["ticket"]["assignee"] == (
+        desk.trainees[0].username
+    )
+
+
+def test_customer_text_is_escaped_everywhere(app: Any, desk: Desk) -> None:
+    script = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+    ticket = desk.receive(subject=f"Subject {script}", body=f"Body {script}")
+    browser = _browser(app, desk.trainees[0])
+    for path in (
+        f"/drills/{desk.drill_id}",
+        f"/drills/{desk.drill_id}/desk",
+        f"/drills/{desk.drill_id}/tickets/{ticket['key']}",
+        f"/drills/{desk.drill_id}/tickets/{ticket['key']}/view",
+    ):
+        text = browser.page(path).text
+        assert "<script>alert" not in text and "<img src=x" not in text, path
+        assert "&lt;script&gt;" in text, path
+
+
+def test_the_language_is_chosen_per_user(app: Any, desk: Desk) -> None:
+    browser = _browser(app, desk.trainees[0])
+    assert "My drills" in browser.page("/drills").text
+    switched = browser.client.post(
+        "/language", data={"language": "zh", "next": "/drills", "csrf_token": browser.csrf}
+    )
+    assert switched.status_code == 303
+    assert "我的演练" in browser.page("/drills").text
+    # It is the user's setting: another browser of the same person shows Chinese too.
+    again = _browser(app, desk.trainees[0])
+    assert "我的演练" in again.page("/drills").text
+    refused = browser.client.post("/language", data={"language": "fr", "csrf_token": browser.csrf})
+    assert refused.status_code == 422
+
+
+def test_unknown_pages_are_pages_and_the_api_keeps_json(app: Any, desk: Desk) -> None:
+    browser = _browser(app, desk.trainees[0])
+    missing = browser.page("/no-such-page")
+    assert missing.status_code == 404 and "<h1>404" in missing.text
+    api = browser.client.get("/api/v1/tickets/DD-999999")
+    assert api.status_code == 401 and api.json()["error"] == "unauthorized"

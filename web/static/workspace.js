@@ -1,0 +1,111 @@
+// deskdrill workspace: live SLA countdowns on the drill's simulated clock, the macro
+// picker, knowledge-base filtering and keyboard shortcuts. No build step, no framework.
+(function () {
+  "use strict";
+
+  function label(state) {
+    return document.body.dataset["label" + state.charAt(0).toUpperCase() + state.slice(1)] || state;
+  }
+
+  // The simulated "now": the server's value at render time, advanced at the drill's speed
+  // on this page's monotonic clock (so a skewed computer clock does not matter).
+  function simNow() {
+    var bar = document.querySelector(".clockbar");
+    if (!bar) return null;
+    if (bar._loaded === undefined) bar._loaded = performance.now();
+    var base = Date.parse(bar.dataset.simNow);
+    if (bar.dataset.running !== "true") return base;
+    return base + (performance.now() - bar._loaded) * parseFloat(bar.dataset.speed || "1");
+  }
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function clockText(ms) {
+    var d = new Date(ms);
+    return pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " + pad(d.getUTCHours()) +
+      ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
+  }
+
+  function tick() {
+    var now = simNow();
+    if (now === null) return;
+    document.querySelectorAll(".sim-now").forEach(function (el) { el.textContent = clockText(now); });
+    document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
+      var fixed = el.dataset.state === "met" || el.dataset.state === "paused";
+      if (fixed) return;
+      var left = Math.round((Date.parse(el.dataset.due) - now) / 1000);
+      var warn = parseInt(el.dataset.warnS || "0", 10);
+      var state = left < 0 ? "breached" : (left <= warn ? "warning" : "ok");
+      if (el.dataset.state !== state) {
+        el.classList.remove("state-" + el.dataset.state);
+        el.classList.add("state-" + state);
+        el.dataset.state = state;
+      }
+      var abs = Math.abs(left);
+      el.querySelector(".label").textContent = label(state);
+      el.querySelector(".left").textContent = Math.floor(abs / 60) + ":" + pad(abs % 60) + " " +
+        (left >= 0 ? label("left") : label("over"));
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    var picker = event.target.closest("select[data-macro-target]");
+    if (!picker || !picker.value) return;
+    var box = document.getElementById(picker.dataset.macroTarget);
+    box.value = box.value.trim() ? box.value.replace(/\s+$/, "") + "\n" + picker.value : picker.value;
+    picker.selectedIndex = 0;
+    box.focus();
+  });
+
+  document.addEventListener("input", function (event) {
+    var box = event.target.closest("input[data-filter]");
+    if (!box) return;
+    var words = box.value.trim().toLowerCase();
+    document.querySelectorAll(box.dataset.filter).forEach(function (item) {
+      item.hidden = words !== "" && item.textContent.toLowerCase().indexOf(words) < 0;
+    });
+  });
+
+  document.body.addEventListener("composer-sent", function () {
+    var form = document.getElementById("composer");
+    if (form) form.reset();
+  });
+
+  function openForm(id) {
+    var form = document.getElementById(id);
+    if (!form) return;
+    form.closest("details").open = true;
+    var first = form.querySelector("select, input:not([type=hidden]), textarea");
+    if (first) first.focus();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var typing = event.target.closest("input, textarea, select, [contenteditable]");
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.id === "body") {
+      event.preventDefault();
+      document.querySelector("#composer button.primary").click();
+      return;
+    }
+    if (event.altKey && (event.key === "m" || event.key === "µ")) {
+      var picker = document.getElementById("macro");
+      if (picker) { event.preventDefault(); picker.focus(); }
+      return;
+    }
+    if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "c") {
+      var claim = document.querySelector("[data-shortcut=c]");
+      if (claim) claim.click();
+    } else if (event.key === "e") {
+      event.preventDefault(); openForm("escalate-form");
+    } else if (event.key === "r") {
+      event.preventDefault(); openForm("resolve-form");
+    } else if (event.key === "/") {
+      var kb = document.getElementById("kb-search");
+      if (kb) { event.preventDefault(); kb.focus(); }
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("htmx:afterSettle", tick);
+  setInterval(tick, 1000);
+})();
