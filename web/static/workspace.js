@@ -91,6 +91,7 @@
       if (picker) { event.preventDefault(); picker.focus(); }
       return;
     }
+    if (typing && event.key === "Escape") { event.target.blur(); return; }  // back to shortcuts
     if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "c") {
       var claim = document.querySelector("[data-shortcut=c]");
@@ -103,6 +104,39 @@
       var kb = document.getElementById("kb-search");
       if (kb) { event.preventDefault(); kb.focus(); }
     }
+  });
+
+  // A live refresh of the ticket (someone else changed it, a customer wrote) keeps what
+  // this person was doing: open sections, what they typed, and where the cursor was.
+  // After their own action the fresh view is shown as it comes.
+  var kept = null;
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    kept = null;
+    if (!target || target.id !== "ticket-view" || event.detail.requestConfig.elt !== target) return;
+    kept = { open: [], values: {}, focus: document.activeElement && document.activeElement.id };
+    target.querySelectorAll("details[open]").forEach(function (d) { kept.open.push(d.id); });
+    target.querySelectorAll("input[id], select[id], textarea[id]").forEach(function (field) {
+      if (field.type === "hidden") return;
+      var changed = field.tagName === "SELECT"
+        ? !field.options[field.selectedIndex] || !field.options[field.selectedIndex].defaultSelected
+        : field.value !== field.defaultValue;
+      if (changed) kept.values[field.id] = field.value;
+    });
+  });
+  document.body.addEventListener("htmx:afterSwap", function () {
+    if (!kept) return;
+    var view = document.getElementById("ticket-view");
+    if (view) {
+      kept.open.forEach(function (id) { var d = document.getElementById(id); if (d) d.open = true; });
+      Object.keys(kept.values).forEach(function (id) {
+        var field = document.getElementById(id);
+        if (field && view.contains(field)) field.value = kept.values[id];
+      });
+      var focus = kept.focus && document.getElementById(kept.focus);
+      if (focus && view.contains(focus)) focus.focus();
+    }
+    kept = null;
   });
 
   document.addEventListener("DOMContentLoaded", tick);

@@ -12,6 +12,7 @@ from deskdrill.accounts import service as accounts
 from deskdrill.accounts.throttle import LoginThrottle, TooManyAttempts
 from deskdrill.api.deps import SessionDep
 from deskdrill.core.errors import Unauthorized
+from deskdrill.db.engine import unit_of_work
 from deskdrill.web import i18n
 from deskdrill.web import session as web_session
 from deskdrill.web.render import LANGUAGE_COOKIE, language, render
@@ -66,7 +67,6 @@ def login_form(request: Request, next: str | None = None) -> Response:
 @router.post("/login", dependencies=[Depends(web_session.check_login_csrf)])
 def login(
     request: Request,
-    session: SessionDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=512)] = HOME,
@@ -76,7 +76,10 @@ def login(
     target = _local(next)
     try:
         throttle.check(username, address)
-        user = accounts.authenticate(session=session, username=username, password=password)
+        # The password is checked (argon2, slow on purpose) outside any write transaction.
+        with unit_of_work(request.app.state.session_factory, read_only=True) as session:
+            user = accounts.authenticate(session=session, username=username, password=password)
+            session.expunge(user)
     except TooManyAttempts as exc:
         i18n.use(language(request))
         minutes = max(1, (exc.retry_after + 59) // 60)
@@ -88,7 +91,8 @@ def login(
         return _login_page(request, target, error=i18n._("Wrong username or password."), status=401)
     throttle.succeeded(username)
     response = RedirectResponse(target, status_code=303)
-    web_session.start(session, request, response, user)
+    with unit_of_work(request.app.state.session_factory) as session:
+        web_session.start(session, request, response, user)
     return response
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -35,13 +35,18 @@ async def caught_up(request: Request, drill_id: int) -> None:
 
 
 def clock_view(session: Session, drill: Drill) -> dict[str, Any]:
+    """The clock as the page shows it, and how fast its script should move it: a draft
+    without a planned start follows the wall clock, a paused or finished one stands."""
     state = clock.clock_of(drill)
-    now = state.sim_now(utc_now())
+    wall = utc_now()
+    now = state.sim_now(wall)
+    moving = state.sim_now(wall + timedelta(seconds=1)) > now
     return {
         "state": state.state.value,
         "speed": state.speed,
+        "rate": (state.speed if state.state.value == "running" else 1) if moving else 0,
         "sim_now": now,
-        "running": state.state.value == "running",
+        "running": moving,
         "warning_at": policy_for(session, drill.id).warning_at,
     }
 
