@@ -15,12 +15,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="deskdrill benchmarks: ticket create over HTTP (wrk), queue queries "
-        "and the SLA engine step at the database layer (SQLite and PostgreSQL), and the "
-        "headless runner on the 8-hour shift (SQLite). With no arguments: all four.",
+        "and the SLA engine step at the database layer (SQLite and PostgreSQL), the "
+        "headless runner on the 8-hour shift (SQLite), and the workspace pages and live "
+        "updates (SQLite). With no arguments: all five.",
     )
     parser.add_argument(
         "command", nargs="?", default="all",
-        choices=["all", "create", "queues", "engine", "scenario"],
+        choices=["all", "create", "queues", "engine", "scenario", "web"],
         help="which benchmark to run (default: all)",
     )  # fmt: skip
     parser.add_argument("--backend", choices=list(BACKENDS), default="both")
@@ -48,6 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N,N",
         help="arrival-rate multiples to run (bots scale with them); default 1,10",
     )
+    web = parser.add_argument_group("web (workspace pages and live updates, SQLite)")
+    web.add_argument("--web-tickets", type=int, default=100_000, help="tickets in the dataset")
+    web.add_argument("--web-clients", type=int, default=50, help="live clients")
+    web.add_argument("--web-repeat", type=int, default=100, help="timed requests per page")
     engine = parser.add_argument_group("engine (SLA engine step at the database layer)")
     engine.add_argument(
         "--engine-sizes", type=_sizes, default=SIZES, metavar="N,N,...",
@@ -132,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.scenario import outcomes as scenario_outcomes
 
         outcomes += scenario_outcomes(run_scenario(ScenarioOptions(scales=args.scenario_scales)))
+    if args.command in ("all", "web"):
+        from benchmarks.web import WebOptions, run_web
+        from benchmarks.web import outcomes as web_outcomes
+
+        options = WebOptions(tickets=args.web_tickets, clients=args.web_clients,
+                             repeat=args.web_repeat, rebuild=args.rebuild)  # fmt: skip
+        outcomes += web_outcomes(run_web(options))
     _summary(outcomes)
     return 0
 

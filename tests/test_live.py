@@ -1,16 +1,29 @@
 """Live pages: the watcher tells the open pages of a drill what changed in it, whichever
-process made the change (it reads the database), and nothing about other drills."""
+process made the change (it reads the database), and nothing about other drills; a page
+that connects after something changed is told to refresh."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from deskdrill.web.live import LiveHub, stream
+from deskdrill.db.engine import unit_of_work
+from deskdrill.tickets import changes
+from deskdrill.web.live import LiveHub, since_mark, stream
 from tests.support.factories import Factory
 
+T = TypeVar("T")
 
-async def _next(inbox: asyncio.Queue[set[str]], timeout: float = 5.0) -> set[str]:
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """In a thread of its own: the browser tests' driver may hold this thread's loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def _next(inbox: asyncio.Queue[frozenset[str]], timeout: float = 5.0) -> frozenset[str]:
     return await asyncio.wait_for(inbox.get(), timeout)
 
 
@@ -21,8 +34,8 @@ def test_open_pages_hear_of_new_tickets_claims_and_clock_changes(
 
     async def scenario() -> None:
         hub = LiveHub(session_factory, interval=0.05)
-        page, elsewhere = hub.subscribe(desk.drill_id), hub.subscribe(other.drill_id)
-        await asyncio.sleep(0.2)  # the watcher's first look sets its marks
+        page = await hub.subscribe(desk.drill_id)
+        elsewhere = await hub.subscribe(other.drill_id)
         ticket = await asyncio.to_thread(desk.receive, subject="Arrives while the page is open")
         number = int(ticket["key"].split("-")[1])
         assert await _next(page) == {"queue", f"t-{number}"}
@@ -36,30 +49,41 @@ def test_open_pages_hear_of_new_tickets_claims_and_clock_changes(
         assert hub.pages == 0
         await hub.stop()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
-def test_the_event_stream_names_what_changed(factory: Factory, session_factory: Any) -> None:
+def _marks(session_factory: Any) -> str:
+    with unit_of_work(session_factory, read_only=True) as session:
+        return since_mark(changes.marks(session))
+
+
+def test_the_event_stream_names_what_changed_and_resyncs_a_late_page(
+    factory: Factory, session_factory: Any
+) -> None:
     desk = factory.desk(trainees=1)
 
     async def scenario() -> list[str]:
         hub = LiveHub(session_factory, interval=0.05)
-        gone = asyncio.Event()
 
-        async def is_gone() -> bool:
-            return gone.is_set()
+        async def never_gone() -> bool:
+            return False
 
-        chunks = stream(hub, desk.drill_id, is_gone)
+        chunks = stream(hub, desk.drill_id, _marks(session_factory), never_gone)
         lines = [await chunks.__anext__()]  # retry advice, sent at once
-        await asyncio.sleep(0.2)
         await asyncio.to_thread(desk.receive)
         lines.append(await asyncio.wait_for(chunks.__anext__(), 5))
-        gone.set()
         await chunks.aclose()
         assert hub.pages == 0
+        # A page rendered before a change, connecting after it, is told to refresh.
+        rendered = _marks(session_factory)
+        await asyncio.to_thread(desk.receive)
+        late = stream(hub, desk.drill_id, rendered, never_gone)
+        lines += [await late.__anext__(), await asyncio.wait_for(late.__anext__(), 5)]
+        await late.aclose()
         await hub.stop()
         return lines
 
-    retry, first = asyncio.run(scenario())
-    assert retry == "retry: 2000\n\n"
+    retry, first, retry_again, resync = run(scenario())
+    assert retry == retry_again == "retry: 2000\n\n"
     assert first == "event: queue\ndata: queue\n\n"
+    assert resync == "event: resync\ndata: resync\n\n"

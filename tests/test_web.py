@@ -4,6 +4,7 @@ escaping, and every ticket action from the ticket page (SQLite and PostgreSQL)."
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from deskdrill.accounts.enums import Role
+from deskdrill.accounts.throttle import LoginThrottle, TooManyAttempts
 from tests.support.factories import PASSWORD, Agent, Desk, Factory
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -51,6 +53,12 @@ class Browser:
 @pytest.fixture
 def desk(factory: Factory) -> Desk:
     return factory.desk(trainees=2)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle(app: Any) -> None:
+    """Every test client logs in from one address; each test starts with a clean count."""
+    app.state.login_throttle = LoginThrottle()
 
 
 def _browser(app: Any, agent: Agent) -> Browser:
@@ -164,7 +172,7 @@ def test_the_desk_lists_queues_with_live_sla_countdowns(app: Any, desk: Desk) ->
     page = browser.page(f"/drills/{desk.drill_id}")
     assert page.status_code == 200
     text = page.text
-    assert f'sse-connect="/drills/{desk.drill_id}/live"' in text
+    assert f'sse-connect="/drills/{desk.drill_id}/live?since=' in text
     mine_section = text[text.index('id="q-mine"') : text.index('id="q-unassigned"')]
     assert mine["key"] in mine_section and urgent["key"] not in mine_section
     queue = text[text.index('id="q-unassigned"') : text.index('id="q-soon"')]
@@ -298,3 +306,89 @@ def test_unknown_pages_are_pages_and_the_api_keeps_json(app: Any, desk: Desk) ->
     assert missing.status_code == 404 and "<h1>404" in missing.text
     api = browser.client.get("/api/v1/tickets/DD-999999")
     assert api.status_code == 401 and api.json()["error"] == "unauthorized"
+
+
+def test_the_debrief_shows_score_evidence_and_response_times(app: Any, factory: Factory) -> None:
+    trainer = factory.user(Role.trainer)
+    me, other = factory.user(Role.trainee), factory.user(Role.trainee)
+    made = trainer.ok(
+        "/scenarios/drills",
+        {"name": f"debrief-{me.username}", "scenario": "new-hire-first-shift",
+         "trainees": [{"username": me.username}, {"username": other.username}]},
+        status=201,
+    )  # fmt: skip
+    drill = made["drill"]
+    trainer.ok(f"/drills/{drill}/clock/start")
+    trainer.ok(f"/drills/{drill}/clock/pause")
+    trainer.ok(f"/drills/{drill}/clock/jump", {"seconds": 20 * 60})
+    items = trainer.get(f"/drills/{drill}/tickets").json()["items"]
+    assert items
+    key = items[0]["key"]
+    me.ok(f"/tickets/{key}/claim")
+    me.ok(f"/tickets/{key}/reply", {"body": "您好，我来帮您查一下。"})
+
+    browser = _browser(app, me)
+    page = browser.page(f"/drills/{drill}/debrief?who={other.username}")
+    assert page.status_code == 200
+    text = page.text
+    assert f'<small class="muted">{me.username}</small>' in text  # own debrief only
+    assert re.search(r'class="big">[\d.]+ / [\d.]+<', text)
+    assert 'role="img" aria-label="First response time against the target' in text
+    assert f">{key}</text>" in text  # the worked ticket is a bar of the chart
+    assert f"/drills/{drill}/tickets/{key}#ev-" in text  # evidence links into the trail
+    assert "Tickets worked</dt><dd>1<" in text
+
+    watcher = _browser(app, trainer)
+    overview = watcher.page(f"/drills/{drill}/debrief")
+    assert overview.status_code == 200 and 'name="who"' in overview.text
+    assert watcher.page(f"/drills/{drill}/debrief?who={me.username}").status_code == 200
+    outsider = _browser(app, factory.user(Role.trainee))
+    assert outsider.page(f"/drills/{drill}/debrief").status_code == 404
+
+
+def test_parallel_guesses_cannot_slip_past_the_throttle() -> None:
+    throttle = LoginThrottle()
+    allowed: list[int] = []
+
+    def guess(i: int) -> None:
+        try:
+            throttle.begin("victim", "10.0.0.1")
+            allowed.append(i)
+        except TooManyAttempts:
+            pass
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(guess, range(40)))
+    assert len(allowed) == 5
+    # Another address may still try that username, and the right person from theirs.
+    throttle.begin("victim", "10.0.0.2")
+    throttle.succeeded("victim", "10.0.0.2")
+    # Guessing across many accounts from one address stops at its own allowance.
+    spray = LoginThrottle()
+    tried = 0
+    with pytest.raises(TooManyAttempts):
+        for n in range(100):
+            spray.begin(f"user{n}", "10.0.0.9")
+            tried += 1
+    assert tried == spray.per_address
+
+
+def test_malformed_input_is_refused_cleanly(app: Any, desk: Desk, factory: Factory) -> None:
+    ticket = desk.receive()
+    browser = _browser(app, desk.trainees[0])
+    claim = f"/drills/{desk.drill_id}/tickets/{ticket['key']}/do/claim"
+    odd = browser.client.post(claim, data={"csrf_token": "é" * 64})
+    assert odd.status_code == 403
+    # A version that is a digit but not a number is no version at all.
+    done = browser.act(desk.drill_id, ticket["key"], "claim", version="²")
+    assert done.status_code == 200 and "Release to queue" in done.text
+    invalid = browser.page("/drills/not-a-number")
+    assert invalid.status_code == 422 and "<h1>422" in invalid.text
+    admin = _browser(app, factory.user(Role.admin))
+    assert admin.page("/drills/987654321").status_code == 404
+    assert admin.page("/drills/987654321/desk").status_code == 404
+    other = browser.client.post(
+        f"/drills/987654321/tickets/{ticket['key']}/do/claim",
+        headers={"X-CSRF-Token": browser.csrf},
+    )
+    assert other.status_code == 404

@@ -15,6 +15,7 @@ from deskdrill import __version__
 from deskdrill.accounts.throttle import LoginThrottle
 from deskdrill.api import errors
 from deskdrill.api.routes import auth, clock, drills, receive, scenarios, sla, tickets, users
+from deskdrill.api.timing import ServerTiming
 from deskdrill.api.token_cache import TokenCache
 from deskdrill.db.engine import make_engine, make_sessionmaker
 from deskdrill.paths import resource_dir
@@ -22,8 +23,8 @@ from deskdrill.settings import Settings, get_settings
 from deskdrill.simulation import hooks as simulation_hooks
 from deskdrill.sla import deadlines
 from deskdrill.sla.loop import EngineLoop
+from deskdrill.web import debrief, live, pages, ticket_page, workspace
 from deskdrill.web import errors as web_errors
-from deskdrill.web import live, pages, ticket_page, workspace
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, users, drills, clock, receive, tickets, sla, scenarios):
         api.include_router(module.router)
     app.include_router(api)
-    for web in (pages, workspace, ticket_page):
+    for web in (pages, workspace, ticket_page, debrief):
         app.include_router(web.router)
     # Swagger UI's files come from a package, so /docs works with no internet access.
     app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/docs", _docs, methods=["GET"], include_in_schema=False)
     errors.install(app)
     web_errors.install(app)  # pages answer errors with pages; /api/ keeps its JSON
+    app.add_middleware(ServerTiming)
     return app
 
 

@@ -11,15 +11,24 @@ from deskdrill.accounts import service as accounts
 from deskdrill.accounts.enums import Role, Tier
 from deskdrill.accounts.models import User
 from deskdrill.accounts.schemas import UserCreate
-from deskdrill.core.clock import wall_instant
+from deskdrill.core.clock import utc_now, wall_instant
 from deskdrill.customers import service as customers
 from deskdrill.customers.schemas import OrderCreate, PartyCreate
 from deskdrill.demo_data import ORDERS, PARTIES, TICKETS
+from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.drills.schemas import DrillCreate
+from deskdrill.scenarios import library
+from deskdrill.simulation import setup
 from deskdrill.tickets import compensation, intake, schemas, service, workflow
 
 DEMO_DRILL = "demo"
+# A live drill from the shipped library, started when the demo is loaded: tickets arrive
+# as its clock reaches them, and the built-in L2, supervisor and incident-desk bots work
+# what is escalated to them.
+SHIFT_DRILL = "first-shift"
+SHIFT_SCENARIO = "new-hire-first-shift"
+SHIFT_ROSTER = "trainee1,trainee2,trainee3:L2"
 DEMO_PASSWORDS = {
     "admin": "admin-demo-2026",
     "trainer": "trainer-demo-2026",
@@ -60,6 +69,7 @@ def load_demo(session: Session) -> bool:
                 ),
             )
     if drills.get_drill_by_name(session=session, name=DEMO_DRILL) is not None:
+        _first_shift(session)
         return False
     drill = drills.create_drill(
         session=session,
@@ -93,6 +103,7 @@ def load_demo(session: Session) -> bool:
         for step in case.get("steps", []):
             _step(session, ticket, step)
     session.flush()
+    _first_shift(session)
     return True
 
 
@@ -132,3 +143,20 @@ def _step(session: Session, ticket: Any, step: tuple[Any, ...]) -> None:
         workflow.resolve(**common, data=schemas.ResolveIn(code=args[0], summary=args[1]))
     elif action == "close":
         workflow.close(**common)
+
+
+def _first_shift(session: Session) -> None:
+    if drills.get_drill_by_name(session=session, name=SHIFT_DRILL) is not None:
+        return
+    path, scenario = library.find(SHIFT_SCENARIO)
+    drill = setup.create(
+        session=session,
+        scenario=scenario,
+        digest=setup.source_digest(path.read_bytes()),
+        name=SHIFT_DRILL,
+        roster=setup.parse_roster(SHIFT_ROSTER),
+        creator=_user(session, "trainer"),
+        now=utc_now(),
+    )
+    clock.start(drill, utc_now())
+    session.flush()

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # Seconds between rounds of the SLA engine in each server process (0: no loop; reads
     # still catch up lazily).
     engine_interval_seconds: float = 1.0
+    # Browser session cookies carry Secure: always (true), never (false), or when the
+    # request came over HTTPS (unset; behind a TLS proxy, set true or forward the scheme).
+    cookie_secure: bool | None = None
     compensation_caps: dict[str, dict[str, Cap]] = Field(default_factory=default_caps)
 
     @model_validator(mode="after")

@@ -149,3 +149,30 @@ def test_an_sla_countdown_changes_state_live(
     expect(countdown.locator(".label")).to_have_text("breached")
     expect(countdown.locator(".left")).to_contain_text("over")
     sam.close()
+
+
+def test_the_debrief_of_a_scenario_drill(
+    browser: Browser, demo_server: Server, trainer: httpx.Client, screenshots: Path
+) -> None:
+    drills = {d["name"]: d["id"] for d in trainer.get("/drills").json()}
+    shift = drills["first-shift"]
+    jumped = trainer.post(f"/drills/{shift}/clock/jump", json={"seconds": 20 * 60})
+    assert jumped.status_code == 200, jumped.text
+    sam = _login(browser, demo_server, "trainee2")
+    sam.goto(f"{demo_server.url}/drills/{shift}")
+    sam.locator("#q-unassigned a[href*='/tickets/']").first.click()
+    sam.get_by_role("button", name="Claim").click()
+    expect(sam.get_by_role("button", name="Release to queue")).to_be_visible()
+    sam.get_by_label("Macro").select_option(index=1)
+    sam.get_by_role("button", name="Send reply").click()
+    expect(sam.locator(".msg-reply")).to_have_count(1)
+    sam.goto(f"{demo_server.url}/drills/{shift}/debrief")
+    expect(sam.get_by_role("heading", name="Score")).to_be_visible()
+    expect(sam.get_by_role("img", name="First response time against the target")).to_be_visible()
+    expect(sam.get_by_text("Tickets worked")).to_be_visible()
+    sam.screenshot(path=str(screenshots / "debrief.png"), full_page=True)
+    evidence = sam.locator("a[href*='#ev-']").first
+    if evidence.count():
+        evidence.click()  # opens the trail at the event
+        expect(sam.locator(".trail li.highlight")).to_be_visible()
+    sam.close()

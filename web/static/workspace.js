@@ -139,6 +139,16 @@
     kept = null;
   });
 
+  // A link to evidence (#ev-12) opens the trail at that event.
+  function showEvidence() {
+    if (location.hash.indexOf("#ev-") !== 0) return;
+    var trail = document.getElementById("open-trail");
+    var event = document.getElementById(location.hash.slice(1));
+    if (trail && event) { trail.open = true; event.classList.add("highlight"); event.scrollIntoView(); }
+  }
+  document.addEventListener("DOMContentLoaded", showEvidence);
+  window.addEventListener("hashchange", showEvidence);
+
   document.addEventListener("DOMContentLoaded", tick);
   document.addEventListener("htmx:afterSettle", tick);
   setInterval(tick, 1000);

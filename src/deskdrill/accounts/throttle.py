@@ -1,8 +1,14 @@
-"""Login throttling: after repeated failures for one username, or from one address, further
-attempts are refused for a while, so passwords cannot be guessed at speed.
+"""Login throttling: after repeated failures, further attempts are refused for a while, so
+passwords cannot be guessed at speed.
 
-Kept in the memory of each server process (a guesser spread over several processes gets
-at most that many times the allowance); a success clears the username's record.
+Three allowances, each over ``window`` seconds: one username from one address (the person
+who mistypes), one address over all usernames (one guesser trying many accounts), and one
+username over all addresses (many guessers trying one account, set higher so that a
+stranger cannot easily lock someone out). An attempt is counted when it begins, under the
+lock, so parallel guesses cannot all slip past the check; a success takes its count back.
+
+Kept in the memory of each server process: a guesser spread over several processes gets
+at most that many times the allowance.
 """
 
 from __future__ import annotations
@@ -32,59 +38,59 @@ class TooManyAttempts(DomainError):
 
 @dataclass
 class LoginThrottle:
-    """At most ``limit`` failures per key within ``window`` seconds."""
-
-    limit: int = 5
+    limit: int = 5  # one username from one address
+    per_address: int = 20
+    per_username: int = 50
     window: float = 15 * 60
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
+    _attempts: dict[str, deque[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @staticmethod
-    def keys(username: str, address: str | None) -> list[str]:
-        # Per address a little more room: colleagues behind one address mistype too.
-        found = [f"user:{username.strip().lower()}"]
-        if address:
-            found.append(f"addr:{address}")
-        return found
+    def _keys(self, username: str, address: str | None) -> list[tuple[str, int]]:
+        name = username.strip().lower()
+        where = address or "-"
+        return [
+            (f"pair:{name}|{where}", self.limit),
+            (f"addr:{where}", self.per_address),
+            (f"user:{name}", self.per_username),
+        ]
 
-    def check(self, username: str, address: str | None, now: float | None = None) -> None:
-        """Raise TooManyAttempts while the username or the address is locked out."""
+    def begin(self, username: str, address: str | None, now: float | None = None) -> None:
+        """Count an attempt, or raise TooManyAttempts if one of the allowances is spent."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            for key in self.keys(username, address):
-                limit = self.limit if key.startswith("user:") else self.limit * 4
+            keys = self._keys(username, address)
+            for key, limit in keys:
                 recent = self._recent(key, now)
-                if recent is not None and len(recent) >= limit:
+                if len(recent) >= limit:
                     raise TooManyAttempts(int(recent[0] + self.window - now) + 1)
-
-    def failed(self, username: str, address: str | None, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if len(self._failures) >= MAX_KEYS:
+            if len(self._attempts) >= MAX_KEYS:
                 self._prune(now)
-            for key in self.keys(username, address):
-                recent = self._recent(key, now)
-                if recent is None:
-                    recent = self._failures[key] = deque()
-                recent.append(now)
+            for key, _ in keys:
+                self._attempts.setdefault(key, deque()).append(now)
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, username: str, address: str | None) -> None:
+        """The attempt was the right password: it does not count, nor do the pair's earlier
+        failures."""
         with self._lock:
-            self._failures.pop(self.keys(username, None)[0], None)
+            pair, address_key, user_key = (k for k, _ in self._keys(username, address))
+            self._attempts.pop(pair, None)
+            for key in (address_key, user_key):
+                recent = self._attempts.get(key)
+                if recent:
+                    recent.pop()
 
-    def _recent(self, key: str, now: float) -> deque[float] | None:
-        recent = self._failures.get(key)
+    def _recent(self, key: str, now: float) -> deque[float]:
+        recent = self._attempts.get(key)
         if recent is None:
-            return None
+            return deque()
         while recent and recent[0] <= now - self.window:
             recent.popleft()
         return recent
 
     def _prune(self, now: float) -> None:
-        for key in list(self._failures):
-            recent = self._recent(key, now)
-            if not recent:
-                del self._failures[key]
-        if len(self._failures) >= MAX_KEYS:  # all of them recent: forget the oldest
-            for key in list(self._failures)[: MAX_KEYS // 2]:
-                del self._failures[key]
+        for key in list(self._attempts):
+            if not self._recent(key, now):
+                del self._attempts[key]
+        if len(self._attempts) >= MAX_KEYS:  # all of them recent: forget the oldest half
+            for key in list(self._attempts)[: MAX_KEYS // 2]:
+                del self._attempts[key]

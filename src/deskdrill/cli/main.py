@@ -49,6 +49,8 @@ def serve(
         reload=reload,
         log_level="info",
         access_log=False,
+        # Live pages hold their event streams open; on shutdown they are given this long.
+        timeout_graceful_shutdown=3,
     )
 
 
@@ -60,7 +62,9 @@ def demo() -> None:
 
     with session_scope() as session:
         created = load_demo(session)
-    console.print("demo drill " + ("created" if created else "already present"))
+    console.print("demo drills " + ("created" if created else "already present") + ":")
+    console.print("  demo         prepared cases of every kind, to explore")
+    console.print("  first-shift  a live scenario drill: tickets arrive as its clock runs")
     console.print("demo logins (username / password):")
     for username, password in DEMO_PASSWORDS.items():
         console.print(f"  {username:<10} {password}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from deskdrill.accounts.models import User
@@ -65,12 +65,18 @@ def board(*, session: Session, user: User, drill_id: int, now: datetime) -> Boar
     unassigned = active.where(Ticket.assignee_id.is_(None), Ticket.tier == tier)
     above = [level for level in LEVELS if level != "L1"]
     escalated = active.where(Ticket.tier.in_(above)).order_by(*by_urgency)
+    # Breaching soon: on my desk, or waiting in my tier's queue, next timer within SOON.
     soon = (
         select(Ticket)
         .where(
             Ticket.drill_id == drill_id,
             Ticket.sla_next_check.is_not(None),
             Ticket.sla_next_check <= now + SOON,
+            Ticket.active.is_(True),
+            or_(
+                Ticket.assignee_id == user.id,
+                and_(Ticket.assignee_id.is_(None), Ticket.tier == tier),
+            ),
         )
         .order_by(Ticket.sla_next_check, Ticket.id)
     )
@@ -78,19 +84,13 @@ def board(*, session: Session, user: User, drill_id: int, now: datetime) -> Boar
     def rows(query: Select[tuple[Ticket]]) -> list[Row]:
         return _rows(session, list(session.scalars(query.limit(ROWS))), policy, now)
 
-    found = Board(
+    return Board(
         tier=tier,
         mine=rows(mine),
         unassigned=rows(unassigned.order_by(*by_urgency)),
         escalated=rows(escalated),
+        soon=rows(soon),
     )
-    # Breaching soon: on my desk or waiting in my tier's queue, next timer within SOON.
-    found.soon = [
-        r
-        for r in rows(soon)
-        if r.assignee in (None, user.username) and (r.assignee or r.tier == tier)
-    ][:ROWS]
-    return found
 
 
 def _rows(session: Session, tickets: list[Ticket], policy: SlaPolicy, now: datetime) -> list[Row]:

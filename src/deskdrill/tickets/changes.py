@@ -29,16 +29,16 @@ def marks(session: Session) -> Marks:
     )
 
 
-def changed_tickets(session: Session, after: int, upto: int) -> list[tuple[int, int]]:
-    """(drill id, ticket id) of tickets with trail events in (after, upto]."""
+def events_after(session: Session, after: int) -> list[tuple[int, int, int]]:
+    """(event id, drill id, ticket id) of trail events with ids above ``after``."""
     query = (
-        select(Ticket.drill_id, Ticket.id)
-        .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
-        .where(TicketEvent.id > after, TicketEvent.id <= upto)
-        .distinct()
+        select(TicketEvent.id, Ticket.drill_id, Ticket.id)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(TicketEvent.id > after)
+        .order_by(TicketEvent.id)
         .limit(MAX_CHANGES)
     )
-    return [(d, t) for d, t in session.execute(query).all()]
+    return [(e, d, t) for e, d, t in session.execute(query).all()]
 
 
 def noticed_drills(session: Session, after: int, upto: int) -> set[int]:
@@ -61,3 +61,20 @@ def clocks(session: Session, drill_ids: list[int]) -> dict[int, tuple[Any, ...]]
         ).where(Drill.id.in_(drill_ids))
     ).all()  # fmt: skip
     return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def drill_changed_since(session: Session, drill_id: int, since: Marks) -> bool:
+    """Whether the drill has trail events or notices newer than ``since`` (a short range
+    read of the newest rows: ``since`` is a page's moment of rendering)."""
+    event = session.scalar(
+        select(TicketEvent.id)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(TicketEvent.id > since.event, Ticket.drill_id == drill_id)
+        .limit(1)
+    )
+    notice = session.scalar(
+        select(Notification.id)
+        .where(Notification.id > since.notice, Notification.drill_id == drill_id)
+        .limit(1)
+    )
+    return event is not None or notice is not None

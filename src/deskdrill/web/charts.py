@@ -77,3 +77,43 @@ def bars(
             f'<text x="{left + w + 4:.1f}" y="{y + 14}">{value:g}{escape(unit)}</text>'
         )
     return _frame(title, width, height, body)
+
+
+def against_targets(
+    title: str,
+    items: Sequence[tuple[str, float | None, float]],
+    *,
+    unit: str = "",
+    width: int = 640,
+    legend: tuple[str, str, str] = ("within target", "over target", "target"),
+) -> Markup:
+    """One bar per item (its value), a black mark at its target; over target in red. An
+    item without a value (not yet answered) shows its label and a dash."""
+    row, left, top = 22, 110, 22
+    height = max(row * len(items) + top + 10, 50)
+    peak = max([max(v or 0, t) for _, v, t in items] + [1]) * 1.05
+    plot_w = width - left - 80
+    body = (
+        f'<rect x="{left}" y="4" width="10" height="10" fill="#16a34a"/>'
+        f'<text x="{left + 14}" y="13">{escape(legend[0])}</text>'
+        f'<rect x="{left + 140}" y="4" width="10" height="10" fill="#dc2626"/>'
+        f'<text x="{left + 154}" y="13">{escape(legend[1])}</text>'
+        f'<rect x="{left + 280}" y="3" width="2" height="12" fill="#111"/>'
+        f'<text x="{left + 288}" y="13">{escape(legend[2])}</text>'
+    )
+    for i, (label, value, target) in enumerate(items):
+        y = top + i * row
+        mark = left + plot_w * target / peak
+        body += f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{escape(label[:16])}</text>'
+        if value is None:
+            body += f'<text x="{left + 4}" y="{y + 14}">–</text>'
+        else:
+            w = max(1.0, plot_w * value / peak)
+            color = "#16a34a" if value <= target else "#dc2626"
+            body += (
+                f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="{color}"/>'
+                f'<text x="{left + max(w, mark - left) + 6:.1f}" y="{y + 14}">'
+                f"{value:.0f}{escape(unit)}</text>"
+            )
+        body += f'<rect x="{mark:.1f}" y="{y + 1}" width="2" height="{row - 4}" fill="#111"/>'
+    return _frame(title, width, height, body)

@@ -11,11 +11,13 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 
+from deskdrill.api.errors import validation_body
 from deskdrill.core.errors import DomainError
 from deskdrill.web.render import render
 from deskdrill.web.session import LoginRequired
@@ -79,6 +81,10 @@ def install(app: FastAPI) -> None:
             return await http_exception_handler(request, exc)
         return _page(request, exc.status_code, str(exc.detail))
 
+    def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return _page(request, 422, validation_body(exc)["detail"])
+
+    for_pages(RequestValidationError, invalid)
     for_pages(DomainError, domain)
     for_pages(StaleDataError, lambda request, _exc: _page(request, 409, CONFLICT))
     for_pages(IntegrityError, lambda request, _exc: _page(request, 409, CONFLICT))

@@ -1,17 +1,24 @@
 """Live pages: server-sent events that tell an open page what changed in its drill.
 
 One watcher per server process looks at the database a few times a second while pages
-are open: the newest trail event and notice, and the clocks of the drills being watched.
-Because it reads the database, it sees changes made by any process or host. Each page is
-sent event names only (``queue``, ``clock``, ``notice`` and ``t-<ticket id>``); the page
-fetches the fragments it shows, through the same access checks as any other request.
+are open: the newest trail events and notices, and the clocks of the drills being
+watched. Because it reads the database, it sees changes made by any process or host.
+Each page is sent event names only (``queue``, ``clock``, ``notice`` and ``t-<ticket
+id>``); the page fetches the fragments it shows, through the same access checks as any
+other request.
+
+Nothing is missed between a page's rendering and its connection: the page says which
+marks it was rendered at (``since``), and if anything happened after them its stream
+starts with ``resync`` (refresh everything). Trail events are looked at a little way back
+(``LOOKBACK`` ids), so a transaction that took an id early but committed late (possible
+with PostgreSQL) is still announced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,25 +30,42 @@ from deskdrill.tickets import changes
 
 KEEPALIVE_SECONDS = 15.0
 QUEUE_LIMIT = 64  # a page that stops reading is sent a full refresh instead of a backlog
+LOOKBACK = 500
+EVERYTHING = frozenset({"resync", "queue", "clock", "notice"})
+
+
+def since_mark(marks: changes.Marks) -> str:
+    return f"{marks.event}.{marks.notice}"
+
+
+def _parse_since(value: str | None) -> changes.Marks | None:
+    try:
+        event, notice = (value or "").split(".")
+        return changes.Marks(event=int(event), notice=int(notice))
+    except ValueError:
+        return None
 
 
 @dataclass
 class LiveHub:
     factory: sessionmaker[Session]
     interval: float = 0.2
-    _pages: dict[int, set[asyncio.Queue[set[str]]]] = field(default_factory=dict)
+    _pages: dict[int, set[asyncio.Queue[frozenset[str]]]] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
-    _marks: changes.Marks | None = None
+    _top: changes.Marks | None = None
+    _heard: set[int] = field(default_factory=set)  # event ids announced, within LOOKBACK
     _clocks: dict[int, tuple[Any, ...]] = field(default_factory=dict)
 
-    def subscribe(self, drill_id: int) -> asyncio.Queue[set[str]]:
-        inbox: asyncio.Queue[set[str]] = asyncio.Queue(QUEUE_LIMIT)
+    async def subscribe(self, drill_id: int) -> asyncio.Queue[frozenset[str]]:
+        """A page's inbox; when this returns, every later change will be announced to it."""
+        inbox: asyncio.Queue[frozenset[str]] = asyncio.Queue(QUEUE_LIMIT)
         self._pages.setdefault(drill_id, set()).add(inbox)
         if self._task is None or self._task.done():
+            await run_in_threadpool(self._look, list(self._pages))  # sets the marks
             self._task = asyncio.get_running_loop().create_task(self._watch())
         return inbox
 
-    def unsubscribe(self, drill_id: int, inbox: asyncio.Queue[set[str]]) -> None:
+    def unsubscribe(self, drill_id: int, inbox: asyncio.Queue[frozenset[str]]) -> None:
         pages = self._pages.get(drill_id)
         if pages is not None:
             pages.discard(inbox)
@@ -52,6 +76,10 @@ class LiveHub:
     def pages(self) -> int:
         return sum(len(p) for p in self._pages.values())
 
+    def changed_since(self, drill_id: int, since: changes.Marks) -> bool:
+        with unit_of_work(self.factory, read_only=True) as session:
+            return changes.drill_changed_since(session, drill_id, since)
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -61,53 +89,68 @@ class LiveHub:
 
     async def _watch(self) -> None:
         while self._pages:
+            await asyncio.sleep(self.interval)
             try:
                 found = await run_in_threadpool(self._look, list(self._pages))
             except Exception:  # the database is restarting, say: look again next time
                 found = {}
             for drill_id, names in found.items():
                 for inbox in list(self._pages.get(drill_id, ())):
-                    _post(inbox, names)
-            await asyncio.sleep(self.interval)
-        self._marks = None
+                    _post(inbox, frozenset(names))
+        self._top = None
+        self._heard.clear()
 
     def _look(self, drill_ids: list[int]) -> dict[int, set[str]]:
         found: dict[int, set[str]] = {}
         with unit_of_work(self.factory, read_only=True) as session:
-            now = changes.marks(session)
+            top = changes.marks(session)
             clocks = changes.clocks(session, drill_ids)
-            before = self._marks
-            if before is not None:
-                if now.event > before.event:
-                    for drill_id, ticket_id in changes.changed_tickets(
-                        session, before.event, now.event
-                    ):
+            before = self._top
+            window = max(0, (before or top).event - LOOKBACK)
+            recent = changes.events_after(session, window)
+            if before is None:
+                # The first look: what exists now is what the pages were rendered with (or
+                # they are told to resync), so it counts as heard.
+                self._heard = {event_id for event_id, _, _ in recent}
+            else:
+                for event_id, drill_id, ticket_id in recent:
+                    if event_id not in self._heard:  # new, or an earlier id committed late
+                        self._heard.add(event_id)
                         found.setdefault(drill_id, {"queue"}).add(f"t-{ticket_id}")
-                if now.notice > before.notice:
-                    for drill_id in changes.noticed_drills(session, before.notice, now.notice):
+                if len(recent) >= changes.MAX_CHANGES:  # a flood: refresh every page
+                    found = {drill_id: set(EVERYTHING) for drill_id in drill_ids}
+                if top.notice > before.notice:
+                    for drill_id in changes.noticed_drills(session, before.notice, top.notice):
                         found.setdefault(drill_id, set()).add("notice")
         for drill_id, clock in clocks.items():
             if drill_id in self._clocks and self._clocks[drill_id] != clock:
                 found.setdefault(drill_id, set()).add("clock")
         self._clocks = clocks
-        self._marks = now
+        self._heard = {e for e in self._heard if e > top.event - LOOKBACK}
+        self._top = top
         return found
 
 
-def _post(inbox: asyncio.Queue[set[str]], names: set[str]) -> None:
+def _post(inbox: asyncio.Queue[frozenset[str]], names: frozenset[str]) -> None:
     try:
         inbox.put_nowait(names)
     except asyncio.QueueFull:
         while not inbox.empty():
             inbox.get_nowait()
-        inbox.put_nowait({"queue", "clock", "notice"})
+        inbox.put_nowait(EVERYTHING)
 
 
-async def stream(hub: LiveHub, drill_id: int, is_gone: Any) -> AsyncIterator[str]:
-    """The text/event-stream of one open page."""
-    inbox = hub.subscribe(drill_id)
+async def stream(
+    hub: LiveHub, drill_id: int, since: str | None, is_gone: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[str]:
+    """The text/event-stream of one open page, rendered at the marks ``since``."""
+    inbox = await hub.subscribe(drill_id)
     try:
+        rendered = _parse_since(since)
+        behind = rendered is None or await run_in_threadpool(hub.changed_since, drill_id, rendered)
         yield "retry: 2000\n\n"
+        if behind:
+            yield "event: resync\ndata: resync\n\n"
         while not await is_gone():
             try:
                 names = await asyncio.wait_for(inbox.get(), timeout=KEEPALIVE_SECONDS)

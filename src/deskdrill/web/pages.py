@@ -75,7 +75,7 @@ def login(
     address = request.client.host if request.client else None
     target = _local(next)
     try:
-        throttle.check(username, address)
+        throttle.begin(username, address)
         # The password is checked (argon2, slow on purpose) outside any write transaction.
         with unit_of_work(request.app.state.session_factory, read_only=True) as session:
             user = accounts.authenticate(session=session, username=username, password=password)
@@ -86,10 +86,9 @@ def login(
         message = i18n._("Too many failed logins. Try again in %(minutes)s minute(s).")
         return _login_page(request, target, error=message % {"minutes": minutes}, status=429)
     except Unauthorized:
-        throttle.failed(username, address)
         i18n.use(language(request))
         return _login_page(request, target, error=i18n._("Wrong username or password."), status=401)
-    throttle.succeeded(username)
+    throttle.succeeded(username, address)
     response = RedirectResponse(target, status_code=303)
     with unit_of_work(request.app.state.session_factory) as session:
         web_session.start(session, request, response, user)

@@ -51,7 +51,15 @@ def csrf_token(settings: Settings, secret: str) -> str:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    forced: bool | None = request.app.state.settings.cookie_secure
+    return forced if forced is not None else request.url.scheme == "https"
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that also refuses what is not plain text (no 500s)."""
+    return bool(expected) and hmac.compare_digest(
+        given.encode("utf-8", "replace"), expected.encode("utf-8", "replace")
+    )
 
 
 def start(session: Session, request: Request, response: Response, user: User) -> None:
@@ -66,7 +74,7 @@ def start(session: Session, request: Request, response: Response, user: User) ->
     )
     response.set_cookie(
         SESSION_COOKIE,
-        _signer(settings).dumps(secret),
+        cookie_value(settings, secret),
         max_age=SESSION_HOURS * 3600,
         httponly=True,
         samesite="lax",
@@ -74,6 +82,11 @@ def start(session: Session, request: Request, response: Response, user: User) ->
         path="/",
     )
     response.delete_cookie(LOGIN_COOKIE, path="/")
+
+
+def cookie_value(settings: Settings, secret: str) -> str:
+    """The session cookie for a server-side session (``secret`` is its token)."""
+    return _signer(settings).dumps(secret)
 
 
 def _secret(request: Request) -> str | None:
@@ -152,14 +165,14 @@ async def _submitted(request: Request) -> str:
 async def check_csrf(request: Request, user: WebUser) -> User:
     """Every state-changing page request carries the session's CSRF token."""
     expected = request.state.csrf
-    if not hmac.compare_digest(await _submitted(request), expected):
+    if not _same(await _submitted(request), expected):
         raise Forbidden("the form has expired or did not come from deskdrill; reload the page")
     return user
 
 
 async def check_login_csrf(request: Request) -> None:
     expected = request.cookies.get(LOGIN_COOKIE, "")
-    if not expected or not hmac.compare_digest(await _submitted(request), expected):
+    if not _same(await _submitted(request), expected):
         raise Forbidden("the login form has expired; reload the page and try again")
 
 

@@ -24,10 +24,10 @@ from deskdrill.scenarios import macros
 from deskdrill.simulation.world import scenario_of
 from deskdrill.sla.deadlines import policy_for
 from deskdrill.sla.view import timers
-from deskdrill.tickets import compensation, queries, schemas, service, workflow
+from deskdrill.tickets import changes, compensation, queries, schemas, service, workflow
 from deskdrill.tickets.enums import CompensationKind, ResolutionCode
 from deskdrill.tickets.models import Ticket
-from deskdrill.web import i18n
+from deskdrill.web import i18n, live
 from deskdrill.web.render import language, render
 from deskdrill.web.session import FormUser, WebUser
 from deskdrill.web.workspace import caught_up, clock_view, visible
@@ -83,6 +83,7 @@ def _view(request: Request, session: Session, user: User, ticket: Ticket) -> dic
         "priorities": ["P1", "P2", "P3", "P4"],
         "codes": [c.value for c in ResolutionCode],
         "kinds": [k.value for k in CompensationKind],
+        "since": live.since_mark(changes.marks(session)),
     }
 
 
@@ -164,10 +165,13 @@ async def act(request: Request, drill_id: int, key: str, name: str, user: FormUs
     action = ACTIONS.get(name)
     if action is None:
         raise NotFound(f"no ticket action {name!r}")
+    await visible(request, user, drill_id)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     version = form.get("version", "")
     data = _input(action, form)
-    expected = int(version) if version.isdigit() else None
+    expected = (
+        int(version) if version.isascii() and version.isdigit() and len(version) < 10 else None
+    )
     await caught_up(request, drill_id)
     return await run_in_threadpool(_do, request, user, drill_id, key, name, action, data, expected)
 

@@ -13,7 +13,6 @@ from starlette.concurrency import run_in_threadpool
 from deskdrill.accounts.models import User
 from deskdrill.api.deps import SessionDep
 from deskdrill.core.clock import utc_now
-from deskdrill.core.errors import NotFound
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
@@ -21,7 +20,7 @@ from deskdrill.drills.models import Drill
 from deskdrill.sla import notices
 from deskdrill.sla.catch_up import catch_up
 from deskdrill.sla.deadlines import policy_for
-from deskdrill.tickets import board
+from deskdrill.tickets import board, changes
 from deskdrill.web import live
 from deskdrill.web.render import render
 from deskdrill.web.session import WebUser
@@ -67,6 +66,7 @@ def _desk(session: Session, user: User, drill_id: int) -> dict[str, Any]:
         "clock": view,
         "board": board.board(session=session, user=user, drill_id=drill_id, now=now),
         "notices": notices.latest(session=session, user=user, drill_id=drill_id),
+        "since": live.since_mark(changes.marks(session)),
     }
 
 
@@ -92,12 +92,11 @@ async def notices_fragment(request: Request, drill_id: int, user: WebUser) -> Re
 async def visible(request: Request, user: User, drill_id: int) -> None:
     """NotFound unless the user may see the drill (others' drills are not revealed)."""
 
-    def check() -> bool:
+    def check() -> None:
         with unit_of_work(request.app.state.session_factory, read_only=True) as session:
-            return drills.can_see(session=session, drill_id=drill_id, user=user)
+            drills.get_drill(session=session, drill_id=drill_id, user=user)
 
-    if not await run_in_threadpool(check):
-        raise NotFound(f"no drill with id {drill_id}")
+    await run_in_threadpool(check)
 
 
 def _render_desk(request: Request, user: User, drill_id: int, template: str) -> Response:
@@ -107,12 +106,14 @@ def _render_desk(request: Request, user: User, drill_id: int, template: str) -> 
 
 
 @router.get("/drills/{drill_id}/live")
-async def live_events(request: Request, drill_id: int, user: WebUser) -> Response:
+async def live_events(
+    request: Request, drill_id: int, user: WebUser, since: str | None = None
+) -> Response:
     """Server-sent events: the names of what changed in the drill (see ``web.live``)."""
     await visible(request, user, drill_id)
     hub: live.LiveHub = request.app.state.live_hub
     return StreamingResponse(
-        live.stream(hub, drill_id, request.is_disconnected),
+        live.stream(hub, drill_id, since, request.is_disconnected),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

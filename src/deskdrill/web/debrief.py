@@ -1,0 +1,68 @@
+"""The debrief: a trainee's score with the evidence on the trail, their SLA attainment and
+their response times against the targets. Live during the drill, final after it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from deskdrill.accounts.enums import Role
+from deskdrill.accounts.models import User
+from deskdrill.db.engine import unit_of_work
+from deskdrill.drills import service as drills
+from deskdrill.simulation.score import score
+from deskdrill.simulation.world import scenario_of
+from deskdrill.sla.personal import personal_sla
+from deskdrill.web import charts, i18n
+from deskdrill.web.render import language, render
+from deskdrill.web.session import WebUser
+from deskdrill.web.workspace import caught_up, clock_view, visible
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/drills/{drill_id}/debrief", response_class=HTMLResponse)
+async def debrief(
+    request: Request, drill_id: int, user: WebUser, who: str | None = None
+) -> Response:
+    await visible(request, user, drill_id)
+    await caught_up(request, drill_id)
+    return await run_in_threadpool(_debrief, request, user, drill_id, who)
+
+
+def _debrief(request: Request, user: User, drill_id: int, who: str | None) -> Response:
+    i18n.use(language(request))
+    manager = user.role != Role.trainee
+    # A trainee sees their own debrief only; trainers, admins and QA anyone's.
+    person = who if manager and who else user.username
+    with unit_of_work(request.app.state.session_factory, read_only=True) as session:
+        drill = drills.get_drill(session=session, drill_id=drill_id, user=user)
+        view = clock_view(session, drill)
+        scenario = scenario_of(session, drill_id)
+        result: dict[str, Any] | None = None
+        if scenario is not None:
+            only = None if manager and not who else person
+            result = score(session, drill_id, scenario).to_json(only=only)
+            result["names"] = {i: _name(e) for i, e in enumerate(scenario.expectations)}
+        sla = personal_sla(session, drill_id, person, view["sim_now"])
+        chart = charts.against_targets(
+            i18n._("First response time against the target (simulated seconds)"),
+            [(t.key, t.first_response_s, t.first_response_target_s) for t in sla.tickets[:40]],
+            unit="s",
+            legend=(i18n._("within target"), i18n._("over target"), i18n._("target")),
+        )
+        members = drills.member_names(session=session, drill=drill) if manager else []
+        return render(
+            request,
+            "debrief.html",
+            {"drill": drill, "clock": view, "person": person, "result": result,
+             "sla": sla, "chart": chart, "manager": manager, "members": members},
+        )  # fmt: skip
+
+
+def _name(expectation: Any) -> str:
+    """An expectation as a reader knows it: its ticket or category."""
+    return str(expectation.ticket or expectation.category or "")
