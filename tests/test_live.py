@@ -68,7 +68,8 @@ def test_the_event_stream_names_what_changed_and_resyncs_a_late_page(
         async def never_gone() -> bool:
             return False
 
-        chunks = stream(hub, desk.drill_id, _marks(session_factory), never_gone)
+        me = desk.trainees[0].user_id
+        chunks = stream(hub, desk.drill_id, me, _marks(session_factory), never_gone)
         lines = [await chunks.__anext__()]  # retry advice, sent at once
         await asyncio.to_thread(desk.receive)
         lines.append(await asyncio.wait_for(chunks.__anext__(), 5))
@@ -77,7 +78,7 @@ def test_the_event_stream_names_what_changed_and_resyncs_a_late_page(
         # A page rendered before a change, connecting after it, is told to refresh.
         rendered = _marks(session_factory)
         await asyncio.to_thread(desk.receive)
-        late = stream(hub, desk.drill_id, rendered, never_gone)
+        late = stream(hub, desk.drill_id, me, rendered, never_gone)
         lines += [await late.__anext__(), await asyncio.wait_for(late.__anext__(), 5)]
         await late.aclose()
         await hub.stop()
@@ -87,3 +88,35 @@ def test_the_event_stream_names_what_changed_and_resyncs_a_late_page(
     assert retry == retry_again == "retry: 2000\n\n"
     assert first == "event: queue\ndata: queue\n\n"
     assert resync == "event: resync\ndata: resync\n\n"
+
+
+def test_a_page_hears_mine_only_for_its_own_tickets(factory: Factory, session_factory: Any) -> None:
+    desk = factory.desk(trainees=2)
+    ticket = desk.receive()
+    first, second = desk.trainees
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        hub = LiveHub(session_factory, interval=0.05)
+
+        async def never_gone() -> bool:
+            return False
+
+        since = _marks(session_factory)
+        pages = [stream(hub, desk.drill_id, who.user_id, since, never_gone)
+                 for who in (first, second)]  # fmt: skip
+        for page in pages:
+            assert await page.__anext__() == "retry: 2000\n\n"
+        await asyncio.to_thread(first.ok, f"/tickets/{ticket['key']}/claim")
+        heard = []
+        for page in pages:
+            names = []
+            while "event: queue\ndata: queue\n\n" not in names:
+                names.append(await asyncio.wait_for(page.__anext__(), 5))
+            heard.append(names)
+            await page.aclose()
+        await hub.stop()
+        return heard[0], heard[1]
+
+    mine, theirs = run(scenario())
+    assert "event: mine\ndata: mine\n\n" in mine
+    assert not any("mine" in line for line in theirs)

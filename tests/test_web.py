@@ -173,9 +173,9 @@ def test_the_desk_lists_queues_with_live_sla_countdowns(app: Any, desk: Desk) ->
     assert page.status_code == 200
     text = page.text
     assert f'sse-connect="/drills/{desk.drill_id}/live?since=' in text
-    mine_section = text[text.index('id="q-mine"') : text.index('id="q-unassigned"')]
+    mine_section = text[text.index('id="q-mine"') : text.index('id="q-soon"')]
     assert mine["key"] in mine_section and urgent["key"] not in mine_section
-    queue = text[text.index('id="q-unassigned"') : text.index('id="q-soon"')]
+    queue = text[text.index('id="q-unassigned"') : text.index('id="q-escalated"')]
     assert urgent["key"] in queue
     # The countdown carries its due moment and warning threshold, and says its state.
     row = re.escape(urgent["key"])
@@ -185,6 +185,12 @@ def test_the_desk_lists_queues_with_live_sla_countdowns(app: Any, desk: Desk) ->
     assert countdown is not None
     assert countdown.group(1) in ("ok", "warning")
     assert ">on time<" in text or ">warning<" in text
+    # The two halves of the desk refresh apart: mine when my tickets change, the shared
+    # queues when the drill's do.
+    shared = browser.page(f"/drills/{desk.drill_id}/desk").text
+    assert urgent["key"] in shared and 'id="q-mine"' not in shared
+    own = browser.page(f"/drills/{desk.drill_id}/mine").text
+    assert mine["key"] in own and 'id="q-unassigned"' not in own
 
 
 def test_work_a_ticket_from_claim_to_close(app: Any, desk: Desk) -> None:

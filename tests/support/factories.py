@@ -36,6 +36,7 @@ class Agent:
     username: str
     token: str
     role: str
+    user_id: int = 0
 
     @property
     def headers(self) -> dict[str, str]:
@@ -110,7 +111,8 @@ class Factory:
             token, _ = issue_token(
                 session=session, user=user, name="test", now=utc_now(), ttl=timedelta(days=1)
             )
-        return Agent(self.client, username, token, str(role))
+            user_id = user.id
+        return Agent(self.client, username, token, str(role), user_id)
 
     def desk(
         self,

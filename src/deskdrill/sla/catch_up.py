@@ -47,6 +47,12 @@ def _pending(session: Session, drill_id: int, at: datetime) -> bool:
     )
 
 
+def is_due(session: Session, drill_id: int, wall: datetime) -> bool:
+    """Whether anything has fallen due in the drill (the cheap read ``catch_up`` starts
+    with), for callers that ask in a transaction of their own."""
+    return _pending(session, drill_id, clock.instant(session, drill_id, wall).sim)
+
+
 def catch_up(factory: sessionmaker[Session], drill_id: int, wall: datetime) -> int:
     """Fire what is due in the drill; a cheap indexed read when nothing is."""
     with unit_of_work(factory, read_only=True) as session:

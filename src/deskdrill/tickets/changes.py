@@ -29,16 +29,17 @@ def marks(session: Session) -> Marks:
     )
 
 
-def events_after(session: Session, after: int) -> list[tuple[int, int, int]]:
-    """(event id, drill id, ticket id) of trail events with ids above ``after``."""
+def events_after(session: Session, after: int) -> list[tuple[int, int, int, int | None]]:
+    """(event id, drill id, ticket id, its assignee now) of trail events with ids above
+    ``after``."""
     query = (
-        select(TicketEvent.id, Ticket.drill_id, Ticket.id)
+        select(TicketEvent.id, Ticket.drill_id, Ticket.id, Ticket.assignee_id)
         .join(Ticket, Ticket.id == TicketEvent.ticket_id)
         .where(TicketEvent.id > after)
         .order_by(TicketEvent.id)
         .limit(MAX_CHANGES)
     )
-    return [(e, d, t) for e, d, t in session.execute(query).all()]
+    return [(e, d, t, a) for e, d, t, a in session.execute(query).all()]
 
 
 def noticed_drills(session: Session, after: int, upto: int) -> set[int]:

@@ -3,9 +3,10 @@
 One watcher per server process looks at the database a few times a second while pages
 are open: the newest trail events and notices, and the clocks of the drills being
 watched. Because it reads the database, it sees changes made by any process or host.
-Each page is sent event names only (``queue``, ``clock``, ``notice`` and ``t-<ticket
-id>``); the page fetches the fragments it shows, through the same access checks as any
-other request.
+Each page is sent event names only (``queue``: the drill's shared lists changed;
+``mine``: a ticket on this person's desk did; ``clock``, ``notice`` and ``t-<ticket id>``);
+the page fetches the fragments it shows, through the same access checks as any other
+request.
 
 Nothing is missed between a page's rendering and its connection: the page says which
 marks it was rendered at (``since``), and if anything happened after them its stream
@@ -111,12 +112,15 @@ class LiveHub:
             if before is None:
                 # The first look: what exists now is what the pages were rendered with (or
                 # they are told to resync), so it counts as heard.
-                self._heard = {event_id for event_id, _, _ in recent}
+                self._heard = {event_id for event_id, *_ in recent}
             else:
-                for event_id, drill_id, ticket_id in recent:
+                for event_id, drill_id, ticket_id, assignee_id in recent:
                     if event_id not in self._heard:  # new, or an earlier id committed late
                         self._heard.add(event_id)
-                        found.setdefault(drill_id, {"queue"}).add(f"t-{ticket_id}")
+                        names = found.setdefault(drill_id, {"queue"})
+                        names.add(f"t-{ticket_id}")
+                        if assignee_id is not None:
+                            names.add(f"a-{assignee_id}")
                 if len(recent) >= changes.MAX_CHANGES:  # a flood: refresh every page
                     found = {drill_id: set(EVERYTHING) for drill_id in drill_ids}
                 if top.notice > before.notice:
@@ -140,10 +144,24 @@ def _post(inbox: asyncio.Queue[frozenset[str]], names: frozenset[str]) -> None:
         inbox.put_nowait(EVERYTHING)
 
 
+def _for_page(names: frozenset[str], user_id: int) -> list[str]:
+    """What one person's page is told: ``mine`` when a ticket of theirs changed, nothing
+    about other people's desks."""
+    mine = f"a-{user_id}"
+    told = {n for n in names if not n.startswith("a-")}
+    if mine in names or "resync" in names:
+        told.add("mine")
+    return sorted(told)
+
+
 async def stream(
-    hub: LiveHub, drill_id: int, since: str | None, is_gone: Callable[[], Awaitable[bool]]
+    hub: LiveHub,
+    drill_id: int,
+    user_id: int,
+    since: str | None,
+    is_gone: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[str]:
-    """The text/event-stream of one open page, rendered at the marks ``since``."""
+    """The text/event-stream of one person's open page, rendered at the marks ``since``."""
     inbox = await hub.subscribe(drill_id)
     try:
         rendered = _parse_since(since)
@@ -157,7 +175,7 @@ async def stream(
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
-            for name in sorted(names):
+            for name in _for_page(names, user_id):
                 yield f"event: {name}\ndata: {name}\n\n"
     finally:
         hub.unsubscribe(drill_id, inbox)

@@ -30,7 +30,7 @@ from deskdrill.tickets.models import Ticket
 from deskdrill.web import i18n, live
 from deskdrill.web.render import language, render
 from deskdrill.web.session import FormUser, WebUser
-from deskdrill.web.workspace import caught_up, clock_view, visible
+from deskdrill.web.workspace import caught_up, clock_view, fresh, visible
 
 router = APIRouter(include_in_schema=False)
 BASE = "/drills/{drill_id}/tickets/{key}"
@@ -88,17 +88,16 @@ def _view(request: Request, session: Session, user: User, ticket: Ticket) -> dic
 
 
 @router.get(BASE, response_class=HTMLResponse)
-async def ticket_page(request: Request, drill_id: int, key: str, user: WebUser) -> Response:
-    await visible(request, user, drill_id)
-    await caught_up(request, drill_id)
-    return await run_in_threadpool(_read, request, user, drill_id, key, "ticket.html")
+def ticket_page(request: Request, drill_id: int, key: str, user: WebUser) -> Response:
+    return fresh(
+        request, user, drill_id, lambda: _read(request, user, drill_id, key, "ticket.html")
+    )
 
 
 @router.get(BASE + "/view", response_class=HTMLResponse)
-async def ticket_view(request: Request, drill_id: int, key: str, user: WebUser) -> Response:
-    await visible(request, user, drill_id)
-    await caught_up(request, drill_id)
-    return await run_in_threadpool(_read, request, user, drill_id, key, "partials/ticket_view.html")
+def ticket_view(request: Request, drill_id: int, key: str, user: WebUser) -> Response:
+    template = "partials/ticket_view.html"
+    return fresh(request, user, drill_id, lambda: _read(request, user, drill_id, key, template))
 
 
 def _read(request: Request, user: User, drill_id: int, key: str, template: str) -> Response:

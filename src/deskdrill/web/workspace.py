@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,12 +20,13 @@ from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill
 from deskdrill.sla import notices
-from deskdrill.sla.catch_up import catch_up
+from deskdrill.sla.catch_up import catch_up, is_due
 from deskdrill.sla.deadlines import policy_for
 from deskdrill.tickets import board, changes
-from deskdrill.web import live
-from deskdrill.web.render import render
+from deskdrill.web import i18n, live
+from deskdrill.web.render import language, render
 from deskdrill.web.session import WebUser
+from deskdrill.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,36 +60,101 @@ def drill_list(request: Request, user: WebUser, session: SessionDep) -> Response
     return render(request, "drills.html", {"drills": rows})
 
 
-def _desk(session: Session, user: User, drill_id: int) -> dict[str, Any]:
+# The drill-wide queues of a desk, rendered once per state of the trail and language and
+# shared by everyone at that tier (their rows are shared the same way, see tickets.board).
+SECTIONS = board.Shared()
+
+
+# Which lists each page or fragment shows: (the person's own, the drill-wide ones).
+PARTS = {
+    "desk.html": (True, True),
+    "partials/desk_mine.html": (True, False),
+    "partials/desk_shared.html": (False, True),
+    "partials/notices.html": (False, False),
+}
+
+
+def _desk(session: Session, user: User, drill_id: int, lang: str, template: str) -> dict[str, Any]:
     drill = drills.get_drill(session=session, drill_id=drill_id, user=user)
     view = clock_view(session, drill)
     now: datetime = view["sim_now"]
+    own, shared = PARTS[template]
+    desk = board.board(
+        session=session, user=user, drill_id=drill_id, now=now, own=own, shared=shared
+    )
+    i18n.use(lang)
+    queue = templates.env.get_template("partials/macros.html").module.queue  # type: ignore[attr-defined]
+    unassigned = escalated = None
+    if shared:
+        unassigned = SECTIONS.get(
+            ("unassigned", drill_id, desk.tier, desk.mark, lang),
+            lambda: queue(
+                f"{i18n._('Unassigned')} · {desk.tier}", desk.unassigned, drill, view,
+                i18n._("The queue is empty."), "q-unassigned",
+            ),
+        )  # fmt: skip
+        escalated = SECTIONS.get(
+            ("escalated", drill_id, desk.mark, lang),
+            lambda: queue(
+                i18n._("Escalated"), desk.escalated, drill, view, i18n._("No escalated tickets."),
+                "q-escalated",
+            ),
+        )  # fmt: skip
     return {
         "drill": drill,
         "clock": view,
-        "board": board.board(session=session, user=user, drill_id=drill_id, now=now),
-        "notices": notices.latest(session=session, user=user, drill_id=drill_id),
-        "since": live.since_mark(changes.marks(session)),
+        "board": desk,
+        "unassigned": unassigned,
+        "escalated": escalated,
+        "notices": notices.latest(session=session, user=user, drill_id=drill_id)
+        if template in ("desk.html", "partials/notices.html")
+        else [],
+        "since": live.since_mark(changes.marks(session)) if template == "desk.html" else "",
     }
 
 
+# Pages are put together a few at a time: when every open desk refreshes at once, a few
+# threads taking turns at the interpreter finish all of them sooner than forty contending.
+RENDERING = threading.BoundedSemaphore(4)
+
+
+def fresh(request: Request, user: User, drill_id: int, work: Callable[[], Response]) -> Response:
+    """Check access, let the engine catch up (answers are current), then ``work``."""
+    factory = request.app.state.session_factory
+    with RENDERING:
+        with unit_of_work(factory, read_only=True) as session:
+            drills.get_drill(session=session, drill_id=drill_id, user=user)
+            due = is_due(session, drill_id, utc_now())
+        if due:
+            catch_up(factory, drill_id, utc_now())
+        return work()
+
+
 @router.get("/drills/{drill_id}", response_class=HTMLResponse)
-async def desk_page(request: Request, drill_id: int, user: WebUser) -> Response:
-    await visible(request, user, drill_id)
-    await caught_up(request, drill_id)
-    return await run_in_threadpool(_render_desk, request, user, drill_id, "desk.html")
+def desk_page(request: Request, drill_id: int, user: WebUser) -> Response:
+    return fresh(
+        request, user, drill_id, lambda: _render_desk(request, user, drill_id, "desk.html")
+    )
 
 
 @router.get("/drills/{drill_id}/desk", response_class=HTMLResponse)
-async def desk_fragment(request: Request, drill_id: int, user: WebUser) -> Response:
-    await visible(request, user, drill_id)
-    await caught_up(request, drill_id)
-    return await run_in_threadpool(_render_desk, request, user, drill_id, "partials/desk.html")
+def desk_fragment(request: Request, drill_id: int, user: WebUser) -> Response:
+    """The drill-wide part of the desk (clock, my tier's queue, escalations)."""
+    template = "partials/desk_shared.html"
+    return fresh(request, user, drill_id, lambda: _render_desk(request, user, drill_id, template))
+
+
+@router.get("/drills/{drill_id}/mine", response_class=HTMLResponse)
+def mine_fragment(request: Request, drill_id: int, user: WebUser) -> Response:
+    """The person's own part of the desk (my tickets, breaching soon)."""
+    template = "partials/desk_mine.html"
+    return fresh(request, user, drill_id, lambda: _render_desk(request, user, drill_id, template))
 
 
 @router.get("/drills/{drill_id}/notices", response_class=HTMLResponse)
-async def notices_fragment(request: Request, drill_id: int, user: WebUser) -> Response:
-    return await run_in_threadpool(_render_desk, request, user, drill_id, "partials/notices.html")
+def notices_fragment(request: Request, drill_id: int, user: WebUser) -> Response:
+    with RENDERING:
+        return _render_desk(request, user, drill_id, "partials/notices.html")
 
 
 async def visible(request: Request, user: User, drill_id: int) -> None:
@@ -101,7 +169,7 @@ async def visible(request: Request, user: User, drill_id: int) -> None:
 
 def _render_desk(request: Request, user: User, drill_id: int, template: str) -> Response:
     with unit_of_work(request.app.state.session_factory, read_only=True) as session:
-        context = _desk(session, user, drill_id)
+        context = _desk(session, user, drill_id, language(request), template)
         return render(request, template, context)
 
 
@@ -113,7 +181,7 @@ async def live_events(
     await visible(request, user, drill_id)
     hub: live.LiveHub = request.app.state.live_hub
     return StreamingResponse(
-        live.stream(hub, drill_id, since, request.is_disconnected),
+        live.stream(hub, drill_id, user.id, since, request.is_disconnected),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
