@@ -221,6 +221,9 @@ def test_work_a_ticket_from_claim_to_close(app: Any, desk: Desk) -> None:
     too_much = browser.act(drill, key, "compensate", kind="refund", amount="500", reason="x")
     assert too_much.headers["HX-Retarget"] == "#alerts"
     assert "exceeds what is left to refund" in too_much.text
+    reship = browser.act(drill, key, "order-action", kind="reship", items="SOCK", reason="lost")
+    assert reship.status_code == 200, reship.text
+    assert "order_action" in reship.text  # on the trail
     pending = browser.act(drill, key, "pending", waiting_on="customer")
     assert "pending customer" in pending.text
     assert browser.act(drill, key, "resume").status_code == 200

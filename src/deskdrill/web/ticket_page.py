@@ -25,7 +25,7 @@ from deskdrill.simulation.world import scenario_of
 from deskdrill.sla.deadlines import policy_for
 from deskdrill.sla.view import timers
 from deskdrill.tickets import changes, compensation, queries, schemas, service, workflow
-from deskdrill.tickets.enums import CompensationKind, ResolutionCode
+from deskdrill.tickets.enums import CompensationKind, OrderActionKind, ResolutionCode
 from deskdrill.tickets.models import Ticket
 from deskdrill.web import i18n, live
 from deskdrill.web.render import language, render
@@ -83,6 +83,7 @@ def _view(request: Request, session: Session, user: User, ticket: Ticket) -> dic
         "priorities": ["P1", "P2", "P3", "P4"],
         "codes": [c.value for c in ResolutionCode],
         "kinds": [k.value for k in CompensationKind],
+        "order_actions": [k.value for k in OrderActionKind],
         "since": live.since_mark(changes.marks(session)),
     }
 
@@ -127,6 +128,7 @@ ACTIONS: dict[str, Action] = {
     "third-party": Action(service.contact_third_party, schemas.ThirdPartyContactIn),
     "compensate": Action(compensation.compensate, schemas.CompensateIn),
     "incident-report": Action(workflow.incident_report, schemas.IncidentReportIn),
+    "order-action": Action(compensation.order_action, schemas.OrderActionIn, lists=("items",)),
     "resolve": Action(workflow.resolve, schemas.ResolveIn),
     "close": Action(workflow.close),
     "reopen": Action(workflow.reopen, schemas.ReasonIn),

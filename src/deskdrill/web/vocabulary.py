@@ -36,6 +36,9 @@ WORDS = [
     N_("solved"), N_("refunded"), N_("replaced"), N_("compensated"),
     N_("information_provided"), N_("duplicate"), N_("no_response"),
     N_("rejected_out_of_policy"), N_("handed_to_authorities"),
+    # order actions
+    N_("return_authorisation"), N_("exchange"), N_("reship"), N_("cancel"),
+    N_("change_address"),
     # error page titles (web.errors)
     N_("Bad request"), N_("Please log in"), N_("Not allowed"), N_("Not found"),
     N_("Someone else changed this"), N_("Please check the form"), N_("Too many attempts"),
