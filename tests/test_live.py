@@ -5,14 +5,29 @@ that connects after something changed is told to refresh."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from deskdrill.db.engine import unit_of_work
-from deskdrill.tickets import changes
-from deskdrill.web.live import LiveHub, since_mark, stream
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deskdrill.accounts import service as accounts
+from deskdrill.accounts.enums import Role
+from deskdrill.accounts.models import User
+from deskdrill.accounts.schemas import UserCreate
+from deskdrill.core.clock import utc_now, wall_instant
+from deskdrill.db import migrate
+from deskdrill.db.engine import make_engine, make_sessionmaker, unit_of_work
+from deskdrill.drills import service as drills
+from deskdrill.drills.schemas import DrillCreate
+from deskdrill.settings import Settings
+from deskdrill.tickets import changes, intake
+from deskdrill.tickets.schemas import TicketReceive
+from deskdrill.web.live import GAP_LOOKS, LiveHub, since_mark, stream
 from tests.support.factories import Factory
+from tests.support.pgserver import PgServer
 
 T = TypeVar("T")
 
@@ -120,3 +135,84 @@ def test_a_page_hears_mine_only_for_its_own_tickets(factory: Factory, session_fa
     mine, theirs = run(scenario())
     assert "event: mine\ndata: mine\n\n" in mine
     assert not any("mine" in line for line in theirs)
+
+
+def test_skipped_ids_are_looked_for_again_for_a_while(session_factory: Any) -> None:
+    hub = LiveHub(session_factory)
+    hub._mind_gaps(10, [11, 13, 14])
+    assert set(hub._gaps) == {12}
+    hub._mind_gaps(14, [12, 15])  # 12 committed late: found, and no longer missing
+    assert hub._gaps == {}
+    hub._mind_gaps(15, [17])
+    for _ in range(GAP_LOOKS):
+        hub._mind_gaps(17, [])
+    assert hub._gaps == {}  # 16 never came (rolled back): forgotten after a while
+
+
+def test_a_late_commit_on_postgresql_is_still_announced(pg_server: PgServer) -> None:
+    """On PostgreSQL a transaction can take an event id and commit after a later one."""
+    url = pg_server.create_database(f"live_{time.time_ns()}")
+    migrate.upgrade(url)
+    engine = make_engine(Settings(env="test", database_url=url))
+    factory = make_sessionmaker(engine)
+    try:
+        with unit_of_work(factory) as session:
+            trainer = accounts.create_user(
+                session=session, now=utc_now(),
+                data=UserCreate(username="late-trainer", password="password-1", role=Role.trainer),
+            )  # fmt: skip
+            drill = drills.create_drill(
+                session=session, creator=trainer, now=utc_now(),
+                data=DrillCreate(name="late", title="Late commits", members=[]),
+            ).id  # fmt: skip
+
+        def receive(session: Session, subject: str) -> int:
+            actor = session.scalars(select(User).where(User.username == "late-trainer")).one()
+            data = TicketReceive(drill=drill, channel="chat", category="order",
+                                 subject=subject, body="…")  # fmt: skip
+            return intake.receive(session=session, data=data, actor=actor, at=wall_instant()).id
+
+        async def scenario() -> tuple[frozenset[str], frozenset[str]]:
+            hub = LiveHub(factory, interval=0.05)
+            page = await hub.subscribe(drill)
+            slow = factory()
+            early = receive(slow, "takes its id first, commits last")
+            slow.flush()
+            later = await asyncio.to_thread(_committed, factory, receive)
+            first = await _next(page)
+            assert f"t-{later}" in first and f"t-{early}" not in first
+            slow.commit()
+            slow.close()
+            second = await _next(page)
+            assert f"t-{early}" in second  # the late commit, announced all the same
+            await hub.stop()
+            return first, second
+
+        first, second = run(scenario())
+        assert "queue" in first and "queue" in second
+    finally:
+        engine.dispose()
+
+
+def _committed(factory: Any, receive: Any) -> int:
+    with unit_of_work(factory) as session:
+        return int(receive(session, "takes a later id, commits first"))
+
+
+def test_pages_opening_at_once_share_one_watcher(factory: Factory, session_factory: Any) -> None:
+    desk = factory.desk(trainees=1)
+
+    async def scenario() -> list[list[frozenset[str]]]:
+        hub = LiveHub(session_factory, interval=0.05)
+        inboxes = await asyncio.gather(*(hub.subscribe(desk.drill_id) for _ in range(20)))
+        await asyncio.to_thread(desk.receive)
+        heard = [[await _next(inbox)] for inbox in inboxes]
+        await asyncio.sleep(0.5)  # ten more looks: nothing else may be announced
+        for inbox, names in zip(inboxes, heard, strict=True):
+            while not inbox.empty():
+                names.append(inbox.get_nowait())
+        await hub.stop()
+        return heard
+
+    for names in run(scenario()):
+        assert len(names) == 1 and "queue" in names[0], names  # once, not once per watcher

@@ -42,6 +42,18 @@ def events_after(session: Session, after: int) -> list[tuple[int, int, int, int 
     return [(e, d, t, a) for e, d, t, a in session.execute(query).all()]
 
 
+def events_in(session: Session, ids: list[int]) -> list[tuple[int, int, int, int | None]]:
+    """The same for the trail events with these ids that exist (now)."""
+    if not ids:
+        return []
+    query = (
+        select(TicketEvent.id, Ticket.drill_id, Ticket.id, Ticket.assignee_id)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(TicketEvent.id.in_(ids))
+    )
+    return [(e, d, t, a) for e, d, t, a in session.execute(query).all()]
+
+
 def noticed_drills(session: Session, after: int, upto: int) -> set[int]:
     query = (
         select(Notification.drill_id)

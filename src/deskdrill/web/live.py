@@ -10,9 +10,9 @@ request.
 
 Nothing is missed between a page's rendering and its connection: the page says which
 marks it was rendered at (``since``), and if anything happened after them its stream
-starts with ``resync`` (refresh everything). Trail events are looked at a little way back
-(``LOOKBACK`` ids), so a transaction that took an id early but committed late (possible
-with PostgreSQL) is still announced.
+starts with ``resync`` (refresh everything). An id skipped by what the watcher read (a
+transaction that took it but had not committed yet, possible with PostgreSQL) is looked
+for again for a while, so a late commit is still announced.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from deskdrill.tickets import changes
 
 KEEPALIVE_SECONDS = 15.0
 QUEUE_LIMIT = 64  # a page that stops reading is sent a full refresh instead of a backlog
-LOOKBACK = 500
+GAP_LOOKS = 50  # at 0.2 s a look: a transaction may take 10 s to commit and still be heard
+MAX_GAP_SPAN = 5000
 EVERYTHING = frozenset({"resync", "queue", "clock", "notice"})
 
 
@@ -53,8 +54,9 @@ class LiveHub:
     interval: float = 0.2
     _pages: dict[int, set[asyncio.Queue[frozenset[str]]]] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
+    _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _top: changes.Marks | None = None
-    _heard: set[int] = field(default_factory=set)  # event ids announced, within LOOKBACK
+    _gaps: dict[int, int] = field(default_factory=dict)  # missing event id -> looks left
     _clocks: dict[int, tuple[Any, ...]] = field(default_factory=dict)
 
     async def subscribe(self, drill_id: int) -> asyncio.Queue[frozenset[str]]:
@@ -62,8 +64,11 @@ class LiveHub:
         inbox: asyncio.Queue[frozenset[str]] = asyncio.Queue(QUEUE_LIMIT)
         self._pages.setdefault(drill_id, set()).add(inbox)
         if self._task is None or self._task.done():
-            await run_in_threadpool(self._look, list(self._pages))  # sets the marks
-            self._task = asyncio.get_running_loop().create_task(self._watch())
+            # One watcher, however many pages open at once: it is started before anything
+            # is awaited, and the others wait for its first look (which sets the marks).
+            self._ready = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._watch(self._ready))
+        await self._ready.wait()
         return inbox
 
     def unsubscribe(self, drill_id: int, inbox: asyncio.Queue[frozenset[str]]) -> None:
@@ -88,7 +93,11 @@ class LiveHub:
                 await self._task
             self._task = None
 
-    async def _watch(self) -> None:
+    async def _watch(self, ready: asyncio.Event) -> None:
+        try:
+            await run_in_threadpool(self._look, list(self._pages))  # sets the marks
+        finally:
+            ready.set()
         while self._pages:
             await asyncio.sleep(self.interval)
             try:
@@ -99,7 +108,7 @@ class LiveHub:
                 for inbox in list(self._pages.get(drill_id, ())):
                     _post(inbox, frozenset(names))
         self._top = None
-        self._heard.clear()
+        self._gaps.clear()
 
     def _look(self, drill_ids: list[int]) -> dict[int, set[str]]:
         found: dict[int, set[str]] = {}
@@ -107,22 +116,18 @@ class LiveHub:
             top = changes.marks(session)
             clocks = changes.clocks(session, drill_ids)
             before = self._top
-            window = max(0, (before or top).event - LOOKBACK)
-            recent = changes.events_after(session, window)
-            if before is None:
-                # The first look: what exists now is what the pages were rendered with (or
-                # they are told to resync), so it counts as heard.
-                self._heard = {event_id for event_id, *_ in recent}
-            else:
-                for event_id, drill_id, ticket_id, assignee_id in recent:
-                    if event_id not in self._heard:  # new, or an earlier id committed late
-                        self._heard.add(event_id)
-                        names = found.setdefault(drill_id, {"queue"})
-                        names.add(f"t-{ticket_id}")
-                        if assignee_id is not None:
-                            names.add(f"a-{assignee_id}")
+            if before is not None:
+                recent = changes.events_after(session, before.event)
+                recent += changes.events_in(session, sorted(self._gaps))
+                for _event_id, drill_id, ticket_id, assignee_id in recent:
+                    names = found.setdefault(drill_id, {"queue"})
+                    names.add(f"t-{ticket_id}")
+                    if assignee_id is not None:
+                        names.add(f"a-{assignee_id}")
+                self._mind_gaps(before.event, [r[0] for r in recent])
                 if len(recent) >= changes.MAX_CHANGES:  # a flood: refresh every page
                     found = {drill_id: set(EVERYTHING) for drill_id in drill_ids}
+                    top = changes.Marks(event=max(r[0] for r in recent), notice=top.notice)
                 if top.notice > before.notice:
                     for drill_id in changes.noticed_drills(session, before.notice, top.notice):
                         found.setdefault(drill_id, set()).add("notice")
@@ -130,9 +135,23 @@ class LiveHub:
             if drill_id in self._clocks and self._clocks[drill_id] != clock:
                 found.setdefault(drill_id, set()).add("clock")
         self._clocks = clocks
-        self._heard = {e for e in self._heard if e > top.event - LOOKBACK}
         self._top = top
         return found
+
+    def _mind_gaps(self, before: int, seen: list[int]) -> None:
+        """Ids skipped by what was read (taken by transactions not yet committed, or rolled
+        back) are looked for again for ``GAP_LOOKS`` looks; found ones were announced."""
+        found = set(seen)
+        for event_id in list(self._gaps):
+            if event_id in found or self._gaps[event_id] <= 1:
+                del self._gaps[event_id]
+            else:
+                self._gaps[event_id] -= 1
+        newest = max((e for e in found if e > before), default=before)
+        if newest - before <= MAX_GAP_SPAN:
+            for event_id in range(before + 1, newest):
+                if event_id not in found:
+                    self._gaps[event_id] = GAP_LOOKS
 
 
 def _post(inbox: asyncio.Queue[frozenset[str]], names: frozenset[str]) -> None:
