@@ -50,3 +50,21 @@ def test_the_language_of_a_request() -> None:
     assert i18n.word("pending_customer") == "pending customer"
     i18n.use("xx")
     assert i18n.current() == "en"
+
+
+def test_how_long_a_ticket_has_waited() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from deskdrill.web.templating import age
+
+    start = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+    cases = [
+        (timedelta(seconds=45), "45s"),
+        (timedelta(minutes=12), "12m"),
+        (timedelta(hours=1, minutes=5), "1h 05m"),
+        (timedelta(days=2, hours=3), "2d 3h"),
+        (-timedelta(seconds=5), "0s"),
+    ]
+    for waited, shown in cases:
+        assert age(start, start + waited) == shown
+    assert age(None, start) == "—"

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from deskdrill.accounts.enums import Role
+from deskdrill.accounts.enums import Role, Tier
 from deskdrill.accounts.throttle import LoginThrottle, TooManyAttempts
 from tests.support.factories import PASSWORD, Agent, Desk, Factory
 
@@ -241,7 +241,7 @@ def test_work_a_ticket_from_claim_to_close(app: Any, desk: Desk) -> None:
         assert name in types, " ".join(types)
 
 
-def test_escalate_and_the_incident_report(app: Any, desk: Desk) -> None:
+def test_escalate_and_the_incident_report(app: Any, desk: Desk, factory: Factory) -> None:
     ticket = desk.receive(category="safety_incident", priority="P1", subject="Driver unsafe")
     key, drill = ticket["key"], desk.drill_id
     browser = _browser(app, desk.trainees[0])
@@ -262,6 +262,12 @@ def test_escalate_and_the_incident_report(app: Any, desk: Desk) -> None:
            "complaint.proposed_outcome": "incident desk investigates"},
     )  # fmt: skip
     assert escalated.status_code == 200 and "incident_desk" in escalated.text
+    # Whoever works the incident desk in this drill finds it among their notices.
+    responder = factory.user(Role.trainee, Tier.incident_desk)
+    factory.member(desk, responder)
+    notices = _browser(app, responder).page(f"/drills/{drill}/notices").text
+    assert f"{key}: escalated to incident_desk by {desk.trainees[0].username}" in notices
+    assert key not in browser.page(f"/drills/{drill}/notices").text  # not the L1's business
 
 
 def test_a_conflict_is_explained_and_refreshes_the_ticket(app: Any, desk: Desk) -> None:
@@ -401,3 +407,24 @@ def test_malformed_input_is_refused_cleanly(app: Any, desk: Desk, factory: Facto
         headers={"X-CSRF-Token": browser.csrf},
     )
     assert other.status_code == 404
+
+
+def test_text_from_a_scenario_file_is_escaped_too(app: Any, factory: Factory) -> None:
+    from tests.test_scenario_drills import ScenarioDrill, scenario
+
+    script = "<script>alert(1)</script>"
+    text = scenario().replace("subject: 外卖超时", f'subject: "外卖超时 {script}"')
+    text = text.replace("name: 王丽", f'name: "王丽{script}"')
+    text = text.replace(
+        'text: {zh: "您好 {customer}，"', f'text: {{zh: "您好 {{customer}}，{script}"'
+    )
+    drill = ScenarioDrill(factory, text=text)
+    drill.start()
+    drill.jump(3 * 60)  # the first timeline ticket has arrived
+    browser = _browser(app, drill.people[0])
+    desk_page = browser.page(f"/drills/{drill.id}")
+    key = re.search(r'data-key="(DD-\d+)"', desk_page.text)
+    assert key is not None, desk_page.text[-2000:]
+    ticket_page = browser.page(f"/drills/{drill.id}/tickets/{key.group(1)}").text
+    for page in (desk_page.text, ticket_page):
+        assert "<script>alert" not in page and "&lt;script&gt;" in page

@@ -21,7 +21,7 @@ from deskdrill.db.engine import make_engine, make_sessionmaker
 from deskdrill.paths import resource_dir
 from deskdrill.settings import Settings, get_settings
 from deskdrill.simulation import hooks as simulation_hooks
-from deskdrill.sla import deadlines
+from deskdrill.sla import deadlines, escalation_notices
 from deskdrill.sla.loop import EngineLoop
 from deskdrill.web import debrief, live, pages, ticket_page, workspace
 from deskdrill.web import errors as web_errors
@@ -30,6 +30,7 @@ from deskdrill.web import errors as web_errors
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     deadlines.install()
+    escalation_notices.install()
     simulation_hooks.install()
 
     @asynccontextmanager

@@ -26,10 +26,24 @@
       ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
   }
 
+  // The same wording as the server's (web/templating.py: age).
+  function age(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000));
+    if (s < 60) return s + "s";
+    var m = Math.floor(s / 60);
+    if (m < 60) return m + "m";
+    var h = Math.floor(m / 60);
+    if (h < 24) return h + "h " + pad(m % 60) + "m";
+    return Math.floor(h / 24) + "d " + (h % 24) + "h";
+  }
+
   function tick() {
     var now = simNow();
     if (now === null) return;
     document.querySelectorAll(".sim-now").forEach(function (el) { el.textContent = clockText(now); });
+    document.querySelectorAll(".age[data-since]").forEach(function (el) {
+      el.textContent = age(now - Date.parse(el.dataset.since));
+    });
     document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
       var fixed = el.dataset.state === "met" || el.dataset.state === "paused";
       if (fixed) return;

@@ -15,7 +15,7 @@ from deskdrill.core.errors import DomainError
 from deskdrill.db.engine import make_engine, make_sessionmaker, unit_of_work
 from deskdrill.settings import Settings
 from deskdrill.simulation import hooks as simulation_hooks
-from deskdrill.sla import deadlines
+from deskdrill.sla import deadlines, escalation_notices
 
 console = Console()
 err_console = Console(stderr=True)
@@ -29,6 +29,7 @@ def print_problems(problems: Iterable[object]) -> None:
 
 def load_settings() -> Settings:
     deadlines.install()  # every command that changes tickets keeps their SLA deadlines
+    escalation_notices.install()
     simulation_hooks.install()  # and scenario drills react to what agents do
     try:
         return Settings()

@@ -1,4 +1,4 @@
-"""The engine's notices for one person in a drill (theirs, and their role's)."""
+"""The notices for one person in a drill: theirs, their role's, and their tier's."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from deskdrill.accounts.models import User
+from deskdrill.drills import service as drills
+from deskdrill.sla.escalation_notices import tier_role
 from deskdrill.sla.models import Notification
 
 
 def latest(*, session: Session, user: User, drill_id: int, limit: int = 10) -> list[Notification]:
     """Newest first. The caller has checked that ``user`` may see the drill."""
+    tier = drills.tier_in(session=session, drill_id=drill_id, user=user)
     mine = Notification.user_id == user.id
-    for_role = (Notification.user_id.is_(None)) & (Notification.role == str(user.role))
+    roles = (str(user.role), tier_role(tier))
+    for_role = (Notification.user_id.is_(None)) & (Notification.role.in_(roles))
     query = (
         select(Notification)
         .where(Notification.drill_id == drill_id, or_(mine, for_role))

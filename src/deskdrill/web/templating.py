@@ -26,6 +26,23 @@ def _iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
+def age(since: datetime | None, now: datetime | None) -> str:
+    """How long a ticket has waited, as a desk shows it: 45s, 12m, 1h 05m, 2d 3h."""
+    if since is None or now is None:
+        return "—"
+    seconds = max(0, int((now - since).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
 def _money(amount: Any) -> str:
     return f"¥{amount:,.2f}" if amount is not None else "—"
 
@@ -39,7 +56,7 @@ def build_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(i18n._, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(clock=_clock, iso=_iso, money=_money, word=i18n.word)
+    env.filters.update(clock=_clock, iso=_iso, money=_money, word=i18n.word, age=age)
     env.globals.update(languages=i18n.LANGUAGES, current_language=i18n.current)
     return env
 
