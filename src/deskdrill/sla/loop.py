@@ -10,7 +10,6 @@ each round.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from deskdrill.core import tasks
 from deskdrill.core.clock import utc_now
 from deskdrill.db.engine import checkpoint, unit_of_work
 from deskdrill.drills.models import Drill
@@ -93,9 +93,6 @@ class EngineLoop:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.cancel(self._task)
+        self._task = None
         await run_in_threadpool(self._release)

@@ -18,7 +18,6 @@ for again for a while, so a late commit is still announced.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from deskdrill.core import tasks
 from deskdrill.db.engine import unit_of_work
 from deskdrill.tickets import changes
 
@@ -87,11 +87,8 @@ class LiveHub:
             return changes.drill_changed_since(session, drill_id, since)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.cancel(self._task)
+        self._task = None
 
     async def _watch(self, ready: asyncio.Event) -> None:
         try:
