@@ -47,9 +47,10 @@
     document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
       var fixed = el.dataset.state === "met" || el.dataset.state === "paused";
       if (fixed) return;
+      // The moments come from the server, which knows the policy's business hours.
       var left = Math.round((Date.parse(el.dataset.due) - now) / 1000);
-      var warn = parseInt(el.dataset.warnS || "0", 10);
-      var state = left < 0 ? "breached" : (left <= warn ? "warning" : "ok");
+      var warn = Date.parse(el.dataset.warn || el.dataset.due);
+      var state = left < 0 ? "breached" : (now >= warn ? "warning" : "ok");
       if (el.dataset.state !== state) {
         el.classList.remove("state-" + el.dataset.state);
         el.classList.add("state-" + state);

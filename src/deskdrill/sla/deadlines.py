@@ -69,39 +69,41 @@ def update(ticket: Ticket, change: Change, policy: SlaPolicy) -> None:
     at, action = change.at.sim, change.action
     resolution = _target(policy, ticket, "resolution")
     if action == "receive":
-        ticket.first_response_due = ticket.received_at + _target(policy, ticket, "first_response")
-        ticket.resolution_due = ticket.received_at + resolution
+        received = ticket.received_at
+        ticket.first_response_due = policy.add(received, _target(policy, ticket, "first_response"))
+        ticket.resolution_due = policy.add(received, resolution)
         rule = policy.escalate.get(ticket.category)
         if rule is not None:
-            ticket.escalation_due = ticket.received_at + rule.target
+            ticket.escalation_due = policy.add(received, rule.target)
         return
     _pause_or_resume(ticket, change, policy)
     if action == "change_priority" and change.actor != ENGINE:
         # A priority bumped by the engine after a miss keeps its deadlines: otherwise the
         # shorter targets would count the same lateness again.
-        ticket.first_response_due = ticket.received_at + _target(policy, ticket, "first_response")
+        received = ticket.received_at
+        ticket.first_response_due = policy.add(received, _target(policy, ticket, "first_response"))
         if ticket.paused_since is None and ticket.resolution_due is not None:
-            ticket.resolution_due = ticket.received_at + resolution + ticket.paused_ms * _MS
+            ticket.resolution_due = policy.add(received, resolution + ticket.paused_ms * _MS)
         if ticket.awaiting_reply_since is not None:
-            ticket.next_response_due = ticket.awaiting_reply_since + _target(
-                policy, ticket, "next_response"
+            ticket.next_response_due = policy.add(
+                ticket.awaiting_reply_since, _target(policy, ticket, "next_response")
             )
     elif action == "reply":
         ticket.awaiting_reply_since = ticket.next_response_due = None
         if ticket.status == Status.pending_third_party and policy.keep_informed_every:
-            ticket.update_due = at + policy.keep_informed
+            ticket.update_due = policy.add(at, policy.keep_informed)
     elif (
         action == "customer_message"
         and ticket.first_response_at is not None
         and ticket.awaiting_reply_since is None
     ):
         ticket.awaiting_reply_since = at
-        ticket.next_response_due = at + _target(policy, ticket, "next_response")
+        ticket.next_response_due = policy.add(at, _target(policy, ticket, "next_response"))
     if action in _REOPENING and change.before == Status.resolved:
-        ticket.resolution_due, ticket.paused_ms = at + resolution, 0
+        ticket.resolution_due, ticket.paused_ms = policy.add(at, resolution), 0
     if ticket.status == Status.pending_third_party and change.before != Status.pending_third_party:
         if policy.keep_informed_every:
-            ticket.update_due = at + policy.keep_informed
+            ticket.update_due = policy.add(at, policy.keep_informed)
     elif ticket.status != Status.pending_third_party:
         ticket.update_due = None
 
@@ -112,10 +114,11 @@ def _pause_or_resume(ticket: Ticket, change: Change, policy: SlaPolicy) -> None:
     if paused and ticket.paused_since is None:
         ticket.paused_since = at
     elif not paused and ticket.paused_since is not None:
-        held = max(at - ticket.paused_since, timedelta(0))
+        # SLA time spent waiting (open time only, with business hours) is given back.
+        held = max(policy.between(ticket.paused_since, at), timedelta(0))
         ticket.paused_ms += held // _MS
         if ticket.resolution_due is not None:
-            ticket.resolution_due += held // _MS * _MS
+            ticket.resolution_due = policy.add(ticket.resolution_due, held // _MS * _MS)
         ticket.paused_since = None
 
 

@@ -1,5 +1,6 @@
 """SLA policies: targets per priority (and channel for the first response), pauses,
-warnings, a keep-the-customer-informed timer and must-escalate rules.
+warnings, a keep-the-customer-informed timer, must-escalate rules and, optionally, the
+business hours the timers run in (24x7 without them).
 
 A drill chooses a policy by name in its settings (``{"sla_policy": "default"}``) or carries
 one inline (``{"sla_policy": {...}}``); scenario files will define their own.
@@ -7,13 +8,14 @@ one inline (``{"sla_policy": {...}}``); scenario files will define their own.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deskdrill.core.errors import Invalid
+from deskdrill.sla.calendar import BusinessHours
 from deskdrill.tickets.enums import Category, Channel, Priority
 
 # A target in minutes: positive and finite, at most a year.
@@ -70,6 +72,11 @@ class SlaPolicy(BaseModel):
         default_factory=dict,
         description="per channel, per priority: targets that differ from the base ones",
     )
+    business_hours: BusinessHours | None = Field(
+        default=None,
+        description="when the timers run (time zone, open weekdays, opening and closing "
+        "time, holidays); none: around the clock",
+    )
     by_category: dict[Category, dict[str, TargetOverrides]] = Field(
         default_factory=dict,
         description="per category, per priority: targets that differ from the base and "
@@ -87,6 +94,20 @@ class SlaPolicy(BaseModel):
                 if unknown:
                     raise ValueError(f"{where}.{key}: unknown priority {', '.join(unknown)}")
         return self
+
+    def add(self, start: datetime, amount: timedelta) -> datetime:
+        """The moment ``amount`` of SLA time after ``start`` (open time, with a calendar)."""
+        hours = self.business_hours
+        return start + amount if hours is None else hours.add(start, amount)
+
+    def subtract(self, end: datetime, amount: timedelta) -> datetime:
+        hours = self.business_hours
+        return end - amount if hours is None else hours.subtract(end, amount)
+
+    def between(self, start: datetime, end: datetime) -> timedelta:
+        """SLA time from ``start`` to ``end`` (negative when ``end`` comes first)."""
+        hours = self.business_hours
+        return end - start if hours is None else hours.between(start, end)
 
     @cached_property
     def keep_informed(self) -> timedelta:
@@ -145,7 +166,16 @@ DEFAULT_POLICY = SlaPolicy(
     },
 )
 
-POLICIES = {DEFAULT_POLICY.name: DEFAULT_POLICY}
+# The default targets, counted only while a desk in China is open: Monday to Friday,
+# 09:00 to 18:00 Beijing time.
+OFFICE_HOURS_POLICY = DEFAULT_POLICY.model_copy(
+    update={
+        "name": "office-hours-cn",
+        "business_hours": BusinessHours(timezone="Asia/Shanghai"),
+    }
+)
+
+POLICIES = {p.name: p for p in (DEFAULT_POLICY, OFFICE_HOURS_POLICY)}
 
 
 def policy_from_settings(settings: dict[str, Any] | None) -> SlaPolicy:

@@ -32,8 +32,9 @@ class Timer:
     name: str
     due: datetime | None
     target_seconds: int
-    seconds_left: int | None
+    seconds_left: int | None  # SLA time: open time only, with business hours
     state: TimerState
+    warn_at: datetime | None = None  # when a running timer turns to warning
 
 
 class Clock(NamedTuple):
@@ -84,7 +85,7 @@ def clocks(ticket: Any, policy: SlaPolicy, now: datetime) -> list[Clock]:
     resolution_due = ticket.resolution_due
     if paused and resolution_due is not None:
         # Frozen: the time left stays what it was when the wait began.
-        resolution_due = resolution_due + (now - ticket.paused_since)
+        resolution_due = policy.add(resolution_due, policy.between(ticket.paused_since, now))
     result.append(
         Clock(
             "resolution",
@@ -107,10 +108,10 @@ def clocks(ticket: Any, policy: SlaPolicy, now: datetime) -> list[Clock]:
 def moments(clock: Clock, policy: SlaPolicy) -> tuple[datetime, datetime]:
     """(warning, breach) moments of a timer that can fire."""
     assert clock.due is not None
-    return clock.due - clock.target * (1 - policy.warning_at), clock.due
+    return policy.subtract(clock.due, clock.target * (1 - policy.warning_at)), clock.due
 
 
-def _timer(clock: Clock, now: datetime, warning_at: float) -> Timer:
+def _timer(clock: Clock, now: datetime, policy: SlaPolicy) -> Timer:
     name, due, target, done, paused = clock
     target_s = int(target.total_seconds())
     if due is None:
@@ -119,18 +120,19 @@ def _timer(clock: Clock, now: datetime, warning_at: float) -> Timer:
     if done is not None:
         state = TimerState.met if done <= due else TimerState.breached
         return Timer(name, due, target_s, None, state)
-    left = int((due - now).total_seconds())
+    left = int(policy.between(now, due).total_seconds())
+    warn_at = moments(clock, policy)[0]
     if paused:
         state = TimerState.paused
     elif now > due:
         state = TimerState.breached
-    elif left <= target_s * (1 - warning_at):
+    elif now >= warn_at:
         state = TimerState.warning
     else:
         state = TimerState.ok
-    return Timer(name, due, target_s, left, state)
+    return Timer(name, due, target_s, left, state, warn_at)
 
 
 def timers(ticket: Any, policy: SlaPolicy, now: datetime) -> list[Timer]:
     """Each timer that applies to the ticket, with time left in simulated seconds."""
-    return [_timer(clock, now, policy.warning_at) for clock in clocks(ticket, policy, now)]
+    return [_timer(clock, now, policy) for clock in clocks(ticket, policy, now)]
