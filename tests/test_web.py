@@ -270,6 +270,21 @@ def test_escalate_and_the_incident_report(app: Any, desk: Desk, factory: Factory
     assert key not in browser.page(f"/drills/{drill}/notices").text  # not the L1's business
 
 
+def test_a_live_refresh_of_an_unchanged_ticket_sends_nothing(app: Any, desk: Desk) -> None:
+    ticket = desk.receive()
+    key, drill = ticket["key"], desk.drill_id
+    browser = _browser(app, desk.trainees[0])
+    page = browser.page(f"/drills/{drill}/tickets/{key}").text
+    refresh = re.search(r'hx-get="(/drills/\d+/tickets/[^"]+/view\?seen=[^"]+)"', page)
+    assert refresh is not None
+    # The page's own state: nothing to swap (this is also what a page hears of its own
+    # actions, a moment after their answer).
+    assert browser.client.get(refresh.group(1)).status_code == 204
+    desk.trainer.ok(f"/tickets/{key}/notes", {"body": "a colleague's note"})
+    changed = browser.client.get(refresh.group(1))
+    assert changed.status_code == 200 and "a colleague&#39;s note" in changed.text
+
+
 def test_a_conflict_is_explained_and_refreshes_the_ticket(app: Any, desk: Desk) -> None:
     ticket = desk.receive()
     key, drill = ticket["key"], desk.drill_id

@@ -85,6 +85,7 @@ def _view(request: Request, session: Session, user: User, ticket: Ticket) -> dic
         "kinds": [k.value for k in CompensationKind],
         "order_actions": [k.value for k in OrderActionKind],
         "since": live.since_mark(changes.marks(session)),
+        "shown": shown(ticket, view),
     }
 
 
@@ -96,14 +97,31 @@ def ticket_page(request: Request, drill_id: int, key: str, user: WebUser) -> Res
 
 
 @router.get(BASE + "/view", response_class=HTMLResponse)
-def ticket_view(request: Request, drill_id: int, key: str, user: WebUser) -> Response:
+def ticket_view(
+    request: Request, drill_id: int, key: str, user: WebUser, seen: str | None = None
+) -> Response:
+    """The ticket as it is now; 204 (the page keeps what it shows) when it is still the
+    version the page has, on the same clock: a page hears of its own actions too."""
     template = "partials/ticket_view.html"
-    return fresh(request, user, drill_id, lambda: _read(request, user, drill_id, key, template))
+    return fresh(
+        request, user, drill_id, lambda: _read(request, user, drill_id, key, template, seen)
+    )
 
 
-def _read(request: Request, user: User, drill_id: int, key: str, template: str) -> Response:
+def shown(ticket: Ticket, clock: dict[str, Any]) -> str:
+    """What a rendered view shows, as far as a refresh is concerned."""
+    return f"{ticket.version}-{clock['state']}-{clock['rate']}"
+
+
+def _read(
+    request: Request, user: User, drill_id: int, key: str, template: str, seen: str | None = None
+) -> Response:
     with unit_of_work(request.app.state.session_factory, read_only=True) as session:
         ticket = _ticket(session, user, drill_id, key)
+        if seen is not None:
+            clock_now = clock_view(session, session.get_one(Drill, ticket.drill_id))
+            if seen == shown(ticket, clock_now):
+                return Response(status_code=204)
         return render(request, template, _view(request, session, user, ticket))
 
 
