@@ -3,6 +3,7 @@ weekdays, opening and closing time, holidays); 24x7 stays the default."""
 
 from __future__ import annotations
 
+import time as clock
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from deskdrill.sla.calendar import BusinessHours, NoOpenTime
+from deskdrill.sla.calendar import DAYS, BusinessHours, NoOpenTime
 from deskdrill.sla.policy import POLICIES
 from tests.support.factories import Factory
 
@@ -148,3 +149,29 @@ def test_a_drill_can_carry_its_own_calendar_and_a_bad_one_is_refused(factory: Fa
                                             "settings": {"sla_policy": bad}})  # fmt: skip
     assert answer.status_code == 422
     assert "unknown time zone 'Nowhere/Land'" in answer.text
+
+
+def test_a_calendar_too_narrow_for_the_targets_is_refused(factory: Factory) -> None:
+    trainer = factory.desk(trainees=1).trainer
+    narrow = {**POLICIES["default"].model_dump(mode="json"), "name": "saturdays",
+              "business_hours": {"days": ["sat"], "opens": "09:00", "closes": "10:00"}}  # fmt: skip
+    narrow["targets"]["P4"]["resolution"] = 525_600  # a year of open time: 168 years of Saturdays
+    answer = trainer.post("/drills", {"name": f"narrow-{clock.time_ns()}", "title": "Narrow",
+                                      "settings": {"sla_policy": narrow}})  # fmt: skip
+    assert answer.status_code == 422
+    assert "needs more open time than the calendar has" in answer.text
+
+
+def test_a_long_wait_is_measured_in_full() -> None:
+    start = at("2026-01-05T09:00:00+08:00")
+    years = OFFICE.between(start, start + timedelta(days=4 * 365))
+    assert years > OFFICE.between(start, start + timedelta(days=3 * 365)) > timedelta(0)
+
+
+def test_a_daylight_saving_jump_inside_the_hours_costs_no_open_time() -> None:
+    new_york = BusinessHours(timezone="America/New_York", days=list(DAYS), opens=time(2, 15),
+                             closes=time(3, 0))  # fmt: skip
+    before = at("2026-03-07T03:00:00-05:00")  # the evening before the clocks go forward
+    # 2026-03-08 02:15 to 03:00 does not exist there: the next open time is on the 9th.
+    assert new_york.add(before, timedelta(minutes=10)) == at("2026-03-09T02:25:00-04:00")
+    assert new_york.between(before, at("2026-03-09T02:25:00-04:00")) == timedelta(minutes=10)

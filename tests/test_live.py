@@ -216,3 +216,20 @@ def test_pages_opening_at_once_share_one_watcher(factory: Factory, session_facto
 
     for names in run(scenario()):
         assert len(names) == 1 and "queue" in names[0], names  # once, not once per watcher
+
+
+def test_a_change_makes_the_pages_caches_forget_the_drill(
+    factory: Factory, session_factory: Any
+) -> None:
+    desk = factory.desk(trainees=1)
+    forgotten: list[int] = []
+
+    async def scenario() -> None:
+        hub = LiveHub(session_factory, interval=0.05, on_change=[forgotten.append])
+        page = await hub.subscribe(desk.drill_id)
+        await asyncio.to_thread(desk.receive)
+        await _next(page)
+        await hub.stop()
+
+    run(scenario())
+    assert forgotten == [desk.drill_id]

@@ -191,6 +191,8 @@ def test_the_desk_lists_queues_with_live_sla_countdowns(app: Any, desk: Desk) ->
     assert urgent["key"] in shared and 'id="q-mine"' not in shared
     own = browser.page(f"/drills/{desk.drill_id}/mine").text
     assert mine["key"] in own and 'id="q-unassigned"' not in own
+    # My half also listens for each ticket it lists: one taken off my desk goes at once.
+    assert f"sse:t-{int(mine['key'].split('-')[1])}" in own
 
 
 def test_work_a_ticket_from_claim_to_close(app: Any, desk: Desk) -> None:
@@ -268,6 +270,11 @@ def test_escalate_and_the_incident_report(app: Any, desk: Desk, factory: Factory
     notices = _browser(app, responder).page(f"/drills/{drill}/notices").text
     assert f"{key}: escalated to incident_desk by {desk.trainees[0].username}" in notices
     assert key not in browser.page(f"/drills/{drill}/notices").text  # not the L1's business
+    api = factory.client.get(
+        f"/api/v1/notifications?drill={drill}",
+        headers={"Authorization": f"Bearer {responder.token}"},
+    )
+    assert any(n["ticket"] == key and n["kind"] == "escalation" for n in api.json())
 
 
 def test_a_live_refresh_of_an_unchanged_ticket_sends_nothing(app: Any, desk: Desk) -> None:

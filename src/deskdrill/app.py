@@ -23,6 +23,7 @@ from deskdrill.settings import Settings, get_settings
 from deskdrill.simulation import hooks as simulation_hooks
 from deskdrill.sla import deadlines, escalation_notices
 from deskdrill.sla.loop import EngineLoop
+from deskdrill.tickets import board
 from deskdrill.web import debrief, live, pages, ticket_page, workspace
 from deskdrill.web import errors as web_errors
 
@@ -57,7 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine, app.state.session_factory, settings.engine_interval_seconds
     )
 
-    app.state.live_hub = live.LiveHub(app.state.session_factory)
+    app.state.live_hub = live.LiveHub(
+        app.state.session_factory, on_change=[board.SHARED.forget, workspace.SECTIONS.forget]
+    )
     app.state.login_throttle = LoginThrottle()
 
     api = APIRouter(prefix="/api/v1")

@@ -56,8 +56,9 @@
         el.classList.add("state-" + state);
         el.dataset.state = state;
       }
-      var abs = Math.abs(left);
       el.querySelector(".label").textContent = label(state);
+      if (el.dataset.openTime) return;  // business hours: the server counts open time
+      var abs = Math.abs(left);
       el.querySelector(".left").textContent = Math.floor(abs / 60) + ":" + pad(abs % 60) + " " +
         (left >= 0 ? label("left") : label("over"));
     });

@@ -23,7 +23,11 @@ _ZERO = timedelta(0)
 
 
 class NoOpenTime(ValueError):
-    """The calendar has no open time within ``MAX_DAYS`` of a moment."""
+    """The calendar has not enough open time within ``MAX_DAYS`` of a moment."""
+
+
+# Policies are checked from here: every target must be reachable within MAX_DAYS.
+REFERENCE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class BusinessHours(BaseModel):
@@ -79,6 +83,8 @@ class BusinessHours(BaseModel):
             return None
         start = datetime.combine(day, self.opens, self._zone).astimezone(UTC)
         end = datetime.combine(day, self.closes, self._zone).astimezone(UTC)
+        if end <= start:  # both in or around a daylight-saving jump: no open time that day
+            return None
         return start, end
 
     def _local_day(self, moment: datetime) -> date:
@@ -124,9 +130,7 @@ class BusinessHours(BaseModel):
             return -self.between(end, start)
         total, day = _ZERO, self._local_day(start)
         last = self._local_day(end)
-        for _ in range(MAX_DAYS):
-            if day > last:
-                break
+        while day <= last:  # bounded by the span itself
             window = self._window(day)
             if window is not None:
                 total += max(_ZERO, min(end, window[1]) - max(start, window[0]))

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deskdrill.core.errors import Invalid
-from deskdrill.sla.calendar import BusinessHours
+from deskdrill.sla.calendar import MAX_DAYS, REFERENCE, BusinessHours, NoOpenTime
 from deskdrill.tickets.enums import Category, Channel, Priority
 
 # A target in minutes: positive and finite, at most a year.
@@ -93,7 +93,29 @@ class SlaPolicy(BaseModel):
                 unknown = sorted(set(per_priority) - set(PRIORITIES))
                 if unknown:
                     raise ValueError(f"{where}.{key}: unknown priority {', '.join(unknown)}")
+        if self.business_hours is not None:
+            self._reachable(self.business_hours)
         return self
+
+    def _reachable(self, hours: BusinessHours) -> None:
+        """Every target fits in the calendar's open time (within ``MAX_DAYS``), so no
+        deadline can ever fail to exist once the policy is accepted."""
+        longest = max(
+            [v for t in self.targets.values() for v in t.model_dump().values()]
+            + [v for table in (self.by_channel, self.by_category) for per in table.values()
+               for o in per.values() for v in o.model_dump().values() if v is not None]
+            + [r.within for r in self.escalate.values()]
+            + [self.keep_informed_every or 0]
+        )  # fmt: skip
+        for start in (REFERENCE, REFERENCE.replace(year=REFERENCE.year + 1)):
+            try:
+                hours.add(start, timedelta(minutes=longest))
+            except NoOpenTime:
+                raise ValueError(
+                    f"business_hours: a target of {longest:g} minutes needs more open time "
+                    f"than the calendar has in {MAX_DAYS} days; open more days or hours, or "
+                    "shorten the targets"
+                ) from None
 
     def add(self, start: datetime, amount: timedelta) -> datetime:
         """The moment ``amount`` of SLA time after ``start`` (open time, with a calendar)."""

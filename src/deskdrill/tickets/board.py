@@ -100,6 +100,13 @@ class Shared:
             self._entries[key] = (now, rows)
         return rows
 
+    def forget(self, drill_id: int) -> None:
+        """Drop a drill's entries (its tickets changed in a way the key may not show: a
+        transaction that took its event id early and committed late)."""
+        with self._lock:
+            for key in [k for k in self._entries if k[1] == drill_id]:
+                del self._entries[key]
+
 
 SHARED = Shared()
 

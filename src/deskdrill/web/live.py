@@ -18,6 +18,7 @@ for again for a while, so a late commit is still announced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,9 @@ class LiveHub:
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _top: changes.Marks | None = None
     _gaps: dict[int, int] = field(default_factory=dict)  # missing event id -> looks left
+    # Called with a drill's id when it changed, before its pages are told (caches of the
+    # drill's pages forget what they hold).
+    on_change: list[Callable[[int], None]] = field(default_factory=list)
     _clocks: dict[int, tuple[Any, ...]] = field(default_factory=dict)
 
     async def subscribe(self, drill_id: int) -> asyncio.Queue[frozenset[str]]:
@@ -92,20 +96,24 @@ class LiveHub:
 
     async def _watch(self, ready: asyncio.Event) -> None:
         try:
-            await run_in_threadpool(self._look, list(self._pages))  # sets the marks
+            with contextlib.suppress(Exception):  # no database yet: the next look is first
+                await run_in_threadpool(self._look, list(self._pages))  # sets the marks
+            ready.set()
+            while self._pages:
+                await asyncio.sleep(self.interval)
+                try:
+                    found = await run_in_threadpool(self._look, list(self._pages))
+                except Exception:  # the database is restarting, say: look again next time
+                    found = {}
+                for drill_id, names in found.items():
+                    for forget in self.on_change:
+                        forget(drill_id)
+                    for inbox in list(self._pages.get(drill_id, ())):
+                        _post(inbox, frozenset(names))
         finally:
             ready.set()
-        while self._pages:
-            await asyncio.sleep(self.interval)
-            try:
-                found = await run_in_threadpool(self._look, list(self._pages))
-            except Exception:  # the database is restarting, say: look again next time
-                found = {}
-            for drill_id, names in found.items():
-                for inbox in list(self._pages.get(drill_id, ())):
-                    _post(inbox, frozenset(names))
-        self._top = None
-        self._gaps.clear()
+            self._top = None
+            self._gaps.clear()
 
     def _look(self, drill_ids: list[int]) -> dict[int, set[str]]:
         found: dict[int, set[str]] = {}

@@ -49,7 +49,9 @@ def clock_view(session: Session, drill: Drill) -> dict[str, Any]:
         "rate": (state.speed if state.state.value == "running" else 1) if moving else 0,
         "sim_now": now,
         "running": moving,
-        "warning_at": policy_for(session, drill.id).warning_at,
+        # With business hours, time left is open time: the page's script, which only
+        # knows the clock, then leaves the server's figure as it is.
+        "business_hours": policy_for(session, drill.id).business_hours is not None,
     }
 
 

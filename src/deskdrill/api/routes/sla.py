@@ -6,12 +6,12 @@ from datetime import datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import or_, select
 
 from deskdrill.api.deps import CaughtUpDrill, CaughtUpTicket, CurrentUser, Now, SessionDep
 from deskdrill.api.errors import ERROR_RESPONSES
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
+from deskdrill.sla import notices
 from deskdrill.sla.deadlines import policy_for
 from deskdrill.sla.metrics import DrillMetrics, drill_metrics
 from deskdrill.sla.models import Notification
@@ -62,11 +62,9 @@ def notifications(
     """Notices from the engine for you (and, for trainers, those for their role) in a
     drill, oldest first; pass the last id you saw as ``after``."""
     drills.get_drill(session=session, drill_id=drill, user=user)
-    mine = Notification.user_id == user.id
-    for_role = (Notification.user_id.is_(None)) & (Notification.role == str(user.role))
     rows = session.scalars(
-        select(Notification)
-        .where(Notification.drill_id == drill, Notification.id > after, or_(mine, for_role))
+        notices.addressed_to(session, user, drill)
+        .where(Notification.id > after)
         .order_by(Notification.id)
         .limit(200)
     )
