@@ -450,3 +450,29 @@ def test_text_from_a_scenario_file_is_escaped_too(app: Any, factory: Factory) ->
     ticket_page = browser.page(f"/drills/{drill.id}/tickets/{key.group(1)}").text
     for page in (desk_page.text, ticket_page):
         assert "<script>alert" not in page and "&lt;script&gt;" in page
+
+
+def test_a_trainer_runs_the_clock_from_the_desk(app: Any, desk: Desk) -> None:
+    trainer = _browser(app, desk.trainer)
+    page = trainer.page(f"/drills/{desk.drill_id}").text
+    assert "Clock controls" in page
+    path = f"/drills/{desk.drill_id}/clock"
+    headers = {"HX-Request": "true", "X-CSRF-Token": trainer.csrf}
+
+    def operate(**form: str) -> Response:
+        return trainer.client.post(path, data=form, headers=headers)
+
+    assert operate(op="start").status_code == 204
+    assert operate(op="speed", speed="30").status_code == 204
+    assert operate(op="jump", minutes="10").status_code == 204
+    state = desk.trainer.get(f"/drills/{desk.drill_id}/clock").json()
+    assert (state["state"], float(state["speed"])) == ("running", 30.0)
+    refused = operate(op="speed", speed="fast")
+    assert refused.headers["HX-Retarget"] == "#alerts" and "speed must be a number" in refused.text
+    assert "between" in operate(op="speed", speed="9999").text
+    assert "resume" in operate(op="resume").text  # it is running: nothing to resume
+    trainee = _browser(app, desk.trainees[0])
+    assert "Clock controls" not in trainee.page(f"/drills/{desk.drill_id}").text
+    answer = trainee.client.post(path, data={"op": "pause"}, headers={"X-CSRF-Token": trainee.csrf})
+    assert answer.status_code == 403
+    assert desk.trainer.get(f"/drills/{desk.drill_id}/clock").json()["state"] == "running"
