@@ -36,7 +36,8 @@ def test_every_page_message_is_translated_into_chinese() -> None:
     assert not missing, f"untranslated (run scripts/messages.sh, then translate): {missing}"
     for message in messages:
         # Placeholders survive translation, so formatting never fails in Chinese.
-        assert PLACEHOLDER.findall(message) == PLACEHOLDER.findall(translated[message]), message
+        expected = sorted(PLACEHOLDER.findall(message))
+        assert expected == sorted(PLACEHOLDER.findall(translated[message])), message
 
 
 def test_the_language_of_a_request() -> None:
@@ -68,3 +69,19 @@ def test_how_long_a_ticket_has_waited() -> None:
     for waited, shown in cases:
         assert age(start, start + waited) == shown
     assert age(None, start) == "—"
+
+
+def test_the_debriefs_checks_in_chinese() -> None:
+    from deskdrill.web.checks import check_text
+
+    i18n.use("zh")
+    try:
+        assert check_text("did: contact third party") == "已执行：联系第三方"
+        escalate = check_text("escalate to incident_desk within 5 min")
+        assert escalate == "在 5 分钟 内升级到 事件处理台"
+        assert check_text("greeting macro opens the first reply") == "首次回复以问候话术开头"
+        assert check_text("refunded 20.00") == "已退款 20.00"
+        assert check_text("something new") == "something new"  # unknown: as written
+    finally:
+        i18n.use("en")
+    assert check_text("did: contact third party") == "did: contact third party"

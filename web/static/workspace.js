@@ -26,7 +26,12 @@
       ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
   }
 
-  // The same wording as the server's (web/templating.py: age).
+  // The same forms as the server's (web/templating.py: duration, age).
+  function duration(s) {
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return (h ? h + ":" + pad(m) : String(m)) + ":" + pad(s % 60);
+  }
+
   function age(ms) {
     var s = Math.max(0, Math.floor(ms / 1000));
     if (s < 60) return s + "s";
@@ -58,8 +63,7 @@
       }
       el.querySelector(".label").textContent = label(state);
       if (el.dataset.openTime) return;  // business hours: the server counts open time
-      var abs = Math.abs(left);
-      el.querySelector(".left").textContent = Math.floor(abs / 60) + ":" + pad(abs % 60) + " " +
+      el.querySelector(".left").textContent = duration(Math.abs(left)) + " " +
         (left >= 0 ? label("left") : label("over"));
     });
   }
@@ -164,6 +168,14 @@
   }
   document.addEventListener("DOMContentLoaded", showEvidence);
   window.addEventListener("hashchange", showEvidence);
+
+  // Confirmations step aside after a while; errors stay until dismissed.
+  document.body.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("#alerts .alert.ok:not([data-fading])").forEach(function (el) {
+      el.dataset.fading = "1";
+      setTimeout(function () { el.remove(); }, 6000);
+    });
+  });
 
   document.addEventListener("DOMContentLoaded", tick);
   document.addEventListener("htmx:afterSettle", tick);

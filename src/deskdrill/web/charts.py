@@ -113,7 +113,7 @@ def against_targets(
             body += (
                 f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="{color}"/>'
                 f'<text x="{left + max(w, mark - left) + 6:.1f}" y="{y + 14}">'
-                f"{value:.0f}{escape(unit)}</text>"
+                f"{value:.0f}{escape(unit)} / {target:.0f}{escape(unit)}</text>"
             )
         body += f'<rect x="{mark:.1f}" y="{y + 1}" width="2" height="{row - 4}" fill="#111"/>'
     return _frame(title, width, height, body)

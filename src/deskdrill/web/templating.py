@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from deskdrill.paths import resource_dir
 from deskdrill.web import i18n
+from deskdrill.web.checks import check_text
 
 
 def _clock(moment: datetime | None) -> str:
@@ -43,6 +44,13 @@ def age(since: datetime | None, now: datetime | None) -> str:
     return f"{days}d {hours}h"
 
 
+def duration(seconds: int) -> str:
+    """A countdown: m:ss, or h:mm:ss from an hour on (the same as the page's script)."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def _money(amount: Any) -> str:
     return f"¥{amount:,.2f}" if amount is not None else "—"
 
@@ -56,7 +64,15 @@ def build_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(i18n._, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(clock=_clock, iso=_iso, money=_money, word=i18n.word, age=age)
+    env.filters.update(
+        clock=_clock,
+        iso=_iso,
+        money=_money,
+        word=i18n.word,
+        age=age,
+        duration=duration,
+        check=check_text,
+    )
     env.globals.update(languages=i18n.LANGUAGES, current_language=i18n.current)
     return env
 

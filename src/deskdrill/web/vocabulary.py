@@ -36,6 +36,10 @@ WORDS = [
     N_("solved"), N_("refunded"), N_("replaced"), N_("compensated"),
     N_("information_provided"), N_("duplicate"), N_("no_response"),
     N_("rejected_out_of_policy"), N_("handed_to_authorities"),
+    # actions a scenario expects (the debrief's "did: ...")
+    N_("contact_third_party"), N_("escalate"), N_("incident_report"), N_("order_action"),
+    # tiers
+    N_("supervisor"), N_("incident_desk"),
     # order actions
     N_("return_authorisation"), N_("exchange"), N_("reship"), N_("cancel"),
     N_("change_address"),

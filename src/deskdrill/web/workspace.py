@@ -91,7 +91,7 @@ def _desk(session: Session, user: User, drill_id: int, lang: str, template: str)
         unassigned = SECTIONS.get(
             ("unassigned", drill_id, desk.tier, desk.mark, lang),
             lambda: queue(
-                f"{i18n._('Unassigned')} · {desk.tier}", desk.unassigned, drill, view,
+                i18n._("Unassigned") + f" · {desk.tier}", desk.unassigned, drill, view,
                 i18n._("The queue is empty."), "q-unassigned",
             ),
         )  # fmt: skip
