@@ -476,3 +476,14 @@ def test_a_trainer_runs_the_clock_from_the_desk(app: Any, desk: Desk) -> None:
     answer = trainee.client.post(path, data={"op": "pause"}, headers={"X-CSRF-Token": trainee.csrf})
     assert answer.status_code == 403
     assert desk.trainer.get(f"/drills/{desk.drill_id}/clock").json()["state"] == "running"
+
+
+def test_a_drills_times_are_shown_in_its_own_zone(app: Any, factory: Factory) -> None:
+    from tests.test_scenario_drills import ScenarioDrill
+
+    drill = ScenarioDrill(factory)  # the scenario starts at 17:30 Beijing time
+    drill.start()
+    page = _browser(app, drill.people[0]).page(f"/drills/{drill.id}").text
+    shown = re.search(r'class="mono sim-now">([^<]+)<', page)
+    assert shown is not None and shown.group(1).startswith("03-06 17:30"), shown
+    assert 'data-offset="480"' in page  # the page's script keeps to the same zone

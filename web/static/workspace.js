@@ -45,7 +45,9 @@
   function tick() {
     var now = simNow();
     if (now === null) return;
-    document.querySelectorAll(".sim-now").forEach(function (el) { el.textContent = clockText(now); });
+    var bar = document.querySelector(".clockbar");
+    var shown = now + parseInt((bar && bar.dataset.offset) || "0", 10) * 60000;  // drill's zone
+    document.querySelectorAll(".sim-now").forEach(function (el) { el.textContent = clockText(shown); });
     document.querySelectorAll(".age[data-since]").forEach(function (el) {
       el.textContent = age(now - Date.parse(el.dataset.since));
     });

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from contextvars import ContextVar
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
@@ -12,12 +13,16 @@ from deskdrill.paths import resource_dir
 from deskdrill.web import i18n
 from deskdrill.web.checks import check_text
 
+# The zone a page shows its drill's times in (the drill's own: its scenario's start, or
+# its business hours), set while the page's context is put together.
+display_zone: ContextVar[tzinfo] = ContextVar("deskdrill_display_zone", default=UTC)
+
 
 def _clock(moment: datetime | None) -> str:
     """A simulated moment as the desk shows it: day and time to the second."""
     if moment is None:
         return "—"
-    return moment.astimezone(UTC).strftime("%m-%d %H:%M:%S")
+    return moment.astimezone(display_zone.get()).strftime("%m-%d %H:%M:%S")
 
 
 def _iso(moment: datetime | None) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -19,6 +20,7 @@ from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill
+from deskdrill.simulation.world import scenario_of
 from deskdrill.sla import notices
 from deskdrill.sla.catch_up import catch_up, is_due
 from deskdrill.sla.deadlines import policy_for
@@ -26,7 +28,7 @@ from deskdrill.tickets import board, changes
 from deskdrill.web import i18n, live
 from deskdrill.web.render import language, render
 from deskdrill.web.session import WebUser
-from deskdrill.web.templating import templates
+from deskdrill.web.templating import display_zone, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,6 +44,8 @@ def clock_view(session: Session, drill: Drill) -> dict[str, Any]:
     state = clock.clock_of(drill)
     wall = utc_now()
     now = state.sim_now(wall)
+    zone = drill_zone(session, drill)
+    display_zone.set(zone)
     moving = state.sim_now(wall + timedelta(seconds=1)) > now
     return {
         "state": state.state.value,
@@ -52,7 +56,20 @@ def clock_view(session: Session, drill: Drill) -> dict[str, Any]:
         # With business hours, time left is open time: the page's script, which only
         # knows the clock, then leaves the server's figure as it is.
         "business_hours": policy_for(session, drill.id).business_hours is not None,
+        "offset_minutes": int((zone.utcoffset(now) or timedelta(0)).total_seconds() // 60),
     }
+
+
+def drill_zone(session: Session, drill: Drill) -> tzinfo:
+    """Where a drill's times are read: its business hours' zone, else its scenario's
+    start, else UTC."""
+    hours = policy_for(session, drill.id).business_hours
+    if hours is not None:
+        return ZoneInfo(hours.timezone)
+    scenario = scenario_of(session, drill.id)
+    if scenario is not None and scenario.start.tzinfo is not None:
+        return scenario.start.tzinfo
+    return UTC
 
 
 @router.get("/drills", response_class=HTMLResponse)
