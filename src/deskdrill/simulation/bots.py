@@ -30,7 +30,7 @@ from deskdrill.accounts.enums import Tier
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
 from deskdrill.customers.models import Order
-from deskdrill.drills.models import Drill
+from deskdrill.scenarios import macros
 from deskdrill.scenarios.fields import Duration, Handling, Strict
 from deskdrill.scenarios.model import Macro, Scenario
 from deskdrill.simulation import outcomes
@@ -475,20 +475,6 @@ def _macro_text(scenario: Scenario, kind: str, lang: str, ticket: Ticket, user: 
     macro: Macro | None = next((m for m in scenario.macros if m.kind == kind), None)
     if macro is None:
         return ""
-    text = str(getattr(macro.text, lang))
-    values = {
-        "customer": "",
-        "agent": user.username,
-        "order": "",
-        "amount": "",
-        "ticket": ticket.key,
-    }
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", value)
-    return text
-
-
-def drill_caps(session: Session, drill_id: int, global_caps: Any) -> Any:
-    drill = session.get(Drill, drill_id)
-    assert drill is not None
-    return compensation.effective_caps(global_caps, drill)
+    return macros.fill(
+        str(getattr(macro.text, lang)), {"agent": user.username, "ticket": ticket.key}
+    )

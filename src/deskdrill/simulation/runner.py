@@ -30,10 +30,11 @@ from deskdrill.scenarios.model import Scenario
 from deskdrill.settings import Settings
 from deskdrill.simulation import engine as schedule
 from deskdrill.simulation import hooks, setup
-from deskdrill.simulation.bots import Bot, Desk, RunPlan, drill_caps, staffed
+from deskdrill.simulation.bots import Bot, Desk, RunPlan, staffed
 from deskdrill.simulation.models import ScenarioTicket
 from deskdrill.sla import deadlines
 from deskdrill.sla.catch_up import drain
+from deskdrill.tickets import compensation
 from deskdrill.tickets.models import Ticket, TicketEvent
 
 Progress = Callable[[float], None]  # simulated seconds done
@@ -138,7 +139,7 @@ def run(
         drill_id = drill.id
         clock.start(drill, wall)
         clock.pause(drill, wall)
-        caps = drill_caps(session, drill_id, settings.compensation_caps)
+        caps = compensation.caps_for(session, drill_id, settings.compensation_caps)
     start = scenario.start
     # Arrivals stop at the scenario's end; the desk works on until its last ticket is
     # closed, for at most OVERTIME more.

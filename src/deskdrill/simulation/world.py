@@ -21,7 +21,7 @@ from deskdrill.core.clock import Instant, iso_ms
 from deskdrill.core.errors import DomainError
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
-from deskdrill.drills.models import Drill, DrillMember
+from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
 from deskdrill.settings import default_caps
 from deskdrill.simulation import csat, outcomes
@@ -396,9 +396,7 @@ class World:
         group = AgentGroup(tier=user.tier, handling=self.scenario.headless.handling)
         agent = Bot(name, "careful", Tier(user.tier), group, random.Random(event.key))
         agent.skip = set(event.payload.get("skip", []))
-        drill = self.session.get(Drill, self.drill_id)
-        assert drill is not None
-        caps = compensation.effective_caps(default_caps(), drill)
+        caps = compensation.caps_for(self.session, self.drill_id, default_caps())
         try:
             with self.session.begin_nested():
                 done = Desk(self.session, self.drill_id, self.scenario, caps).act(

@@ -29,29 +29,25 @@ def marks(session: Session) -> Marks:
     )
 
 
-def events_after(session: Session, after: int) -> list[tuple[int, int, int, int | None]]:
+# A trail event with its drill, its ticket and the ticket's assignee now.
+_EVENTS = select(TicketEvent.id, Ticket.drill_id, Ticket.id, Ticket.assignee_id).join(
+    Ticket, Ticket.id == TicketEvent.ticket_id
+)
+Changed = tuple[int, int, int, int | None]
+
+
+def events_after(session: Session, after: int) -> list[Changed]:
     """(event id, drill id, ticket id, its assignee now) of trail events with ids above
     ``after``."""
-    query = (
-        select(TicketEvent.id, Ticket.drill_id, Ticket.id, Ticket.assignee_id)
-        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-        .where(TicketEvent.id > after)
-        .order_by(TicketEvent.id)
-        .limit(MAX_CHANGES)
-    )
+    query = _EVENTS.where(TicketEvent.id > after).order_by(TicketEvent.id).limit(MAX_CHANGES)
     return [(e, d, t, a) for e, d, t, a in session.execute(query).all()]
 
 
-def events_in(session: Session, ids: list[int]) -> list[tuple[int, int, int, int | None]]:
+def events_in(session: Session, ids: list[int]) -> list[Changed]:
     """The same for the trail events with these ids that exist (now)."""
     if not ids:
         return []
-    query = (
-        select(TicketEvent.id, Ticket.drill_id, Ticket.id, Ticket.assignee_id)
-        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-        .where(TicketEvent.id.in_(ids))
-    )
-    return [(e, d, t, a) for e, d, t, a in session.execute(query).all()]
+    return [(e, d, t, a) for e, d, t, a in session.execute(_EVENTS.where(TicketEvent.id.in_(ids)))]
 
 
 def noticed_drills(session: Session, after: int, upto: int) -> set[int]:

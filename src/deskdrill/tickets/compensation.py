@@ -44,6 +44,11 @@ def effective_caps(global_caps: Caps, drill: Drill) -> dict[str, dict[str, Cap]]
     return caps
 
 
+def caps_for(session: Session, drill_id: int, global_caps: Caps) -> dict[str, dict[str, Cap]]:
+    """The caps that apply in a drill: the global ones with the drill's own on top."""
+    return effective_caps(global_caps, session.get_one(Drill, drill_id))
+
+
 AUTHORITY_RANK = {
     "L1": 1,
     "L2": 2,

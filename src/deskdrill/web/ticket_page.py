@@ -44,8 +44,8 @@ def _ticket(session: Session, user: User, drill_id: int, key: str) -> Ticket:
 
 
 def _caps(request: Request, session: Session, ticket: Ticket, user: User) -> dict[str, Any]:
-    caps = compensation.effective_caps(
-        request.app.state.settings.compensation_caps, session.get_one(Drill, ticket.drill_id)
+    caps = compensation.caps_for(
+        session, ticket.drill_id, request.app.state.settings.compensation_caps
     )
     level = compensation.authority(session, ticket.drill_id, user)
     return dict(caps.get(level, {})) if level else {}
@@ -214,8 +214,8 @@ def _do(
         if name != "reveal":
             kwargs["expected_version"] = expected
         if name == "compensate":
-            kwargs["caps"] = compensation.effective_caps(
-                request.app.state.settings.compensation_caps, session.get_one(Drill, drill_id)
+            kwargs["caps"] = compensation.caps_for(
+                session, drill_id, request.app.state.settings.compensation_caps
             )
         result = action.operation(**kwargs)
         session.flush()

@@ -24,6 +24,7 @@ from deskdrill.simulation.world import scenario_of
 from deskdrill.sla import notices
 from deskdrill.sla.catch_up import catch_up, is_due
 from deskdrill.sla.deadlines import policy_for
+from deskdrill.sla.policy import SlaPolicy
 from deskdrill.tickets import board, changes
 from deskdrill.web import i18n, live
 from deskdrill.web.render import language, render
@@ -44,7 +45,8 @@ def clock_view(session: Session, drill: Drill) -> dict[str, Any]:
     state = clock.clock_of(drill)
     wall = utc_now()
     now = state.sim_now(wall)
-    zone = drill_zone(session, drill)
+    policy = policy_for(session, drill.id)
+    zone = drill_zone(session, drill, policy)
     display_zone.set(zone)
     moving = state.sim_now(wall + timedelta(seconds=1)) > now
     return {
@@ -55,15 +57,15 @@ def clock_view(session: Session, drill: Drill) -> dict[str, Any]:
         "running": moving,
         # With business hours, time left is open time: the page's script, which only
         # knows the clock, then leaves the server's figure as it is.
-        "business_hours": policy_for(session, drill.id).business_hours is not None,
+        "business_hours": policy.business_hours is not None,
         "offset_minutes": int((zone.utcoffset(now) or timedelta(0)).total_seconds() // 60),
     }
 
 
-def drill_zone(session: Session, drill: Drill) -> tzinfo:
+def drill_zone(session: Session, drill: Drill, policy: SlaPolicy) -> tzinfo:
     """Where a drill's times are read: its business hours' zone, else its scenario's
     start, else UTC."""
-    hours = policy_for(session, drill.id).business_hours
+    hours = policy.business_hours
     if hours is not None:
         return ZoneInfo(hours.timezone)
     scenario = scenario_of(session, drill.id)

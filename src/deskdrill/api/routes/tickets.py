@@ -17,7 +17,6 @@ from deskdrill.api.errors import ERROR_RESPONSES
 from deskdrill.core.clock import Instant
 from deskdrill.customers.schemas import PartyRead
 from deskdrill.drills import clock
-from deskdrill.drills.models import Drill
 from deskdrill.tickets import compensation, links, queries, schemas, service, workflow
 from deskdrill.tickets.models import Ticket
 from deskdrill.tickets.schemas import (
@@ -225,9 +224,7 @@ def compensate(
     """
     ticket = service.get_ticket(session=session, key=key, user=user)
     at = _in_drill(session, ticket, at)
-    caps = compensation.effective_caps(
-        settings.compensation_caps, session.get_one(Drill, ticket.drill_id)
-    )
+    caps = compensation.caps_for(session, ticket.drill_id, settings.compensation_caps)
     comp = compensation.compensate(
         session=session,
         ticket=ticket,
@@ -252,9 +249,7 @@ def _decide(
 ) -> CompensationRead:
     ticket = service.get_ticket(session=session, key=key, user=user)
     at = _in_drill(session, ticket, at)
-    caps = compensation.effective_caps(
-        settings.compensation_caps, session.get_one(Drill, ticket.drill_id)
-    )
+    caps = compensation.caps_for(session, ticket.drill_id, settings.compensation_caps)
     compensation.decide(
         session=session,
         ticket=ticket,
