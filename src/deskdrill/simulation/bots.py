@@ -108,6 +108,7 @@ _ASK = {
     "product_quality": "merchant",
     "order": "merchant",
 }
+_APPROVABLE = ("refund", "coupon", "goodwill_credit", "counterfeit_compensation")
 _COMPLAINT = schemas.ComplaintRecord(
     customer_asks="a decision above my level",
     actions_taken="greeted, investigated",
@@ -129,6 +130,8 @@ class Bot:
     skip: set[int] = field(default_factory=set)  # tickets it failed on: left to others
     current: int | None = None
     seen: int = -1  # the change mark when it last found nothing to do
+    user_id: int | None = None
+    holding: set[int] = field(default_factory=set)  # its tickets when it last looked
 
     def on_duty(self, start: datetime, at: datetime) -> bool:
         if self.group.shift is None:
@@ -153,9 +156,9 @@ class Desk:
 
     def act(self, bot: Bot, at: Instant, max_concurrent: int) -> str | None:
         """One action of ``bot`` at ``at``; its name, or None when there was nothing to do."""
-        user = self.session.scalar(select(User).where(User.username == bot.username))
-        assert user is not None
+        user = self._user(bot)
         mine = self._mine(user)
+        bot.holding = {t.id for t in mine}
         for ticket in mine:
             if ticket.id in bot.skip:
                 continue
@@ -170,6 +173,16 @@ class Desk:
                 service.claim(session=self.session, ticket=ticket, actor=user, at=at)
                 return "claim"
         return None
+
+    def _user(self, bot: Bot) -> User:
+        """The bot's user row: looked up by name once, then by id (from the session's
+        identity map while the session lives)."""
+        if bot.user_id is not None:
+            return self.session.get_one(User, bot.user_id)
+        user = self.session.scalar(select(User).where(User.username == bot.username))
+        assert user is not None
+        bot.user_id = user.id
+        return user
 
     def _mine(self, user: User) -> list[Ticket]:
         """Its tickets not yet closed, most urgent first."""
@@ -388,9 +401,15 @@ class Desk:
         )
 
     def _awaiting_approval(self, ticket: Ticket) -> bool:
-        return any(
-            self._requested(ticket, kind)
-            for kind in ("refund", "coupon", "goodwill_credit", "counterfeit_compensation")
+        return (
+            self.session.scalar(
+                select(Compensation.id)
+                .where(Compensation.ticket_id == ticket.id)
+                .where(Compensation.kind.in_(_APPROVABLE))
+                .where(Compensation.status == CompensationStatus.requested)
+                .limit(1)
+            )
+            is not None
         )
 
     def _compensate(

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, utc_now
 from deskdrill.core.errors import DomainError
+from deskdrill.customers.models import Order, Party
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.drills.models import Drill
@@ -31,7 +32,7 @@ from deskdrill.settings import Settings
 from deskdrill.simulation import engine as schedule
 from deskdrill.simulation import hooks, setup
 from deskdrill.simulation.bots import Bot, Desk, RunPlan, staffed
-from deskdrill.simulation.models import ScenarioTicket
+from deskdrill.simulation.models import DrillScenario, ScenarioTicket
 from deskdrill.sla import deadlines
 from deskdrill.sla.catch_up import drain
 from deskdrill.tickets import compensation
@@ -147,39 +148,30 @@ def run(
     now = start
     cap = scenario.team.max_concurrent
     rounds_at_now = 0
-    while True:
-        # One transaction per moment: move the clock, make happen what is due, let the
-        # bots act (each in a savepoint, so a refused action undoes only itself).
-        with unit_of_work(factory) as session:
-            moment = _next_moment(session, drill_id, bots, end)
-            if moment is None:
-                break
-            rounds_at_now = rounds_at_now + 1 if moment <= now else 0
-            if rounds_at_now > 1000:  # every round moves something on; this is a bug guard
-                raise RuntimeError(f"the run makes no progress at {now.isoformat()}")
-            wall = utc_now()
-            if moment > now:
-                drill = session.get(Drill, drill_id)
-                assert drill is not None
-                clock.jump(drill, wall, moment - now)
-                session.flush()
-                now = moment
-            at = Instant(sim=now, wall=wall)
-            drain(session, drill_id, at)
-            mark = _mark(session)
-            for bot in bots:
-                if bot.free_at is not None and bot.free_at > now:
-                    continue
-                finished = bot.free_at is not None  # its own action just ended
-                bot.free_at = None
-                if not bot.on_duty(start, now) or (not finished and bot.seen == mark):
-                    continue  # off duty, or nothing changed since it last found no work
-                if _act(session, drill_id, scenario, caps, bot, at, cap):
-                    mark = _mark(session)
-                else:
-                    bot.seen = mark
-        if progress is not None:
-            progress((now - start).total_seconds())
+    # One session for the whole run, so what it has read (the drill, its scenario, the
+    # people, the tickets being worked) stays in its identity map from moment to moment;
+    # one transaction per moment: move the clock, make happen what is due, let the bots
+    # act (each in a savepoint, so a refused action undoes only itself).
+    with factory() as session:
+        _keep_loaded(session)
+        while True:
+            with session.begin():
+                moment = _next_moment(session, drill_id, bots, end)
+                if moment is None:
+                    break
+                rounds_at_now = rounds_at_now + 1 if moment <= now else 0
+                if rounds_at_now > 1000:  # every round moves something on: a bug guard
+                    raise RuntimeError(f"the run makes no progress at {now.isoformat()}")
+                wall = utc_now()
+                if moment > now:
+                    clock.jump(session.get_one(Drill, drill_id), wall, moment - now)
+                    session.flush()
+                    now = moment
+                at = Instant(sim=now, wall=wall)
+                drain(session, drill_id, at)
+                _bots_act(session, drill_id, scenario, caps, bots, at, start, cap)
+            if progress is not None:
+                progress((now - start).total_seconds())
     with unit_of_work(factory) as session:
         drill = session.get(Drill, drill_id)
         assert drill is not None
@@ -217,9 +209,76 @@ def run(
     )
 
 
+# Rows a run reads again and again. The identity map holds objects weakly, so without a
+# strong reference each would be loaded anew at every moment.
+_KEPT = (Drill, DrillScenario, User, Ticket, ScenarioTicket, Party, Order)
+
+
+def _keep_loaded(session: Session) -> None:
+    kept: list[object] = session.info.setdefault("kept", [])
+
+    def keep(_session: Session, instance: object) -> None:
+        if isinstance(instance, _KEPT):
+            kept.append(instance)
+
+    event.listen(session, "loaded_as_persistent", keep)
+    event.listen(session, "pending_to_persistent", keep)
+
+
 def _mark(session: Session) -> int:
     """Changes so far (the newest trail event): an idle bot looks again only after one."""
     return session.scalar(select(func.max(TicketEvent.id))) or 0
+
+
+def _bots_act(
+    session: Session,
+    drill_id: int,
+    scenario: Scenario,
+    caps: Any,
+    bots: list[Bot],
+    at: Instant,
+    start: datetime,
+    cap: int,
+) -> None:
+    """Each bot whose action has ended, or that is idle and may find new work, acts."""
+    mark = _mark(session)
+    touched: dict[int, list[Any]] = {}  # since a mark: the tickets changed, as they are now
+    for bot in bots:
+        if bot.free_at is not None and bot.free_at > at.sim:
+            continue
+        finished = bot.free_at is not None  # its own action just ended
+        bot.free_at = None
+        if not bot.on_duty(start, at.sim):
+            continue
+        if not finished and bot.seen >= 0:
+            if bot.seen == mark:
+                continue  # nothing changed since it last found no work
+            if bot.seen not in touched:
+                touched[bot.seen] = _touched_since(session, bot.seen)
+            if not any(_concerns(bot, row) for row in touched[bot.seen]):
+                bot.seen = mark  # what changed is neither its own nor in its queue
+                continue
+        if _act(session, drill_id, scenario, caps, bot, at, cap):
+            mark = _mark(session)
+            touched.clear()
+        else:
+            bot.seen = mark
+
+
+def _touched_since(session: Session, mark: int) -> list[Any]:
+    changed = select(TicketEvent.ticket_id).where(TicketEvent.id > mark)
+    query = select(Ticket.id, Ticket.assignee_id, Ticket.tier, Ticket.active)
+    return list(session.execute(query.where(Ticket.id.in_(changed))))
+
+
+def _concerns(bot: Bot, row: Any) -> bool:
+    """Whether a changed ticket can change what an idle bot finds to do: one of its own,
+    one it held when it last looked, or one waiting unassigned in its tier's queue."""
+    return (
+        row.id in bot.holding
+        or (bot.user_id is not None and row.assignee_id == bot.user_id)
+        or (row.assignee_id is None and row.active and row.tier == bot.tier)
+    )
 
 
 def _act(

@@ -18,7 +18,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deskdrill.drills.models import Drill
@@ -35,8 +34,8 @@ ENGINE = "sla-engine"
 
 
 def policy_for(session: Session, drill_id: int) -> SlaPolicy:
-    settings = session.execute(select(Drill.settings).where(Drill.id == drill_id)).scalar_one()
-    return policy_from_settings(settings)
+    """The drill's policy (the drill row from the session when it holds it already)."""
+    return policy_from_settings(session.get_one(Drill, drill_id).settings)
 
 
 def follow(session: Session, ticket: Ticket, change: Change) -> None:

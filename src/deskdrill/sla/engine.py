@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
@@ -148,12 +149,26 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
     if changed not in (-1, len(recorded)):
         raise StaleDataError("a ticket changed while the SLA engine recorded its firings")
     update_rows(connection, _TICKETS, ("sla_next_check",), ("id",), moved)
+    _forget(session, [r[4] for r in recorded], [m[1] for m in moved])
     for ticket_id, timer, moment in acting:
         _act(session, ticket_id, timer, policy, Instant(sim=moment, wall=now.wall))
     return len(events), len(rows) == BATCH
 
 
 Firing = tuple[str, str, datetime, datetime]  # timer, kind, moment, due
+
+
+def _forget(session: Session, recorded: list[int], moved: list[int]) -> None:
+    """The rows were written past the ORM: expire what the session holds of them, so a
+    session that lives on (the headless runner's) reads them again instead of writing a
+    stale version or trail head."""
+    if not session.identity_map:
+        return
+    for ids, attributes in ((recorded, None), (moved, ["sla_next_check"])):
+        for ticket_id in ids:
+            held = session.identity_map.get(identity_key(Ticket, ticket_id))
+            if held is not None:
+                session.expire(held, attributes)
 
 
 def _plan(row: Any, policy: SlaPolicy, now: datetime) -> tuple[Any, list[Firing], datetime | None]:

@@ -8,6 +8,7 @@ one inline (``{"sla_policy": {...}}``); scenario files will define their own.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -200,10 +201,24 @@ OFFICE_HOURS_POLICY = DEFAULT_POLICY.model_copy(
 POLICIES = {p.name: p for p in (DEFAULT_POLICY, OFFICE_HOURS_POLICY)}
 
 
+# Inline policies parsed before, by their canonical JSON: a scenario drill's policy is
+# read before every change of every ticket, and validating it each time cost more than
+# the change itself. Policies are never mutated, so one instance can serve every caller.
+_PARSED: dict[str, SlaPolicy] = {}
+_PARSED_MAX = 256
+
+
 def policy_from_settings(settings: dict[str, Any] | None) -> SlaPolicy:
     chosen = (settings or {}).get("sla_policy", DEFAULT_POLICY.name)
     if isinstance(chosen, dict):
-        return SlaPolicy.model_validate(chosen)
+        key = json.dumps(chosen, sort_keys=True, default=str)
+        found = _PARSED.get(key)
+        if found is None:
+            found = SlaPolicy.model_validate(chosen)
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED[key] = found
+        return found
     if chosen not in POLICIES:
         raise Invalid(f"no SLA policy named {chosen!r}", field="sla_policy")
     return POLICIES[chosen]
