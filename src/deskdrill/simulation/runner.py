@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
@@ -24,6 +24,7 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, utc_now
 from deskdrill.core.errors import DomainError
 from deskdrill.customers.models import Order, Party
+from deskdrill.db.base import UTCDateTime
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.drills.models import Drill
@@ -90,21 +91,28 @@ def _create_people(session: Session, bots: list[Bot], now: datetime) -> None:
     session.flush()
 
 
+_NEXT_SLA_CHECK = select(func.min(Ticket.sla_next_check)).where(
+    Ticket.drill_id == bindparam("drill"),
+    Ticket.sla_next_check <= bindparam("upto", type_=UTCDateTime()),
+)
+
+
 def _next_moment(
     session: Session, drill_id: int, bots: list[Bot], limit: datetime
-) -> datetime | None:
-    candidates = [b.free_at for b in bots if b.free_at is not None]
-    due = schedule.next_due(session, drill_id, limit)
-    if due is not None:
-        candidates.append(due)
-    sla = session.scalar(
-        select(func.min(Ticket.sla_next_check)).where(
-            Ticket.drill_id == drill_id, Ticket.sla_next_check <= limit
+) -> tuple[datetime | None, datetime | None]:
+    """The next moment anything happens, and the next one the engines have work (an
+    arrival, a reaction, an SLA warning or breach), up to ``limit``."""
+    engines = [
+        moment
+        for moment in (
+            schedule.next_due(session, drill_id, limit),
+            session.scalar(_NEXT_SLA_CHECK, {"drill": drill_id, "upto": limit}),
         )
-    )
-    if sla is not None:
-        candidates.append(sla)
-    return min(candidates, default=None)
+        if moment is not None
+    ]
+    due = min(engines, default=None)
+    bots_free = [b.free_at for b in bots if b.free_at is not None]
+    return min([*bots_free, *engines], default=None), due
 
 
 def run(
@@ -156,26 +164,29 @@ def run(
         _keep_loaded(session)
         while True:
             with session.begin():
-                moment = _next_moment(session, drill_id, bots, end)
+                moment, engines_due = _next_moment(session, drill_id, bots, end)
                 if moment is None:
                     break
                 rounds_at_now = rounds_at_now + 1 if moment <= now else 0
                 if rounds_at_now > 1000:  # every round moves something on: a bug guard
                     raise RuntimeError(f"the run makes no progress at {now.isoformat()}")
                 wall = utc_now()
-                if moment > now:
-                    clock.jump(session.get_one(Drill, drill_id), wall, moment - now)
-                    session.flush()
-                    now = moment
+                now = max(now, moment)
                 at = Instant(sim=now, wall=wall)
-                drain(session, drill_id, at)
+                if engines_due is not None and engines_due <= now:
+                    # The drill's own clock is moved only when the engines read it (an
+                    # arrival is stamped with it); a bot's action carries its moment.
+                    _move_clock(session.get_one(Drill, drill_id), wall, now)
+                    session.flush()
+                    drain(session, drill_id, at)
                 _bots_act(session, drill_id, scenario, caps, bots, at, start, cap)
             if progress is not None:
                 progress((now - start).total_seconds())
     with unit_of_work(factory) as session:
-        drill = session.get(Drill, drill_id)
-        assert drill is not None
-        clock.finish(drill, utc_now())
+        drill = session.get_one(Drill, drill_id)
+        wall = utc_now()
+        _move_clock(drill, wall, now)
+        clock.finish(drill, wall)
     with unit_of_work(factory, read_only=True) as session:
         hashes = {
             ref: head or ""
@@ -207,6 +218,13 @@ def run(
         bots=bots,
         hashes=hashes,
     )
+
+
+def _move_clock(drill: Drill, wall: datetime, to: datetime) -> None:
+    """Jump the (paused) drill clock forward to ``to``."""
+    behind = to - clock.clock_of(drill).instant(wall).sim
+    if behind > timedelta(0):
+        clock.jump(drill, wall, behind)
 
 
 # Rows a run reads again and again. The identity map holds objects weakly, so without a
