@@ -5,10 +5,13 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from deskdrill.accounts.models import User
 from deskdrill.core.clock import utc_now
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.sla import engine
+from deskdrill.tickets import schemas, service
+from deskdrill.tickets.models import Ticket, parse_ticket_key
 from tests.test_sla import Drill
 
 T9 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -93,3 +96,32 @@ class TestIdempotentSteps:
         assert sum(results) == 10  # a warning and a breach for each of five tickets
         for key in keys:
             assert [e["type"] for e in sla_events(drill, key)] == ["sla_warning", "sla_breach"]
+
+
+class TestSessionsThatLiveOn:
+    def test_a_held_ticket_is_read_again_after_the_step_writes_it(
+        self, factory, session_factory
+    ) -> None:
+        """The step writes tickets past the ORM; a session that already held one (as the
+        headless runner's does) must not write a stale version or trail head over it."""
+        drill = Drill(factory)
+        key = drill.ticket()
+        ticket_id = parse_ticket_key(key)
+        drill.jump(200)
+        with session_factory() as session, session.begin():
+            ticket = session.get_one(Ticket, ticket_id)  # held before the step
+            before = ticket.event_count
+            now = clock.instant(session, drill.desk.drill_id, utc_now())
+            assert engine.step(session, drill.desk.drill_id, now) == 2
+            assert ticket.event_count == before + 2  # read again, not the stale count
+            agent = session.get_one(User, drill.agent.user_id)
+            service.reply(
+                session=session,
+                ticket=ticket,
+                actor=agent,
+                at=now,
+                data=schemas.MessageIn(body="抱歉久等"),
+            )
+        trail = drill.agent.get(f"/tickets/{key}").json()["trail"]
+        assert [e["type"] for e in trail][-3:] == ["sla_warning", "sla_breach", "reply"]
+        assert drill.agent.get(f"/tickets/{key}/trail/verify").json()["ok"] is True
