@@ -41,6 +41,7 @@ from deskdrill.tickets.models import Ticket, TicketEvent
 
 Progress = Callable[[float], None]  # simulated seconds done
 OVERTIME = timedelta(hours=2)
+MOMENTS_PER_COMMIT = 250
 
 
 @dataclass
@@ -157,13 +158,17 @@ def run(
     cap = scenario.team.max_concurrent
     rounds_at_now = 0
     # One session for the whole run, so what it has read (the drill, its scenario, the
-    # people, the tickets being worked) stays in its identity map from moment to moment;
-    # one transaction per moment: move the clock, make happen what is due, let the bots
-    # act (each in a savepoint, so a refused action undoes only itself).
+    # people, the tickets being worked) stays in its identity map from moment to moment.
+    # Each moment moves the clock, makes happen what is due and lets the bots act (each in
+    # a savepoint, so a refused action undoes only itself), then flushes; a transaction
+    # holds a few hundred moments, as one per moment spent more on BEGIN and COMMIT than
+    # on the moment.
     with factory() as session:
         _keep_loaded(session)
-        while True:
-            with session.begin():
+        mark = _TrailMark(session)
+        try:
+            moments = 0
+            while True:
                 moment, engines_due = _next_moment(session, drill_id, bots, end)
                 if moment is None:
                     break
@@ -179,9 +184,21 @@ def run(
                     _move_clock(session.get_one(Drill, drill_id), wall, now)
                     session.flush()
                     drain(session, drill_id, at)
-                _bots_act(session, drill_id, scenario, caps, bots, at, start, cap)
-            if progress is not None:
-                progress((now - start).total_seconds())
+                _bots_act(session, drill_id, scenario, caps, bots, at, start, cap, mark)
+                session.flush()
+                moments += 1
+                if moments % MOMENTS_PER_COMMIT == 0:
+                    session.commit()
+                    if progress is not None:
+                        progress((now - start).total_seconds())
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            mark.close()
+    if progress is not None:
+        progress((now - start).total_seconds())
     with unit_of_work(factory) as session:
         drill = session.get_one(Drill, drill_id)
         wall = utc_now()
@@ -243,9 +260,32 @@ def _keep_loaded(session: Session) -> None:
     event.listen(session, "pending_to_persistent", keep)
 
 
-def _mark(session: Session) -> int:
-    """Changes so far (the newest trail event): an idle bot looks again only after one."""
-    return session.scalar(select(func.max(TicketEvent.id))) or 0
+class _TrailMark:
+    """Changes so far, as the newest trail event's id: an idle bot looks again only after
+    one. Asked of the database only after a statement has written trail events."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.bind = session.get_bind()
+        self.value = 0
+        self.dirty = True
+        event.listen(self.bind, "after_cursor_execute", self._watch)
+
+    def _watch(self, *args: Any) -> None:
+        if args[2].startswith(_EVENT_INSERT):  # the statement
+            self.dirty = True
+
+    def __call__(self) -> int:
+        if self.dirty:
+            self.value = self.session.scalar(select(func.max(TicketEvent.id))) or 0
+            self.dirty = False
+        return self.value
+
+    def close(self) -> None:
+        event.remove(self.bind, "after_cursor_execute", self._watch)
+
+
+_EVENT_INSERT = f"INSERT INTO {TicketEvent.__tablename__} "
 
 
 def _bots_act(
@@ -257,9 +297,10 @@ def _bots_act(
     at: Instant,
     start: datetime,
     cap: int,
+    marks: _TrailMark,
 ) -> None:
     """Each bot whose action has ended, or that is idle and may find new work, acts."""
-    mark = _mark(session)
+    mark = marks()
     touched: dict[int, list[Any]] = {}  # since a mark: the tickets changed, as they are now
     for bot in bots:
         if bot.free_at is not None and bot.free_at > at.sim:
@@ -277,7 +318,7 @@ def _bots_act(
                 bot.seen = mark  # what changed is neither its own nor in its queue
                 continue
         if _act(session, drill_id, scenario, caps, bot, at, cap):
-            mark = _mark(session)
+            mark = marks()
             touched.clear()
         else:
             bot.seen = mark
