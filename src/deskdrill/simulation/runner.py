@@ -107,7 +107,9 @@ def _next_moment(
         moment
         for moment in (
             schedule.next_due(session, drill_id, limit),
-            session.scalar(_NEXT_SLA_CHECK, {"drill": drill_id, "upto": limit}),
+            session.connection()
+            .execute(_NEXT_SLA_CHECK, {"drill": drill_id, "upto": limit})
+            .scalar(),
         )
         if moment is not None
     ]
@@ -277,7 +279,7 @@ class _TrailMark:
 
     def __call__(self) -> int:
         if self.dirty:
-            self.value = self.session.scalar(select(func.max(TicketEvent.id))) or 0
+            self.value = self.session.connection().execute(_NEWEST_EVENT).scalar() or 0
             self.dirty = False
         return self.value
 
@@ -286,6 +288,7 @@ class _TrailMark:
 
 
 _EVENT_INSERT = f"INSERT INTO {TicketEvent.__tablename__} "
+_NEWEST_EVENT = select(func.max(TicketEvent.id))
 
 
 def _bots_act(
@@ -327,7 +330,7 @@ def _bots_act(
 def _touched_since(session: Session, mark: int) -> list[Any]:
     changed = select(TicketEvent.ticket_id).where(TicketEvent.id > mark)
     query = select(Ticket.id, Ticket.assignee_id, Ticket.tier, Ticket.active)
-    return list(session.execute(query.where(Ticket.id.in_(changed))))
+    return list(session.connection().execute(query.where(Ticket.id.in_(changed))))
 
 
 def _concerns(bot: Bot, row: Any) -> bool:

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.core.clock import Instant
+from deskdrill.db.base import UTCDateTime
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.sla import engine
@@ -36,9 +37,19 @@ SCHEDULES: list[Schedule] = []
 MAX_ROUNDS = 10_000  # a guard: each round makes progress, so this is never reached
 
 
+_SLA_DUE = (
+    select(Ticket.id)
+    .where(
+        Ticket.drill_id == bindparam("drill"),
+        Ticket.sla_next_check <= bindparam("at", type_=UTCDateTime()),
+    )
+    .limit(1)
+)
+
+
 def _sla_due(session: Session, drill_id: int, at: datetime) -> bool:
-    query = select(Ticket.id).where(Ticket.drill_id == drill_id, Ticket.sla_next_check <= at)
-    return session.scalar(query.limit(1)) is not None
+    found = session.connection().execute(_SLA_DUE, {"drill": drill_id, "at": at}).first()
+    return found is not None
 
 
 def _pending(session: Session, drill_id: int, at: datetime) -> bool:

@@ -95,7 +95,8 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
     """
     policy = policy_for(session, drill_id)
     session.flush()
-    rows = session.execute(
+    connection = session.connection()
+    rows = connection.execute(
         select(*_ENGINE_COLUMNS)
         .where(_TICKETS.c.drill_id == drill_id, _TICKETS.c.sla_next_check <= now.sim)
         .order_by(_TICKETS.c.sla_next_check, _TICKETS.c.id)
@@ -104,7 +105,6 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
     ).all()
     if not rows:
         return 0, False
-    connection = session.connection()
     when = bind_processor(connection.dialect, UTCDateTime())
     as_json = bind_processor(connection.dialect, _EVENTS.c.payload.type)
     wall = when(now.wall)
