@@ -388,29 +388,20 @@ class Desk:
         self._escalate_for_approval(user, ticket, at, comp)
         return "compensate"
 
-    def _requested(self, ticket: Ticket, kind: str) -> bool:
-        return (
-            self.session.scalar(
-                select(Compensation.id).where(
-                    Compensation.ticket_id == ticket.id,
-                    Compensation.kind == kind,
-                    Compensation.status == CompensationStatus.requested,
-                )
-            )
-            is not None
-        )
-
-    def _awaiting_approval(self, ticket: Ticket) -> bool:
+    def _requested(self, ticket: Ticket, *kinds: str) -> bool:
+        """Whether a compensation of one of these kinds waits for approval."""
         return (
             self.session.scalar(
                 select(Compensation.id)
-                .where(Compensation.ticket_id == ticket.id)
-                .where(Compensation.kind.in_(_APPROVABLE))
+                .where(Compensation.ticket_id == ticket.id, Compensation.kind.in_(kinds))
                 .where(Compensation.status == CompensationStatus.requested)
                 .limit(1)
             )
             is not None
         )
+
+    def _awaiting_approval(self, ticket: Ticket) -> bool:
+        return self._requested(ticket, *_APPROVABLE)
 
     def _compensate(
         self, user: User, ticket: Ticket, at: Instant, kind: str, amount: Decimal | None

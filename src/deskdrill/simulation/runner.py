@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
@@ -24,7 +24,6 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, utc_now
 from deskdrill.core.errors import DomainError
 from deskdrill.customers.models import Order, Party
-from deskdrill.db.base import UTCDateTime
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.drills.models import Drill
@@ -35,7 +34,7 @@ from deskdrill.simulation import hooks, setup
 from deskdrill.simulation.bots import Bot, Desk, RunPlan, staffed
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket
 from deskdrill.sla import deadlines
-from deskdrill.sla.catch_up import drain
+from deskdrill.sla.catch_up import drain, next_sla_check
 from deskdrill.tickets import compensation
 from deskdrill.tickets.models import Ticket, TicketEvent
 
@@ -92,12 +91,6 @@ def _create_people(session: Session, bots: list[Bot], now: datetime) -> None:
     session.flush()
 
 
-_NEXT_SLA_CHECK = select(func.min(Ticket.sla_next_check)).where(
-    Ticket.drill_id == bindparam("drill"),
-    Ticket.sla_next_check <= bindparam("upto", type_=UTCDateTime()),
-)
-
-
 def _next_moment(
     session: Session, drill_id: int, bots: list[Bot], limit: datetime
 ) -> tuple[datetime | None, datetime | None]:
@@ -107,9 +100,7 @@ def _next_moment(
         moment
         for moment in (
             schedule.next_due(session, drill_id, limit),
-            session.connection()
-            .execute(_NEXT_SLA_CHECK, {"drill": drill_id, "upto": limit})
-            .scalar(),
+            next_sla_check(session, drill_id, limit),
         )
         if moment is not None
     ]
@@ -167,7 +158,7 @@ def run(
     # on the moment.
     with factory() as session:
         _keep_loaded(session)
-        mark = _TrailMark(session)
+        trail = _TrailMark(session)
         try:
             moments = 0
             while True:
@@ -186,7 +177,7 @@ def run(
                     _move_clock(session.get_one(Drill, drill_id), wall, now)
                     session.flush()
                     drain(session, drill_id, at)
-                _bots_act(session, drill_id, scenario, caps, bots, at, start, cap, mark)
+                _bots_act(session, drill_id, scenario, caps, bots, at, start, cap, trail)
                 session.flush()
                 moments += 1
                 if moments % MOMENTS_PER_COMMIT == 0:
@@ -198,7 +189,7 @@ def run(
             session.rollback()
             raise
         finally:
-            mark.close()
+            trail.close()
     if progress is not None:
         progress((now - start).total_seconds())
     with unit_of_work(factory) as session:
@@ -300,10 +291,10 @@ def _bots_act(
     at: Instant,
     start: datetime,
     cap: int,
-    marks: _TrailMark,
+    trail: _TrailMark,
 ) -> None:
     """Each bot whose action has ended, or that is idle and may find new work, acts."""
-    mark = marks()
+    mark = trail()
     touched: dict[int, list[Any]] = {}  # since a mark: the tickets changed, as they are now
     for bot in bots:
         if bot.free_at is not None and bot.free_at > at.sim:
@@ -321,7 +312,7 @@ def _bots_act(
                 bot.seen = mark  # what changed is neither its own nor in its queue
                 continue
         if _act(session, drill_id, scenario, caps, bot, at, cap):
-            mark = marks()
+            mark = trail()
             touched.clear()
         else:
             bot.seen = mark

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.core.clock import Instant
@@ -37,19 +37,21 @@ SCHEDULES: list[Schedule] = []
 MAX_ROUNDS = 10_000  # a guard: each round makes progress, so this is never reached
 
 
-_SLA_DUE = (
-    select(Ticket.id)
-    .where(
-        Ticket.drill_id == bindparam("drill"),
-        Ticket.sla_next_check <= bindparam("at", type_=UTCDateTime()),
-    )
-    .limit(1)
+_NEXT_SLA_CHECK = select(func.min(Ticket.sla_next_check)).where(
+    Ticket.drill_id == bindparam("drill"),
+    Ticket.sla_next_check <= bindparam("upto", type_=UTCDateTime()),
 )
 
 
+def next_sla_check(session: Session, drill_id: int, upto: datetime) -> datetime | None:
+    """The earliest SLA check of the drill up to ``upto`` (the first entry of an index),
+    read on the connection: a plain read needs none of the ORM's statement handling."""
+    params = {"drill": drill_id, "upto": upto}
+    return session.connection().execute(_NEXT_SLA_CHECK, params).scalar()
+
+
 def _sla_due(session: Session, drill_id: int, at: datetime) -> bool:
-    found = session.connection().execute(_SLA_DUE, {"drill": drill_id, "at": at}).first()
-    return found is not None
+    return next_sla_check(session, drill_id, at) is not None
 
 
 def _pending(session: Session, drill_id: int, at: datetime) -> bool:
