@@ -21,9 +21,15 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
 from deskdrill.accounts.models import User
-from deskdrill.core.clock import Instant
+from deskdrill.core.clock import Instant, iso_ms
 from deskdrill.db.base import UTCDateTime
-from deskdrill.db.bulk import Processor, bind_processor, insert_rows, update_rows
+from deskdrill.db.bulk import (
+    Processor,
+    bind_processor,
+    insert_returning,
+    insert_rows,
+    update_rows,
+)
 from deskdrill.sla.deadlines import policy_for
 from deskdrill.sla.models import Notification, SlaFiring
 from deskdrill.sla.policy import SlaPolicy
@@ -31,7 +37,7 @@ from deskdrill.sla.view import clocks, moments
 from deskdrill.tickets.enums import Status
 from deskdrill.tickets.models import Ticket, TicketEvent, ticket_key
 from deskdrill.tickets.recording import record
-from deskdrill.tickets.trail import GENESIS, event_hash
+from deskdrill.tickets.trail import GENESIS, encoded_event_hash
 
 # A thousand due items (the busiest minute of a large drill) in one write transaction.
 BATCH = 1000
@@ -51,7 +57,6 @@ _ENGINE_COLUMNS = [
         "category",
         "status",
         "tier",
-        "updated_at",
         "first_response_due",
         "first_response_at",
         "next_response_due",
@@ -106,7 +111,6 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
     if not rows:
         return 0, False
     when = bind_processor(connection.dialect, UTCDateTime())
-    as_json = bind_processor(connection.dialect, _EVENTS.c.payload.type)
     wall = when(now.wall)
     plans = [_plan(row, policy, now.sim) for row in rows]
     claimed = _claim_all(connection, plans, when, wall)
@@ -122,24 +126,25 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
         head, count = row.head_hash or GENESIS, row.event_count
         for timer, kind, moment, due in mine:
             count += 1
-            payload = {"timer": timer, "due": due.isoformat()}
+            # The payload {"timer", "due"} in canonical form (sorted keys, no spaces): the
+            # hash covers this text, and it is what is stored.
+            payload = f'{{"due":"{due.isoformat()}","timer":"{timer}"}}'
             type_ = f"sla_{kind}"
-            digest = event_hash(
+            digest = encoded_event_hash(
                 seq=count,
                 type=type_,
                 actor=SYSTEM,
-                sim_at=moment,
-                payload=payload,
+                sim_text=iso_ms(moment),
+                payload_json=payload,
                 prev_hash=head,
             )
-            events.append(
-                (row.id, count, type_, SYSTEM, when(moment), wall, as_json(payload), head, digest)
-            )
+            at = when(moment)
+            events.append((row.id, count, type_, SYSTEM, at, wall, payload, head, digest))
             head = digest
             if kind == "breach":
                 actions = policy.on_breach.get(timer, ())
                 if "notify" in actions:
-                    notices.append(_notice(row, timer, when(moment), wall))
+                    notices.append(_notice(row, timer, at, wall))
                 if any(a != "notify" for a in actions):
                     acting.append((row.id, timer, moment))
         recorded.append((count, head, row.version + 1, when(following), row.id, row.version))
@@ -198,16 +203,37 @@ def _claim_all(
         for row, firings, _ in plans
         for timer, kind, _, due in firings
     }
-    values = [(*key, wall) for key in keys]
-    inserted = insert_rows(
+    if not keys:
+        return set()
+    if connection.dialect.name == "sqlite":
+        return {keys[found] for found in _claim_serialised(connection, keys, wall)}
+    # Another process may claim at the same moment: the rows that come back are ours.
+    inserted = insert_returning(
         connection,
         _FIRINGS,
         (*_FIRING_KEY, "fired_wall"),
-        values,
+        [(*key, wall) for key in keys],
         skip_conflicts_on=_FIRING_KEY,
         returning=_FIRING_KEY,
     )
     return {keys[found] for found in inserted}
+
+
+def _claim_serialised(connection: Connection, keys: dict[Any, Any], wall: Any) -> list[Any]:
+    """SQLite: one plain insert that skips stored keys (cheaper than one that sends every
+    row back). This transaction holds the only write lock, so when every row went in, all
+    are ours; otherwise the ones ours are those with ids past the newest one before."""
+    newest = connection.exec_driver_sql(f"SELECT max(id) FROM {_FIRINGS.name}").scalar() or 0
+    columns = (*_FIRING_KEY, "fired_wall")
+    inserted = insert_rows(
+        connection, _FIRINGS, columns, [(*k, wall) for k in keys], skip_conflicts_on=_FIRING_KEY
+    )
+    if inserted == len(keys):
+        return list(keys)
+    found = connection.exec_driver_sql(
+        f"SELECT {', '.join(_FIRING_KEY)} FROM {_FIRINGS.name} WHERE id > ?", (newest,)
+    )
+    return [tuple(row) for row in found]
 
 
 def _notice(row: Any, timer: str, moment: Any, wall: Any) -> tuple[Any, ...]:

@@ -59,9 +59,15 @@ def canonical(
 ) -> bytes:
     """The JSON document an event's hash covers: keys sorted, no spaces, UTF-8 (the outer
     keys are written in their sorted order directly)."""
+    return _document(seq, type, actor, iso_ms(sim_at), _encode(payload), prev_hash)
+
+
+def _document(
+    seq: int, type: str, actor: str, sim_text: str, payload_json: str, prev: str
+) -> bytes:
     return (
-        f'{{"actor":{_encode(actor)},"payload":{_encode(payload)},"prev":{_encode(prev_hash)},'
-        f'"seq":{_encode(seq)},"sim_at":"{iso_ms(sim_at)}","type":{_encode(type)}}}'
+        f'{{"actor":{_encode(actor)},"payload":{payload_json},"prev":{_encode(prev)},'
+        f'"seq":{seq},"sim_at":"{sim_text}","type":{_encode(type)}}}'
     ).encode()
 
 
@@ -72,6 +78,16 @@ def event_hash(
         canonical(
             seq=seq, type=type, actor=actor, sim_at=sim_at, payload=payload, prev_hash=prev_hash
         )
+    ).hexdigest()
+
+
+def encoded_event_hash(
+    *, seq: int, type: str, actor: str, sim_text: str, payload_json: str, prev_hash: str
+) -> str:
+    """``event_hash`` for a caller that already holds the canonical text of the simulated
+    time (``iso_ms``) and of the payload (sorted keys, no spaces), as a bulk writer does."""
+    return hashlib.sha256(
+        _document(seq, type, actor, sim_text, payload_json, prev_hash)
     ).hexdigest()
 
 
