@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskdrill.core.errors import Conflict, Invalid, NotFound
@@ -24,8 +24,15 @@ def create_party(*, session: Session, drill_id: int, data: PartyCreate, now: dat
     return party
 
 
+# Built once: the headless runner looks parties and orders up thousands of times a run.
+_PARTY = select(Party).where(Party.drill_id == bindparam("drill"), Party.ref == bindparam("ref"))
+_ORDER = select(Order).where(
+    Order.drill_id == bindparam("drill"), Order.number == bindparam("number")
+)
+
+
 def find_party(*, session: Session, drill_id: int, ref: str) -> Party | None:
-    return session.scalar(select(Party).where(Party.drill_id == drill_id, Party.ref == ref))
+    return session.scalar(_PARTY, {"drill": drill_id, "ref": ref})
 
 
 def get_party(*, session: Session, drill_id: int, ref: str, field: str = "party") -> Party:
@@ -67,7 +74,7 @@ def create_order(*, session: Session, drill_id: int, data: OrderCreate, now: dat
 
 
 def find_order(*, session: Session, drill_id: int, number: str) -> Order | None:
-    return session.scalar(select(Order).where(Order.drill_id == drill_id, Order.number == number))
+    return session.scalar(_ORDER, {"drill": drill_id, "number": number})
 
 
 def get_order(*, session: Session, drill_id: int, number: str) -> Order:

@@ -99,6 +99,23 @@ _MINE = (
     .where(Ticket.status != Status.closed)
     .order_by(Ticket.priority, Ticket.received_at, Ticket.id)
 )
+_NEXT_IN_QUEUE = (
+    select(Ticket)
+    .where(Ticket.drill_id == bindparam("drill"), Ticket.active.is_(True))
+    .where(Ticket.assignee_id.is_(None), Ticket.tier == bindparam("tier"))
+    .order_by(Ticket.priority, Ticket.received_at, Ticket.id)
+    .limit(1)
+)
+_EVENT_TYPES = select(TicketEvent.type).where(TicketEvent.ticket_id == bindparam("ticket"))
+_REQUESTED = (
+    select(Compensation.id)
+    .where(
+        Compensation.ticket_id == bindparam("ticket"),
+        Compensation.kind.in_(bindparam("kinds", expanding=True)),
+    )
+    .where(Compensation.status == CompensationStatus.requested)
+    .limit(1)
+)
 _ASK = {
     "logistics": "courier",
     "lost_item": "driver",
@@ -189,20 +206,12 @@ class Desk:
         return list(self.session.scalars(_MINE, {"drill": self.drill_id, "user": user.id}))
 
     def _next_in_queue(self, tier: Tier) -> Ticket | None:
-        return self.session.scalar(
-            select(Ticket)
-            .where(Ticket.drill_id == self.drill_id, Ticket.active.is_(True))
-            .where(Ticket.assignee_id.is_(None), Ticket.tier == tier)
-            .order_by(Ticket.priority, Ticket.received_at, Ticket.id)
-            .limit(1)
-        )
+        return self.session.scalar(_NEXT_IN_QUEUE, {"drill": self.drill_id, "tier": tier})
 
     # --- one ticket ---------------------------------------------------------------------
 
     def _events(self, ticket: Ticket) -> set[str]:
-        return set(
-            self.session.scalars(select(TicketEvent.type).where(TicketEvent.ticket_id == ticket.id))
-        )
+        return set(self.session.scalars(_EVENT_TYPES, {"ticket": ticket.id}))
 
     def _work(self, bot: Bot, user: User, ticket: Ticket, at: Instant) -> str | None:
         if ticket.status == Status.resolved:
@@ -391,13 +400,7 @@ class Desk:
     def _requested(self, ticket: Ticket, *kinds: str) -> bool:
         """Whether a compensation of one of these kinds waits for approval."""
         return (
-            self.session.scalar(
-                select(Compensation.id)
-                .where(Compensation.ticket_id == ticket.id, Compensation.kind.in_(kinds))
-                .where(Compensation.status == CompensationStatus.requested)
-                .limit(1)
-            )
-            is not None
+            self.session.scalar(_REQUESTED, {"ticket": ticket.id, "kinds": list(kinds)}) is not None
         )
 
     def _awaiting_approval(self, ticket: Ticket) -> bool:

@@ -35,6 +35,19 @@ _NEXT_DUE = (
 )
 
 
+_DUE_EVENTS = (
+    select(ScheduledEvent)
+    .where(
+        ScheduledEvent.drill_id == bindparam("drill"),
+        ScheduledEvent.done_at.is_(None),
+        ScheduledEvent.due <= bindparam("upto", type_=UTCDateTime()),
+    )
+    .order_by(ScheduledEvent.due, ScheduledEvent.id)
+    .limit(BATCH)
+    .with_for_update(skip_locked=True)
+)
+
+
 def next_due(session: Session, drill_id: int, upto: datetime) -> datetime | None:
     """The earliest pending moment up to ``upto`` (an indexed read), or None."""
     # On the connection: a plain read needs none of the ORM's statement handling, which
@@ -47,17 +60,7 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
     scenario = scenario_of(session, drill_id)
     if scenario is None:
         return 0
-    events = session.scalars(
-        select(ScheduledEvent)
-        .where(
-            ScheduledEvent.drill_id == drill_id,
-            ScheduledEvent.done_at.is_(None),
-            ScheduledEvent.due <= upto.sim,
-        )
-        .order_by(ScheduledEvent.due, ScheduledEvent.id)
-        .limit(BATCH)
-        .with_for_update(skip_locked=True)
-    ).all()
+    events = session.scalars(_DUE_EVENTS, {"drill": drill_id, "upto": upto.sim}).all()
     world = World(session, drill_id, scenario)
     for event in events:
         at = Instant(sim=event.due, wall=upto.wall)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
@@ -318,10 +318,13 @@ def _bots_act(
             bot.seen = mark
 
 
+_TOUCHED = select(Ticket.id, Ticket.assignee_id, Ticket.tier, Ticket.active).where(
+    Ticket.id.in_(select(TicketEvent.ticket_id).where(TicketEvent.id > bindparam("mark")))
+)
+
+
 def _touched_since(session: Session, mark: int) -> list[Any]:
-    changed = select(TicketEvent.ticket_id).where(TicketEvent.id > mark)
-    query = select(Ticket.id, Ticket.assignee_id, Ticket.tier, Ticket.active)
-    return list(session.connection().execute(query.where(Ticket.id.in_(changed))))
+    return list(session.connection().execute(_TOUCHED, {"mark": mark}))
 
 
 def _concerns(bot: Bot, row: Any) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from deskdrill.accounts.enums import Role, Tier
@@ -57,6 +57,11 @@ def scenario_of(session: Session, drill_id: int) -> Scenario | None:
     return found
 
 
+_BY_KEY = (ScheduledEvent.drill_id == bindparam("drill"), ScheduledEvent.key == bindparam("key"))
+_SCHEDULED = select(ScheduledEvent.id).where(*_BY_KEY)
+_SCHEDULED_PAYLOAD = select(ScheduledEvent.payload).where(*_BY_KEY)
+
+
 class World:
     """One scenario drill, during one engine step."""
 
@@ -73,11 +78,7 @@ class World:
     def schedule(
         self, key: str, due: datetime, kind: str, ticket_id: int | None, **payload: Any
     ) -> None:
-        exists = self.session.scalar(
-            select(ScheduledEvent.id).where(
-                ScheduledEvent.drill_id == self.drill_id, ScheduledEvent.key == key
-            )
-        )
+        exists = self.session.scalar(_SCHEDULED, {"drill": self.drill_id, "key": key})
         if exists is None:
             self.session.add(
                 ScheduledEvent(
@@ -106,11 +107,7 @@ class World:
     def case(self, link: ScenarioTicket) -> Injection | Template | None:
         if link.ref.startswith("timeline:"):
             return self.timeline.get(link.ref.removeprefix("timeline:"))
-        payload = self.session.scalar(
-            select(ScheduledEvent.payload).where(
-                ScheduledEvent.drill_id == self.drill_id, ScheduledEvent.key == link.ref
-            )
-        )
+        payload = self.session.scalar(_SCHEDULED_PAYLOAD, {"drill": self.drill_id, "key": link.ref})
         if payload is None:
             return None
         generator = self.scenario.generators[payload["generator"]]

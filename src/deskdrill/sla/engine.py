@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
@@ -83,6 +83,18 @@ _RECORDED = ("event_count", "head_hash", "version", "sla_next_check")
 _DONE = (Status.resolved, Status.closed)
 
 
+_DUE = (
+    select(*_ENGINE_COLUMNS)
+    .where(
+        _TICKETS.c.drill_id == bindparam("drill"),
+        _TICKETS.c.sla_next_check <= bindparam("upto", type_=UTCDateTime()),
+    )
+    .order_by(_TICKETS.c.sla_next_check, _TICKETS.c.id)
+    .limit(BATCH)
+    .with_for_update(skip_locked=True)
+)
+
+
 def step(session: Session, drill_id: int, now: Instant) -> int:
     """Process what is due in one drill up to ``now.sim``; returns the firings recorded."""
     return batch(session, drill_id, now)[0]
@@ -101,13 +113,7 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
     policy = policy_for(session, drill_id)
     session.flush()
     connection = session.connection()
-    rows = connection.execute(
-        select(*_ENGINE_COLUMNS)
-        .where(_TICKETS.c.drill_id == drill_id, _TICKETS.c.sla_next_check <= now.sim)
-        .order_by(_TICKETS.c.sla_next_check, _TICKETS.c.id)
-        .limit(BATCH)
-        .with_for_update(skip_locked=True)
-    ).all()
+    rows = connection.execute(_DUE, {"drill": drill_id, "upto": now.sim}).all()
     if not rows:
         return 0, False
     when = bind_processor(connection.dialect, UTCDateTime())
