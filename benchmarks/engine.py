@@ -7,7 +7,7 @@ both stay flat from 10,000 to 1,000,000 open tickets.
 Nothing due: ``catch_up`` (the lazy path: an indexed read, no write) and ``step()`` in a
 write unit of work, each timed ``repeat`` times after ``warmup`` calls. 1,000 due: the
 whole catch-up as the server does it, ``catch_up`` called until it reports nothing fired
-(``step`` takes at most ``BATCH`` = 500 tickets per call and unit of work), on a fresh due
+(``step`` takes at most ``BATCH`` = 1,000 tickets per call and unit of work), on a fresh due
 set each round (see ``engine_data``): one warm-up round, ``rounds`` timed ones, then one
 round for the statement anatomy and one for the Python profile. Before each round the
 SQLite write-ahead log is checkpointed, as the server's engine loop does after each of its

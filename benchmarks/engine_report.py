@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from benchmarks.report import console, verdict
+from deskdrill.sla.engine import BATCH
 
 if TYPE_CHECKING:
     from benchmarks.engine import EngineOptions
@@ -37,7 +38,7 @@ def show_table(backends: dict[str, dict[str, Any]], opts: EngineOptions) -> dict
         caption=f"nothing due: median of {opts.repeat} calls (target {TARGET_IDLE_MS:.0f} ms); "
         f"catch_up = the lazy path (read only), step = step() in a write unit of work. "
         f"{opts.due:,} due: the whole catch-up (catch_up until nothing fires, "
-        f"{opts.due // 500} steps of 500 + a last check), median and max of {opts.rounds} "
+        f"steps of at most {BATCH:,} tickets + a last check), median and max of {opts.rounds} "
         f"fresh due sets (target {TARGET_DUE_MS:.0f} ms).",
     )
     for col in ("backend", "open", "none due: catch_up", "none due: step",

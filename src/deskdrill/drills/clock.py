@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskdrill.core.clock import ClockState, DrillClock, Instant
@@ -30,14 +30,16 @@ def _store(drill: Drill, clock: DrillClock) -> DrillClock:
     return clock
 
 
-_CLOCK_COLUMNS = select(
+_CLOCK = select(
     Drill.clock_state, Drill.clock_speed, Drill.clock_anchor_sim, Drill.clock_anchor_wall
-)
+).where(Drill.id == bindparam("drill"))
 
 
 def instant(session: Session, drill_id: int, wall: datetime) -> Instant:
-    """The simulated and wall time of an action in this drill, read without loading it."""
-    row = session.execute(_CLOCK_COLUMNS.where(Drill.id == drill_id)).one()
+    """The simulated and wall time of an action in this drill, read without loading it
+    (on the connection: every lazy engine check starts with this read). Sessions do not
+    autoflush (``db.engine.make_sessionmaker``), so this sees what a session read would."""
+    row = session.connection().execute(_CLOCK, {"drill": drill_id}).one()
     clock = DrillClock(ClockState(row[0]), Decimal(row[1]), row[2], row[3])
     return clock.instant(wall)
 

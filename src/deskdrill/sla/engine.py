@@ -110,12 +110,12 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
     firing (rows already claimed, by an earlier step or another process, come back
     absent), then one statement each for the events, the notices and the tickets.
     """
-    policy = policy_for(session, drill_id)
     session.flush()
     connection = session.connection()
     rows = connection.execute(_DUE, {"drill": drill_id, "upto": now.sim}).all()
     if not rows:
         return 0, False
+    policy = policy_for(session, drill_id)  # read only when there is work for it
     when = bind_processor(connection.dialect, UTCDateTime())
     wall = when(now.wall)
     plans = [_plan(row, policy, now.sim) for row in rows]
