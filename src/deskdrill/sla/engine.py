@@ -107,8 +107,9 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
     PostgreSQL walks the index entries of every row the step has just moved.
 
     Set-based (see ``db.bulk``): one read of the due rows, one insert that claims every
-    firing (rows already claimed, by an earlier step or another process, come back
-    absent), then one statement each for the events, the notices and the tickets.
+    firing (rows already claimed, by an earlier step or another process, are skipped;
+    ``_claim_all`` tells which were ours), then one statement each for the events, the
+    notices and the tickets.
     """
     session.flush()
     connection = session.connection()
@@ -132,16 +133,20 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
         head, count = row.head_hash or GENESIS, row.event_count
         for timer, kind, moment, due in mine:
             count += 1
-            # The payload {"timer", "due"} in canonical form (sorted keys, no spaces): the
-            # hash covers this text, and it is what is stored.
-            payload = f'{{"due":"{due.isoformat()}","timer":"{timer}"}}'
+            # The payload {"timer", "due"} as text, written directly: timer names are
+            # identifiers and ISO times need no escaping. The hash covers the canonical
+            # form (sorted keys, no spaces); the stored form is what the JSON column
+            # writes for the same dict, as for every other event.
+            due_text = due.isoformat()
+            canonical = f'{{"due":"{due_text}","timer":"{timer}"}}'
+            payload = f'{{"timer": "{timer}", "due": "{due_text}"}}'
             type_ = f"sla_{kind}"
             digest = encoded_event_hash(
                 seq=count,
                 type=type_,
                 actor=SYSTEM,
                 sim_text=iso_ms(moment),
-                payload_json=payload,
+                payload_json=canonical,
                 prev_hash=head,
             )
             at = when(moment)
