@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session
 
 from deskdrill.core.errors import Conflict, Invalid, NotFound
@@ -32,7 +32,17 @@ _ORDER = select(Order).where(
 
 
 def find_party(*, session: Session, drill_id: int, ref: str) -> Party | None:
-    return session.scalar(_PARTY, {"drill": drill_id, "ref": ref})
+    # Remembered for the session: a party's ref never changes and parties are never
+    # deleted on their own, so a session that lives on (the headless runner's) asks once
+    # per party. One whose insert was rolled back is no longer persistent: asked again.
+    known: dict[tuple[int, str], Party] = session.info.setdefault("parties_by_ref", {})
+    party = known.get((drill_id, ref))
+    if party is not None and inspect(party).persistent:
+        return party
+    party = session.scalar(_PARTY, {"drill": drill_id, "ref": ref})
+    if party is not None:
+        known[(drill_id, ref)] = party
+    return party
 
 
 def get_party(*, session: Session, drill_id: int, ref: str, field: str = "party") -> Party:

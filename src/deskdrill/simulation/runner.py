@@ -152,7 +152,7 @@ def run(
     rounds_at_now = 0
     # One session for the whole run, so what it has read (the drill, its scenario, the
     # people, the tickets being worked) stays in its identity map from moment to moment.
-    # Each moment moves the clock, makes happen what is due and lets the bots act (each in
+    # Each moment makes happen what is due up to it and lets the bots act (each in
     # a savepoint, so a refused action undoes only itself), then flushes; a transaction
     # holds a few hundred moments, as one per moment spent more on BEGIN and COMMIT than
     # on the moment.
@@ -172,15 +172,15 @@ def run(
                 now = max(now, moment)
                 at = Instant(sim=now, wall=wall)
                 if engines_due is not None and engines_due <= now:
-                    # The drill's own clock is moved only when the engines read it (an
-                    # arrival is stamped with it); a bot's action carries its moment.
-                    _move_clock(session.get_one(Drill, drill_id), wall, now)
-                    session.flush()
                     drain(session, drill_id, at)
                 _bots_act(session, drill_id, scenario, caps, bots, at, start, cap, trail)
                 session.flush()
                 moments += 1
                 if moments % MOMENTS_PER_COMMIT == 0:
+                    # The drill's clock follows at each commit, so what others may read of
+                    # the run stands at one moment; nothing in the run reads it (each
+                    # arrival, reaction and action carries its own moment).
+                    _move_clock(session.get_one(Drill, drill_id), wall, now)
                     session.commit()
                     if progress is not None:
                         progress((now - start).total_seconds())
