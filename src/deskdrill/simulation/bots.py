@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from deskdrill.accounts.enums import Tier
 from deskdrill.accounts.models import User
@@ -94,11 +95,12 @@ def staffed(plan: RunPlan) -> RunPlan:
 
 
 _MINE = (
-    select(Ticket)
+    select(Ticket.id)
     .where(Ticket.drill_id == bindparam("drill"), Ticket.assignee_id == bindparam("user"))
     .where(Ticket.status != Status.closed)
     .order_by(Ticket.priority, Ticket.received_at, Ticket.id)
 )
+_TICKETS = select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True)))
 _NEXT_IN_QUEUE = (
     select(Ticket)
     .where(Ticket.drill_id == bindparam("drill"), Ticket.active.is_(True))
@@ -202,8 +204,20 @@ class Desk:
         return user
 
     def _mine(self, user: User) -> list[Ticket]:
-        """Its tickets not yet closed, most urgent first."""
-        return list(self.session.scalars(_MINE, {"drill": self.drill_id, "user": user.id}))
+        """Its tickets not yet closed, most urgent first: their ids from one plain read,
+        the tickets from the session where it holds them (a long-lived one mostly does),
+        the others loaded together."""
+        params = {"drill": self.drill_id, "user": user.id}
+        ids = list(self.session.connection().execute(_MINE, params).scalars())
+        held: dict[int, Ticket] = {}
+        for ticket_id in ids:
+            ticket = self.session.identity_map.get(identity_key(Ticket, ticket_id))
+            if ticket is not None:
+                held[ticket_id] = ticket
+        missing = [i for i in ids if i not in held]
+        if missing:
+            held.update((t.id, t) for t in self.session.scalars(_TICKETS, {"ids": missing}))
+        return [held[i] for i in ids]
 
     def _next_in_queue(self, tier: Tier) -> Ticket | None:
         return self.session.scalar(_NEXT_IN_QUEUE, {"drill": self.drill_id, "tier": tier})
