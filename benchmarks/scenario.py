@@ -36,7 +36,7 @@ from deskdrill.db import migrate
 from deskdrill.db.engine import make_engine, make_sessionmaker
 from deskdrill.scenarios.load import read
 from deskdrill.settings import Settings
-from deskdrill.simulation.bots import parse_agents
+from deskdrill.simulation.agents import parse_agents
 from deskdrill.simulation.runner import run
 
 SHIFT = REPO_ROOT / "scenarios" / "mixed-8h-shift.yaml"

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from deskdrill.cli.main import app as cli
 from deskdrill.scenarios import library
-from deskdrill.simulation.bots import RunPlan, parse_agents
+from deskdrill.simulation.agents import RunPlan, parse_agents
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,7 +18,7 @@ from deskdrill.scenarios.model import Scenario
 from deskdrill.scenarios.yamlsafe import load
 from deskdrill.settings import Settings
 from deskdrill.simulation import report as reports
-from deskdrill.simulation.bots import RunPlan, parse_agents
+from deskdrill.simulation.agents import RunPlan, parse_agents
 from deskdrill.simulation.runner import run
 from deskdrill.web import run_report
 

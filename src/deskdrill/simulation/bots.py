@@ -16,13 +16,10 @@ of its tickets, and claims a new one from its tier's queue while under its cap.
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -32,67 +29,14 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
 from deskdrill.customers.models import Order
 from deskdrill.scenarios import macros
-from deskdrill.scenarios.fields import Duration, Handling, Strict
 from deskdrill.scenarios.model import Macro, Scenario
 from deskdrill.simulation import outcomes
+from deskdrill.simulation.agents import Bot
 from deskdrill.simulation.models import ScenarioTicket
 from deskdrill.tickets import compensation, schemas, service, workflow
-from deskdrill.tickets.enums import Category, CompensationStatus, Status
+from deskdrill.tickets.enums import CompensationStatus, Status
 from deskdrill.tickets.models import Compensation, Ticket, TicketEvent
 from deskdrill.tickets.recording import TIER_RANK
-
-Kind = Literal["careful", "sloppy"]
-
-
-class AgentGroup(Strict):
-    kind: Kind = "careful"
-    count: int = Field(default=1, ge=1, le=1000)
-    tier: Tier = Tier.L1
-    shift: tuple[Duration, Duration] | None = Field(
-        default=None, description="on duty from, until (from the scenario start)"
-    )
-    handling: Handling = Field(default_factory=Handling)
-    by_category: dict[Category, Handling] = Field(default_factory=dict)
-
-
-class RunPlan(Strict):
-    """Who works a headless run (``--plan FILE``, or ``--agents careful:8,sloppy:2``)."""
-
-    agents: list[AgentGroup] = Field(min_length=1, max_length=100)
-
-
-def parse_agents(text: str, handling: Handling | None = None) -> RunPlan:
-    """``careful:8,sloppy:2,careful:1@L2`` (``bot`` means careful), each taking
-    ``handling`` per action."""
-    groups = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        spec, _, tier = part.partition("@")
-        kind, _, count = spec.partition(":")
-        kind = "careful" if kind == "bot" else kind
-        if kind not in ("careful", "sloppy"):
-            raise ValueError(f"{part!r}: agents are careful (or bot) and sloppy")
-        if count and not count.isdigit():
-            raise ValueError(f"{part!r}: the count must be a whole number")
-        try:
-            level = Tier(tier) if tier else Tier.L1
-        except ValueError:
-            raise ValueError(f"{part!r}: unknown tier {tier!r}") from None
-        group = AgentGroup(kind=kind, count=int(count or 1), tier=level)  # type: ignore[arg-type]
-        if handling is not None:
-            group = group.model_copy(update={"handling": handling})
-        groups.append(group)
-    if not groups:
-        raise ValueError("name at least one agent, e.g. careful:4")
-    return RunPlan(agents=groups)
-
-
-def staffed(plan: RunPlan) -> RunPlan:
-    """The plan with one careful bot at each tier nobody staffs, so an escalated ticket
-    always has somewhere to go."""
-    tiers = {g.tier for g in plan.agents}
-    extra = [AgentGroup(kind="careful", tier=t) for t in Tier if t not in tiers]
-    return RunPlan(agents=[*plan.agents, *extra])
-
 
 _MINE = (
     select(Ticket.id)
@@ -133,35 +77,6 @@ _COMPLAINT = schemas.ComplaintRecord(
     actions_taken="greeted, investigated",
     proposed_outcome="as the policy says",
 )
-
-
-@dataclass
-class Bot:
-    username: str
-    kind: Kind
-    tier: Tier
-    group: AgentGroup
-    rng: random.Random
-    free_at: datetime | None = None  # busy until then; None: idle
-    busy: timedelta = timedelta(0)
-    actions: int = 0
-    errors: list[str] = field(default_factory=list)
-    skip: set[int] = field(default_factory=set)  # tickets it failed on: left to others
-    current: int | None = None
-    seen: int = -1  # the change mark when it last found nothing to do
-    user_id: int | None = None
-    holding: set[int] = field(default_factory=set)  # its tickets when it last looked
-
-    def on_duty(self, start: datetime, at: datetime) -> bool:
-        if self.group.shift is None:
-            return True
-        begin, end = self.group.shift
-        return start + begin <= at < start + end
-
-    def handling(self, category: str) -> timedelta:
-        chosen = self.group.by_category.get(category, self.group.handling)  # type: ignore[call-overload]
-        took = chosen.draw(self.rng)
-        return took * 3 if self.kind == "sloppy" else took  # and so it breaches
 
 
 class Desk:

@@ -31,7 +31,8 @@ from deskdrill.scenarios.model import Scenario
 from deskdrill.settings import Settings
 from deskdrill.simulation import engine as schedule
 from deskdrill.simulation import hooks, setup
-from deskdrill.simulation.bots import Bot, Desk, RunPlan, staffed
+from deskdrill.simulation.agents import Bot, RunPlan, staffed
+from deskdrill.simulation.bots import Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket
 from deskdrill.sla import deadlines
 from deskdrill.sla.catch_up import drain, next_sla_check

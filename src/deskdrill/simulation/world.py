@@ -25,7 +25,8 @@ from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
 from deskdrill.settings import default_caps
 from deskdrill.simulation import csat, outcomes
-from deskdrill.simulation.bots import AgentGroup, Bot, Desk
+from deskdrill.simulation.agents import AgentGroup, Bot
+from deskdrill.simulation.bots import Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket, ScheduledEvent
 from deskdrill.simulation.setup import fresh_order
 from deskdrill.tickets import compensation, intake, schemas, service, workflow
