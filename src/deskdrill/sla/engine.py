@@ -66,6 +66,7 @@ _ENGINE_COLUMNS = [
         "escalation_due",
         "escalated_at",
         "update_due",
+        "sla_next_check",
         "event_count",
         "head_hash",
         "version",
@@ -188,18 +189,25 @@ def _forget(session: Session, recorded: list[int], moved: list[int]) -> None:
 
 
 def _plan(row: Any, policy: SlaPolicy, now: datetime) -> tuple[Any, list[Firing], datetime | None]:
-    """The firings of one ticket reached by ``now``, and its next check after ``now``."""
+    """The firings of one ticket reached by ``now``, and its next check after ``now``.
+
+    Only moments from the ticket's next check on: those before it were claimed when that
+    check was set (the engine sets it past every moment it has claimed; a change sets it
+    to the earliest moment of the running timers, which no moment precedes). Proposing
+    them again would only collide with their stored keys."""
     firings: list[Firing] = []
     following: datetime | None = None
     if row.status in _DONE:
         return row, firings, None
+    since = row.sla_next_check
     for clock in clocks(row, policy, now):
         if not clock.can_fire:
             continue
         warn, due = moments(clock, policy)
         for kind, moment in (("warning", warn), ("breach", due)):
             if moment <= now:
-                firings.append((clock.name, kind, moment, due))
+                if moment >= since:
+                    firings.append((clock.name, kind, moment, due))
             elif following is None or moment < following:
                 following = moment
     return row, firings, following
