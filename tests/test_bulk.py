@@ -8,11 +8,21 @@ here on a temporary table of this connection, with NULLs, datetimes and JSON tex
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Column, Connection, Integer, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
 
 from deskdrill.db.base import UTCDateTime
 from deskdrill.db.bulk import bind_processor, insert_returning, insert_rows, update_rows
@@ -118,3 +128,21 @@ class TestUpdate:
         }
         assert stored == {1: ("one", later, 2), 2: (None, None, 1), 3: (None, None, 1)}
         assert update_rows(connection, ITEMS, ("note",), ("id",), []) == 0
+
+
+class TestDatetimes:
+    def test_times_written_by_other_means_read_back_as_utc(self, connection: Connection) -> None:
+        """deskdrill writes UTC without an offset on SQLite; text written another way (a
+        server default, a hand-run statement) may carry one and still reads back right."""
+        east = timezone(timedelta(hours=8))
+        written: list[Any] = [T0, T0.astimezone(east), T0.replace(microsecond=0)]
+        if connection.dialect.name == "sqlite":  # as text, the way SQLite holds them
+            written = ["2026-03-02 09:00:00.123456", "2026-03-02 17:00:00.123456+08:00",
+                       "2026-03-02 09:00:00"]  # fmt: skip
+        for n, value in enumerate(written):
+            connection.execute(ITEMS.insert().values(owner=n, name="t", version=1))
+            connection.execute(text("UPDATE bulk_items SET at = :at WHERE owner = :n"),
+                               {"at": value, "n": n})  # fmt: skip
+        read = [row[3] for row in _stored(connection)]  # owner, name, note, at
+        assert read == [T0, T0, T0.replace(microsecond=0)]
+        assert all(at.tzinfo is UTC for at in read)

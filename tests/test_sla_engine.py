@@ -98,6 +98,29 @@ class TestIdempotentSteps:
             assert [e["type"] for e in sla_events(drill, key)] == ["sla_warning", "sla_breach"]
 
 
+class TestStoredKeys:
+    def test_a_check_set_back_before_recorded_firings_records_only_new_ones(self, factory) -> None:
+        """A change sets the next check to the earliest moment of the running timers, which
+        may be a warning already recorded (first response still late when the customer
+        writes again). The step then proposes those firings once more; their stored keys
+        turn them away, while the firings not yet recorded in the same step go in."""
+        drill = Drill(factory)
+        key = drill.ticket()  # P3 chat: first response within 3 minutes
+        drill.jump(200)
+        assert drill.state(key, "first_response") == "breached"  # warning and breach in
+        drill.trainer.ok(f"/tickets/{key}/customer-messages", {"body": "有人吗？"})
+        drill.jump(24 * 3600)  # on to the resolution warning and breach
+        assert drill.state(key, "resolution") == "breached"
+        fired = [(e["type"], e["payload"]["timer"]) for e in sla_events(drill, key)]
+        assert fired == [
+            ("sla_warning", "first_response"),
+            ("sla_breach", "first_response"),
+            ("sla_warning", "resolution"),
+            ("sla_breach", "resolution"),
+        ]
+        assert drill.agent.get(f"/tickets/{key}/trail/verify").json()["ok"] is True
+
+
 class TestSessionsThatLiveOn:
     def test_a_held_ticket_is_read_again_after_the_step_writes_it(
         self, factory, session_factory

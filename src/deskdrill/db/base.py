@@ -39,8 +39,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
+        if value is None or value.tzinfo is UTC:
+            return value
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
@@ -71,7 +71,14 @@ def _sqlite_bind(value: datetime | None) -> str | None:
 
 
 def _sqlite_result(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+    if value is None:
+        return None
+    try:
+        # Parsing the offset with the rest is several times cheaper than replace(tzinfo=).
+        return datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # text written by other means, which carries an offset of its own
+        parsed = datetime.fromisoformat(value)
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 Money = Numeric(12, 2, asdecimal=True)

@@ -118,19 +118,22 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
     if not rows:
         return 0, False
     policy = policy_for(session, drill_id)  # read only when there is work for it
-    when = bind_processor(connection.dialect, UTCDateTime())
+    when = _memo(bind_processor(connection.dialect, UTCDateTime()))
     wall = when(now.wall)
     plans = [_plan(row, policy, now.sim) for row in rows]
     claimed = _claim_all(connection, plans, when, wall)
     events, notices, recorded, moved, acting = [], [], [], [], []
     for row, firings, following in plans:
-        mine = sorted(
-            (f for f in firings if (row.id, f[0], f[1], f[3]) in claimed),
-            key=lambda f: (f[2], f[1] == "breach"),
+        mine = (
+            firings
+            if claimed is None
+            else [f for f in firings if (row.id, *f[:2], f[3]) in claimed]
         )
         if not mine:
             moved.append((when(following), row.id))
             continue
+        if len(mine) > 1:
+            mine.sort(key=_in_order)
         head, count = row.head_hash or GENESIS, row.event_count
         for timer, kind, moment, due in mine:
             count += 1
@@ -141,12 +144,12 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
             due_text = due.isoformat()
             canonical = f'{{"due":"{due_text}","timer":"{timer}"}}'
             payload = f'{{"timer": "{timer}", "due": "{due_text}"}}'
-            type_ = f"sla_{kind}"
+            type_ = _TYPES[kind]
             digest = encoded_event_hash(
                 seq=count,
                 type=type_,
                 actor=SYSTEM,
-                sim_text=iso_ms(moment),
+                sim_text=_iso_ms(due_text, due) if moment is due else iso_ms(moment),
                 payload_json=canonical,
                 prev_hash=head,
             )
@@ -154,10 +157,10 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
             events.append((row.id, count, type_, SYSTEM, at, wall, payload, head, digest))
             head = digest
             if kind == "breach":
-                actions = policy.on_breach.get(timer, ())
-                if "notify" in actions:
+                notify, other = policy_actions(policy, timer)
+                if notify:
                     notices.append(_notice(row, timer, at, wall))
-                if any(a != "notify" for a in actions):
+                if other:
                     acting.append((row.id, timer, moment))
         recorded.append((count, head, row.version + 1, when(following), row.id, row.version))
     insert_rows(connection, _EVENTS, _EVENT_COLUMNS, events)
@@ -173,6 +176,37 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
 
 
 Firing = tuple[str, str, datetime, datetime]  # timer, kind, moment, due
+_TYPES = {"warning": "sla_warning", "breach": "sla_breach"}
+
+
+def _in_order(firing: Firing) -> tuple[datetime, bool]:
+    """Simulated-time order; of a warning and a breach at one moment, the warning first."""
+    return firing[2], firing[1] == "breach"
+
+
+def _memo(convert: Processor) -> Processor:
+    """``convert`` remembering its answers for one step: a breach moment is also its due
+    time and its key, so the same instant is converted several times."""
+    seen: dict[Any, Any] = {}
+
+    def converted(value: Any) -> Any:
+        found = seen.get(value)
+        if found is None and value is not None:
+            found = seen[value] = convert(value)
+        return found
+
+    return converted
+
+
+def _iso_ms(iso: str, moment: datetime) -> str:
+    """``iso_ms`` from the moment's ``isoformat()`` (UTC), which the caller holds already."""
+    return f"{iso[:23]}Z" if moment.microsecond else f"{iso[:19]}.000Z"
+
+
+def policy_actions(policy: SlaPolicy, timer: str) -> tuple[bool, bool]:
+    """Whether a miss of ``timer`` notifies, and whether it has other actions."""
+    actions = policy.on_breach.get(timer, ())
+    return "notify" in actions, any(a != "notify" for a in actions)
 
 
 def _forget(session: Session, recorded: list[int], moved: list[int]) -> None:
@@ -215,50 +249,55 @@ def _plan(row: Any, policy: SlaPolicy, now: datetime) -> tuple[Any, list[Firing]
 
 def _claim_all(
     connection: Connection, plans: list[Any], when: Processor, wall: Any
-) -> set[tuple[int, str, str, datetime]]:
-    """Insert every firing's stable key at once; those inserted now are ours to record."""
+) -> set[tuple[int, str, str, datetime]] | None:
+    """Insert every firing's stable key at once; those inserted now are ours to record.
+    Returns their keys, or None when every one was inserted (the usual case)."""
+    rows = [
+        (row.id, timer, kind, when(due), wall)
+        for row, firings, _ in plans
+        for timer, kind, _, due in firings
+    ]
+    if not rows:
+        return None
+    columns = (*_FIRING_KEY, "fired_wall")
+    if connection.dialect.name == "sqlite":
+        # This transaction holds SQLite's only write lock: when every row went in, all
+        # are ours; otherwise ours are those with ids past the newest one before.
+        newest = connection.exec_driver_sql(f"SELECT max(id) FROM {_FIRINGS.name}").scalar()
+        inserted = insert_rows(connection, _FIRINGS, columns, rows, skip_conflicts_on=_FIRING_KEY)
+        if inserted == len(rows):
+            return None
+        found: list[Any] = connection.exec_driver_sql(
+            f"SELECT {', '.join(_FIRING_KEY)} FROM {_FIRINGS.name} WHERE id > ?", (newest or 0,)
+        ).all()
+    else:
+        # Another process may claim at the same moment: the rows that come back are ours.
+        found = insert_returning(
+            connection, _FIRINGS, columns, rows, skip_conflicts_on=_FIRING_KEY,
+            returning=_FIRING_KEY,
+        )  # fmt: skip
+        if len(found) == len(rows):
+            return None
     keys = {
         (row.id, timer, kind, when(due)): (row.id, timer, kind, due)
         for row, firings, _ in plans
         for timer, kind, _, due in firings
     }
-    if not keys:
-        return set()
-    if connection.dialect.name == "sqlite":
-        return {keys[found] for found in _claim_serialised(connection, keys, wall)}
-    # Another process may claim at the same moment: the rows that come back are ours.
-    inserted = insert_returning(
-        connection,
-        _FIRINGS,
-        (*_FIRING_KEY, "fired_wall"),
-        [(*key, wall) for key in keys],
-        skip_conflicts_on=_FIRING_KEY,
-        returning=_FIRING_KEY,
-    )
-    return {keys[found] for found in inserted}
-
-
-def _claim_serialised(connection: Connection, keys: dict[Any, Any], wall: Any) -> list[Any]:
-    """SQLite: one plain insert that skips stored keys (cheaper than one that sends every
-    row back). This transaction holds the only write lock, so when every row went in, all
-    are ours; otherwise the ones ours are those with ids past the newest one before."""
-    newest = connection.exec_driver_sql(f"SELECT max(id) FROM {_FIRINGS.name}").scalar() or 0
-    columns = (*_FIRING_KEY, "fired_wall")
-    inserted = insert_rows(
-        connection, _FIRINGS, columns, [(*k, wall) for k in keys], skip_conflicts_on=_FIRING_KEY
-    )
-    if inserted == len(keys):
-        return list(keys)
-    found = connection.exec_driver_sql(
-        f"SELECT {', '.join(_FIRING_KEY)} FROM {_FIRINGS.name} WHERE id > ?", (newest,)
-    )
-    return [tuple(row) for row in found]
+    return {keys[tuple(key)] for key in found}
 
 
 def _notice(row: Any, timer: str, moment: Any, wall: Any) -> tuple[Any, ...]:
-    message = f"{ticket_key(row.id)}: {timer.replace('_', ' ')} target missed"
+    message = f"{ticket_key(row.id)}: {_MISSED.get(timer) or _missed(timer)}"
     role = None if row.assignee_id else "trainer"
     return (row.drill_id, row.assignee_id, role, row.id, "sla_breach", message, moment, wall)
+
+
+_MISSED: dict[str, str] = {}
+
+
+def _missed(timer: str) -> str:
+    text = _MISSED[timer] = f"{timer.replace('_', ' ')} target missed"
+    return text
 
 
 def _act(session: Session, ticket_id: int, timer_name: str, policy: SlaPolicy, at: Instant) -> None:
