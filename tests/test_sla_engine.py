@@ -99,16 +99,19 @@ class TestIdempotentSteps:
 
 
 class TestStoredKeys:
-    def test_a_check_set_back_before_recorded_firings_records_only_new_ones(self, factory) -> None:
-        """A change sets the next check to the earliest moment of the running timers, which
-        may be a warning already recorded (first response still late when the customer
-        writes again). The step then proposes those firings once more; their stored keys
-        turn them away, while the firings not yet recorded in the same step go in."""
+    def test_a_check_set_back_before_recorded_firings_records_only_new_ones(
+        self, factory, session_factory
+    ) -> None:
+        """A ticket whose next check lies before firings already recorded (written by an
+        earlier build, or by hand) has them proposed again: their stored keys turn them
+        away, while the firings not yet recorded go in in the same step."""
         drill = Drill(factory)
         key = drill.ticket()  # P3 chat: first response within 3 minutes
         drill.jump(200)
         assert drill.state(key, "first_response") == "breached"  # warning and breach in
-        drill.trainer.ok(f"/tickets/{key}/customer-messages", {"body": "有人吗？"})
+        with unit_of_work(session_factory) as session:
+            ticket = session.get_one(Ticket, parse_ticket_key(key))
+            ticket.sla_next_check = ticket.received_at
         drill.jump(24 * 3600)  # on to the resolution warning and breach
         assert drill.state(key, "resolution") == "breached"
         fired = [(e["type"], e["payload"]["timer"]) for e in sla_events(drill, key)]
@@ -119,6 +122,23 @@ class TestStoredKeys:
             ("sla_breach", "resolution"),
         ]
         assert drill.agent.get(f"/tickets/{key}/trail/verify").json()["ok"] is True
+
+    def test_a_change_sets_the_check_past_the_firings_already_recorded(
+        self, factory, session_factory
+    ) -> None:
+        """First response still late when the customer writes again: its warning and breach
+        are recorded, so the next check is the next one not recorded (the resolution
+        warning), and the engine is not woken for the old ones."""
+        drill = Drill(factory)
+        key = drill.ticket()
+        drill.jump(200)
+        timers = drill.timers(key)
+        assert timers["first_response"]["state"] == "breached"  # both recorded
+        drill.trainer.ok(f"/tickets/{key}/customer-messages", {"body": "有人吗？"})
+        with session_factory() as session:
+            ticket = session.get_one(Ticket, parse_ticket_key(key))
+            warn_at = datetime.fromisoformat(drill.timers(key)["resolution"]["warn_at"])
+            assert ticket.sla_next_check == warn_at
 
 
 class TestSessionsThatLiveOn:

@@ -15,12 +15,15 @@ Rules, in simulated time:
 
 from __future__ import annotations
 
+from collections.abc import Set
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskdrill.drills.models import Drill
+from deskdrill.sla.models import SlaFiring
 from deskdrill.sla.policy import SlaPolicy, policy_from_settings
 from deskdrill.sla.view import clocks, moments
 from deskdrill.tickets.enums import Status
@@ -39,23 +42,52 @@ def policy_for(session: Session, drill_id: int) -> SlaPolicy:
 
 
 def follow(session: Session, ticket: Ticket, change: Change) -> None:
-    """The AFTER_CHANGE hook: bring the deadlines up to date with what just happened."""
+    """The AFTER_CHANGE hook: bring the deadlines up to date with what just happened.
+
+    The next check is the earliest warning or breach not yet recorded. A timer still late
+    (first response missed, no reply yet) keeps moments in the past that the engine has
+    recorded already: only then are the ticket's recorded firings read, so that the engine
+    is not woken for them again."""
     policy = policy_for(session, ticket.drill_id)
     update(ticket, change, policy)
-    ticket.sla_next_check = next_check(ticket, policy, after=None)
+    found = next_check(ticket, policy, after=None)
+    if found is not None and found <= change.at.sim and ticket.id is not None:
+        recorded = {
+            tuple(row) for row in session.connection().execute(_RECORDED, {"ticket": ticket.id})
+        }
+        if recorded:
+            found = next_check(ticket, policy, after=None, recorded=recorded)
+    ticket.sla_next_check = found
 
 
-def next_check(ticket: Any, policy: SlaPolicy, *, after: datetime | None) -> datetime | None:
+_RECORDED = select(SlaFiring.timer, SlaFiring.kind, SlaFiring.due).where(
+    SlaFiring.ticket_id == bindparam("ticket")
+)
+_KINDS = ("warning", "breach")
+
+
+def next_check(
+    ticket: Any,
+    policy: SlaPolicy,
+    *,
+    after: datetime | None,
+    recorded: Set[tuple[str, str, datetime]] = frozenset(),
+) -> datetime | None:
     """The earliest warning or breach moment still to come (after ``after``, if given) of
-    the ticket's running timers; None when nothing can fall due."""
+    the ticket's running timers, leaving out the ``recorded`` firings (timer, kind, due);
+    None when nothing can fall due."""
     if ticket.status in _DONE:
         return None
     found: datetime | None = None
     for clock in clocks(ticket, policy, after or ticket.updated_at):
         if not clock.can_fire:
             continue
-        for moment in moments(clock, policy):
-            if (after is None or moment > after) and (found is None or moment < found):
+        for kind, moment in zip(_KINDS, moments(clock, policy), strict=True):
+            if (
+                (after is None or moment > after)
+                and (found is None or moment < found)
+                and (not recorded or (clock.name, kind, clock.due) not in recorded)
+            ):
                 found = moment
     return found
 
