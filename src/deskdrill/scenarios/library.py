@@ -19,6 +19,11 @@ def shipped() -> list[tuple[Path, Scenario]]:
 
 
 def find(scenario_id: str) -> tuple[Path, Scenario]:
+    named = resource_dir("scenarios") / f"{scenario_id}.yaml"
+    if "/" not in scenario_id and named.is_file():  # each file is named by its id
+        scenario = read(named)
+        if scenario.id == scenario_id:
+            return named, scenario
     library = shipped()
     for path, scenario in library:
         if scenario.id == scenario_id:
@@ -30,6 +35,7 @@ def find(scenario_id: str) -> tuple[Path, Scenario]:
 def resolve(given: str) -> tuple[Scenario, bytes]:
     """A scenario file's path, or a shipped scenario's id: the scenario and its bytes."""
     path = Path(given)
-    if not path.is_file():
-        path, _ = find(given)
-    return read(path), path.read_bytes()
+    if path.is_file():
+        return read(path), path.read_bytes()
+    path, scenario = find(given)
+    return scenario, path.read_bytes()
