@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from deskdrill.accounts.enums import Role, Tier
+from deskdrill.scenarios import library
 from tests.support.factories import Agent, Factory, unique
 from tests.support.server import start_server
 from tests.test_engine_loop import wait_for
@@ -387,6 +389,23 @@ class TestCreating:
             status=201,
         )
         assert made["scenario"] == "ride-safety-incident" and made["scheduled"] == 3
+
+    def test_the_list_follows_the_files(
+        self, factory: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The summaries are kept between requests, and read again when a file changes."""
+        path = tmp_path / "mine.yaml"
+        path.write_text(scenario(), encoding="utf-8")
+        monkeypatch.setattr(library, "files", lambda: [path])
+        trainer = factory.user(Role.trainer)
+        first = trainer.get("/scenarios").json()
+        assert [s["timeline"] for s in first] == [len(yaml.safe_load(scenario())["timeline"])]
+        assert trainer.get("/scenarios").json() == first
+        changed = yaml.safe_load(scenario())
+        changed["title"]["en"] = "Renamed, and a longer title than before"
+        path.write_text(yaml.safe_dump(changed, allow_unicode=True), encoding="utf-8")
+        again = trainer.get("/scenarios").json()
+        assert again[0]["title"]["en"] == "Renamed, and a longer title than before"
 
     def test_the_command_line(self, run: Any, factory: Factory, tmp_path: Path) -> None:
         alice, bob = factory.user(Role.trainee), factory.user(Role.trainee, Tier.L1)

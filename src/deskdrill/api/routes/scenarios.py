@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +16,8 @@ from deskdrill.api.errors import ERROR_RESPONSES
 from deskdrill.core.clock import iso_ms
 from deskdrill.core.errors import Invalid
 from deskdrill.scenarios import library
-from deskdrill.scenarios.load import ScenarioInvalid, parse
+from deskdrill.scenarios.load import ScenarioInvalid, parse, read
+from deskdrill.scenarios.model import Scenario
 from deskdrill.scenarios.schema import json_schema
 from deskdrill.scenarios.yamlsafe import Limits
 from deskdrill.simulation import setup
@@ -89,19 +91,35 @@ class ScenarioSummary(BaseModel):
 @router.get("", response_model=list[ScenarioSummary])
 def list_scenarios(_user: CurrentUser) -> list[ScenarioSummary]:
     """The scenarios that ship with deskdrill."""
-    return [
-        ScenarioSummary(
-            id=s.id,
-            title=s.title.model_dump(),
-            description=s.description.model_dump(),
-            difficulty=s.difficulty,
-            tags=s.tags,
-            duration_minutes=int(s.duration.total_seconds() // 60),
-            timeline=len(s.timeline),
-            generators=len(s.generators),
-        )
-        for _, s in library.shipped()
-    ]
+    files = library.files()
+    # Parsing and validating every file took about half a second: the summaries are kept
+    # until a file is added, removed or changed.
+    key = tuple((str(path), *_stamp(path)) for path in files)
+    kept = _SUMMARIES.get("current")
+    if kept is None or kept[0] != key:
+        kept = _SUMMARIES["current"] = (key, [_summary(read(path)) for path in files])
+    return list(kept[1])
+
+
+_SUMMARIES: dict[str, tuple[tuple[Any, ...], list[ScenarioSummary]]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _summary(s: Scenario) -> ScenarioSummary:
+    return ScenarioSummary(
+        id=s.id,
+        title=s.title.model_dump(),
+        description=s.description.model_dump(),
+        difficulty=s.difficulty,
+        tags=s.tags,
+        duration_minutes=int(s.duration.total_seconds() // 60),
+        timeline=len(s.timeline),
+        generators=len(s.generators),
+    )
 
 
 class SeatIn(BaseModel):
