@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskdrill.customers.models import Order
@@ -29,30 +29,30 @@ class Outcome:
     replies: list[str] = field(default_factory=list)
 
 
+# Built once: a customer's rating and the score ask for every ticket they judge.
+_GRANTED_AMOUNTS = select(Compensation.kind, Compensation.amount).where(
+    Compensation.ticket_id == bindparam("ticket"), Compensation.status.in_(_GRANTED)
+)
+_ORDER_ACTIONS = select(OrderAction.kind).where(OrderAction.ticket_id == bindparam("ticket"))
+_REPLIES = (
+    select(Message.body)
+    .where(Message.ticket_id == bindparam("ticket"), Message.kind == MessageKind.reply)
+    .order_by(Message.id)
+)
+
+
 def outcome(session: Session, ticket: Ticket) -> Outcome:
     found = Outcome(escalated_to=ticket.tier if ticket.escalated_at is not None else None)
-    rows = session.execute(
-        select(Compensation.kind, Compensation.amount).where(
-            Compensation.ticket_id == ticket.id, Compensation.status.in_(_GRANTED)
-        )
-    ).all()
-    for kind, amount in rows:
+    which = {"ticket": ticket.id}
+    for kind, amount in session.execute(_GRANTED_AMOUNTS, which):
         if kind == CompensationKind.refund:
             found.refunded += amount
         elif kind == CompensationKind.coupon:
             found.coupons += amount
         elif kind == CompensationKind.counterfeit_compensation:
             found.counterfeit = True
-    found.order_actions = list(
-        session.scalars(select(OrderAction.kind).where(OrderAction.ticket_id == ticket.id))
-    )
-    found.replies = list(
-        session.scalars(
-            select(Message.body)
-            .where(Message.ticket_id == ticket.id, Message.kind == MessageKind.reply)
-            .order_by(Message.id)
-        )
-    )
+    found.order_actions = list(session.scalars(_ORDER_ACTIONS, which))
+    found.replies = list(session.scalars(_REPLIES, which))
     return found
 
 

@@ -21,6 +21,7 @@ from deskdrill.core.clock import Instant, iso_ms
 from deskdrill.core.errors import DomainError
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
+from deskdrill.db.base import UTCDateTime
 from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
 from deskdrill.settings import default_caps
@@ -42,6 +43,36 @@ BOT_IDLE = timedelta(seconds=30)  # a built-in agent with nothing to do looks ag
 BOT_OVERTIME = timedelta(hours=2)  # after the scenario's end, bots work on this long
 
 _CACHE: dict[tuple[int, str, int], Scenario] = {}
+
+# Built once (the handlers run for every scheduled event of a run).
+_TRAINEES = (
+    select(User, DrillMember.tier)
+    .join(DrillMember, DrillMember.user_id == User.id)
+    .where(DrillMember.drill_id == bindparam("drill"), User.role == Role.trainee)
+    .order_by(User.username)
+)
+_LOAD = (
+    select(Ticket.assignee_id, func.count())
+    .where(Ticket.drill_id == bindparam("drill"), Ticket.active.is_(True))
+    .where(Ticket.assignee_id.is_not(None))
+    .group_by(Ticket.assignee_id)
+)
+_REPLY_SINCE = (
+    select(Message.id)
+    .where(Message.ticket_id == bindparam("ticket"), Message.kind == MessageKind.reply)
+    .where(Message.sim_at >= bindparam("since", type_=UTCDateTime()))
+    .limit(1)
+)
+_COMPENSATION_KINDS = select(Compensation.kind).where(
+    Compensation.ticket_id == bindparam("ticket"),
+    Compensation.status != CompensationStatus.rejected,
+)
+_ANY_ORDER_ACTION = select(OrderAction.id).where(OrderAction.ticket_id == bindparam("ticket"))
+_CONTACTED = (
+    select(Party)
+    .join(Message, Message.party_id == Party.id)
+    .where(Message.ticket_id == bindparam("ticket"), Message.event_seq == bindparam("seq"))
+)
 
 
 def scenario_of(session: Session, drill_id: int) -> Scenario | None:
@@ -184,23 +215,11 @@ class World:
         team = self.scenario.team
         if team.assignment == "pull":
             return
-        rows = self.session.execute(
-            select(User, DrillMember.tier)
-            .join(DrillMember, DrillMember.user_id == User.id)
-            .where(DrillMember.drill_id == self.drill_id, User.role == Role.trainee)
-            .order_by(User.username)
-        ).all()
+        rows = self.session.execute(_TRAINEES, {"drill": self.drill_id}).all()
         people = [user for user, tier in rows if (tier or user.tier) == ticket.tier]
         if team.assignment == "skill_based":
             people = [p for p in people if str(ticket.category) in team.skills.get(p.username, [])]
-        load = dict(
-            self.session.execute(
-                select(Ticket.assignee_id, func.count())
-                .where(Ticket.drill_id == self.drill_id, Ticket.active.is_(True))
-                .where(Ticket.assignee_id.is_not(None))
-                .group_by(Ticket.assignee_id)
-            ).all()
-        )
+        load = dict(self.session.execute(_LOAD, {"drill": self.drill_id}).all())
         free = [p for p in people if load.get(p.id, 0) < team.max_concurrent]
         if not free:
             return  # everyone is at their cap: the ticket waits in the queue
@@ -220,15 +239,7 @@ class World:
         )
 
     def _replied_since(self, ticket: Ticket, since: datetime) -> bool:
-        return (
-            self.session.scalar(
-                select(Message.id)
-                .where(Message.ticket_id == ticket.id, Message.kind == MessageKind.reply)
-                .where(Message.sim_at >= since)
-                .limit(1)
-            )
-            is not None
-        )
+        return self.session.scalar(_REPLY_SINCE, {"ticket": ticket.id, "since": since}) is not None
 
     def chase(self, event: ScheduledEvent, at: Instant) -> str:
         ticket, link = self._ticket(event)
@@ -297,14 +308,7 @@ class World:
         return "no rule matched"
 
     def _actions(self, ticket: Ticket) -> set[str]:
-        kinds = set(
-            self.session.scalars(
-                select(Compensation.kind).where(
-                    Compensation.ticket_id == ticket.id,
-                    Compensation.status != CompensationStatus.rejected,
-                )
-            )
-        )
+        kinds = set(self.session.scalars(_COMPENSATION_KINDS, {"ticket": ticket.id}))
         found = set()
         if "refund" in kinds:
             found.add("refund")
@@ -314,7 +318,7 @@ class World:
             found.add("compensation")
         if ticket.escalated_at is not None:
             found.add("escalate")
-        if self.session.scalar(select(OrderAction.id).where(OrderAction.ticket_id == ticket.id)):
+        if self.session.scalar(_ANY_ORDER_ACTION, {"ticket": ticket.id}):
             found.add("order_action")
         return found or {"none"}
 
@@ -322,11 +326,7 @@ class World:
         ticket, link = self._ticket(event)
         if ticket.status in (Status.resolved, Status.closed):
             return "ticket finished"
-        party = self.session.scalar(
-            select(Party)
-            .join(Message, Message.party_id == Party.id)
-            .where(Message.ticket_id == ticket.id, Message.event_seq == event.payload["seq"])
-        )
+        party = self.session.scalar(_CONTACTED, {"ticket": ticket.id, "seq": event.payload["seq"]})
         if party is None:
             return "no contact"
         persona = self.personas[link.persona]

@@ -6,7 +6,7 @@ per change through ``recording.record``. Services flush; the caller owns the tra
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskdrill.accounts.enums import Role
@@ -40,12 +40,15 @@ def get_ticket(*, session: Session, key: str, user: User) -> Ticket:
     return ticket
 
 
+_MEMBER = (
+    select(User)
+    .join(DrillMember, DrillMember.user_id == User.id)
+    .where(User.username == bindparam("username"), DrillMember.drill_id == bindparam("drill"))
+)
+
+
 def _member(session: Session, ticket: Ticket, username: str, field: str) -> User:
-    user = session.scalar(
-        select(User)
-        .join(DrillMember, DrillMember.user_id == User.id)
-        .where(User.username == username, DrillMember.drill_id == ticket.drill_id)
-    )
+    user = session.scalar(_MEMBER, {"username": username, "drill": ticket.drill_id})
     if user is None:
         raise Invalid(f"{username!r} is not a member of this ticket's drill", field=field)
     if user.role not in (Role.trainee, Role.trainer, Role.admin):
