@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from deskdrill.accounts.enums import Role
 from deskdrill.cli.main import app as cli
 from deskdrill.scenarios.load import ScenarioInvalid, parse
 from deskdrill.scenarios.schema import json_schema
+from deskdrill.scenarios.yamlsafe import load
 from tests.support.factories import Factory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,6 +182,44 @@ def test_the_published_schema_is_current_and_rejects_unknown_keys() -> None:
     assert json.loads(result.output) == shipped
     assert shipped["additionalProperties"] is False
     assert "timeline" in shipped["properties"] and "Persona" in shipped["$defs"]
+
+
+def _schema_problems(data: object) -> list[str]:
+    validator = jsonschema.Draft202012Validator(json_schema())
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
+
+
+def test_what_the_validator_accepts_the_schema_accepts_too() -> None:
+    """An editor checks files against the published schema: it must not mark as wrong what
+    deskdrill accepts (every shipped scenario, the README's example with one text for both
+    languages), and each default it fills in must itself be valid."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = readme.split("A minimal scenario:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    files = [(p.name, p.read_bytes()) for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
+    for name, raw in [*files, ("README.md", block.encode()), ("small", SMALL.encode())]:
+        parse(raw, name)
+        assert _schema_problems(load(raw).data) == [], name
+    durations = [
+        prop["default"]
+        for model in json_schema()["$defs"].values()
+        for prop in model.get("properties", {}).values()
+        if "default" in prop and "(\\d{1,4})d" in prop.get("pattern", "")  # a Duration
+    ]
+    assert "10m" in durations and not any(d.startswith("P") for d in durations)
+    for value in durations:
+        with_value = SMALL.replace("    name: 李雷", f"    name: 李雷\n    patience: {value}")
+        assert parse(with_value.encode(), "s").personas[0].patience is not None
+
+
+def test_the_schema_refuses_what_the_validator_refuses() -> None:
+    data = load(SMALL.encode()).data
+    data["personas"][0]["patiense"] = "10m"
+    assert any("patiense" in p for p in _schema_problems(data))
+    del data["personas"][0]["patiense"]
+    data["personas"][0]["patience"] = ""
+    assert any("patience" in p for p in _schema_problems(data))
+    empty = SMALL.replace("    name: 李雷", '    name: 李雷\n    patience: ""')
+    assert any("patience" in p for p in problems(empty))
 
 
 def test_schema_and_validation_over_http(factory: Factory) -> None:

@@ -40,7 +40,7 @@ def _duration(value: Any) -> Any:
     return found
 
 
-def _format_duration(value: timedelta) -> str:
+def format_duration(value: timedelta) -> str:
     seconds = int(value.total_seconds())
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
@@ -53,8 +53,15 @@ def _format_duration(value: timedelta) -> str:
 Duration = Annotated[
     timedelta,
     BeforeValidator(_duration),
-    PlainSerializer(_format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": _DURATION.pattern, "description": _DURATION_HELP}),
+    PlainSerializer(format_duration, return_type=str),
+    # "(?=\\d)": at least one part (the validator refuses an empty duration too).
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^(?=\\d)" + _DURATION.pattern.removeprefix("^"),
+            "description": _DURATION_HELP,
+        }
+    ),
 ]
 Id = Annotated[
     str,
@@ -100,7 +107,14 @@ def _localize(value: Any) -> Any:
     return {"zh": value, "en": value} if isinstance(value, str) else value
 
 
-Text = Annotated[Localized, BeforeValidator(_localize)]
+# One string stands for both languages; the schema says so, so that editors accept it.
+Text = Annotated[
+    Localized,
+    BeforeValidator(
+        _localize,
+        json_schema_input_type=Annotated[str, Field(min_length=1, max_length=20_000)] | Localized,
+    ),
+]
 
 
 class ShortLocalized(Localized):
@@ -110,7 +124,13 @@ class ShortLocalized(Localized):
     en: str | None = Field(default=None, min_length=1, max_length=128)
 
 
-Name = Annotated[ShortLocalized, BeforeValidator(_localize)]
+Name = Annotated[
+    ShortLocalized,
+    BeforeValidator(
+        _localize,
+        json_schema_input_type=Annotated[str, Field(min_length=1, max_length=128)] | ShortLocalized,
+    ),
+]
 
 
 class Handling(Strict):
