@@ -15,7 +15,10 @@ from deskdrill.scenarios import library
 from deskdrill.scenarios.load import ScenarioInvalid, read
 from deskdrill.scenarios.schema import json_schema
 
-app = typer.Typer(help="Scenario files: validate them, publish their schema.", no_args_is_help=True)
+app = typer.Typer(
+    help="Scenario files: validate them, publish their schema, run them headless.",
+    no_args_is_help=True,
+)
 
 
 @app.command()
@@ -39,8 +42,9 @@ def validate(
         if not as_json:
             count = len(scenario.timeline)
             console.print(
-                f"[green]✓[/green] {path}: {scenario.id}, {count} timeline tickets, "
-                f"{len(scenario.generators)} generators, {len(scenario.expectations)} expectations",
+                f"[green]✓[/green] {path}: {scenario.id}, {_n(count, 'timeline ticket')}, "
+                f"{_n(len(scenario.generators), 'generator')}, "
+                f"{_n(len(scenario.expectations), 'expectation')}",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -99,3 +103,7 @@ def run(
         found, raw, chosen, seed=seed, out=out, database=database, lang=lang
     )
     headless.summary(report, paths)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
