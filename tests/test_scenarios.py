@@ -265,6 +265,15 @@ def test_damaged_files_give_problems_never_a_crash(position: int, cut: int, inse
         assert invalid.problems and all(p.file == "s.yaml" for p in invalid.problems)
 
 
+def test_problems_come_in_the_order_of_the_file() -> None:
+    text = SMALL.replace(
+        "items: [{sku: A, name: 耳机, price: 99.00}]",
+        "items: [{colour: red, sku: A, name: 耳机, price: -1}]",
+    ).replace("duration: 30m", "duration: soon")
+    places = [tuple(map(int, p.split(":")[1:3])) for p in problems(text)]
+    assert len(places) == 3 and places == sorted(places), places
+
+
 def test_the_readme_example_is_valid() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     block = readme.split("A minimal scenario:\n\n```yaml\n", 1)[1].split("```", 1)[0]

@@ -119,7 +119,8 @@ def _problems(error: ValidationError, document: Document, source: str) -> list[P
         if (path, message) not in seen:
             seen.add((path, message))
             problems.append(_problem(document, source, path, message))
-    return problems
+    # In the order of the file (stable: problems without a place keep theirs, at the end).
+    return sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.column or 0))
 
 
 def _data_path(data: Any, loc: tuple[Any, ...], kind: str) -> tuple[str | int, ...]:
