@@ -289,6 +289,7 @@ class TestLimits:
             ("duration: 30m", "duration: 999999999d", "duration: expected a duration"),
             ("duration: 30m", "duration: 31d", "duration: at most 30 days"),
             ("    name: 李雷", "    name: " + "李" * 129, "personas[0].name"),
+            ("    name: 李雷", "    name: 7", "personas[0].name: expected a text, or one per"),
         ):
             found = problems(SMALL.replace(old, new))
             assert any(expected in f for f in found), found

@@ -104,7 +104,13 @@ class Localized(Strict):
 
 
 def _localize(value: Any) -> Any:
-    return {"zh": value, "en": value} if isinstance(value, str) else value
+    if isinstance(value, str):
+        return {"zh": value, "en": value}
+    if not isinstance(value, dict | Localized):
+        raise ValueError(
+            f"expected a text, or one per language ({{zh: ..., en: ...}}), got {value!r}"
+        )
+    return value
 
 
 # One string stands for both languages; the schema says so, so that editors accept it.
