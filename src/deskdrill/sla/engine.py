@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
@@ -118,7 +119,8 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
     if not rows:
         return 0, False
     policy = policy_for(session, drill_id)  # read only when there is work for it
-    when = _memo(bind_processor(connection.dialect, UTCDateTime()))
+    # Remembered for the step: a breach moment is also its due time and its key.
+    when = cache(bind_processor(connection.dialect, UTCDateTime()))
     wall = when(now.wall)
     plans = [_plan(row, policy, now.sim) for row in rows]
     claimed = _claim_all(connection, plans, when, wall)
@@ -157,7 +159,7 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
             events.append((row.id, count, type_, SYSTEM, at, wall, payload, head, digest))
             head = digest
             if kind == "breach":
-                notify, other = policy_actions(policy, timer)
+                notify, other = _actions_on_miss(policy, timer)
                 if notify:
                     notices.append(_notice(row, timer, at, wall))
                 if other:
@@ -184,26 +186,12 @@ def _in_order(firing: Firing) -> tuple[datetime, bool]:
     return firing[2], firing[1] == "breach"
 
 
-def _memo(convert: Processor) -> Processor:
-    """``convert`` remembering its answers for one step: a breach moment is also its due
-    time and its key, so the same instant is converted several times."""
-    seen: dict[Any, Any] = {}
-
-    def converted(value: Any) -> Any:
-        found = seen.get(value)
-        if found is None and value is not None:
-            found = seen[value] = convert(value)
-        return found
-
-    return converted
-
-
 def _iso_ms(iso: str, moment: datetime) -> str:
     """``iso_ms`` from the moment's ``isoformat()`` (UTC), which the caller holds already."""
     return f"{iso[:23]}Z" if moment.microsecond else f"{iso[:19]}.000Z"
 
 
-def policy_actions(policy: SlaPolicy, timer: str) -> tuple[bool, bool]:
+def _actions_on_miss(policy: SlaPolicy, timer: str) -> tuple[bool, bool]:
     """Whether a miss of ``timer`` notifies, and whether it has other actions."""
     actions = policy.on_breach.get(timer, ())
     return "notify" in actions, any(a != "notify" for a in actions)
@@ -287,17 +275,14 @@ def _claim_all(
 
 
 def _notice(row: Any, timer: str, moment: Any, wall: Any) -> tuple[Any, ...]:
-    message = f"{ticket_key(row.id)}: {_MISSED.get(timer) or _missed(timer)}"
+    message = f"{ticket_key(row.id)}: {_missed(timer)}"
     role = None if row.assignee_id else "trainer"
     return (row.drill_id, row.assignee_id, role, row.id, "sla_breach", message, moment, wall)
 
 
-_MISSED: dict[str, str] = {}
-
-
+@cache
 def _missed(timer: str) -> str:
-    text = _MISSED[timer] = f"{timer.replace('_', ' ')} target missed"
-    return text
+    return f"{timer.replace('_', ' ')} target missed"
 
 
 def _act(session: Session, ticket_id: int, timer_name: str, policy: SlaPolicy, at: Instant) -> None:

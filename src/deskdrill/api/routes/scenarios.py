@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -91,22 +92,19 @@ class ScenarioSummary(BaseModel):
 @router.get("", response_model=list[ScenarioSummary])
 def list_scenarios(_user: CurrentUser) -> list[ScenarioSummary]:
     """The scenarios that ship with deskdrill."""
-    files = library.files()
     # Parsing and validating every file took about half a second: the summaries are kept
     # until a file is added, removed or changed.
-    key = tuple((str(path), *_stamp(path)) for path in files)
-    kept = _SUMMARIES.get("current")
-    if kept is None or kept[0] != key:
-        kept = _SUMMARIES["current"] = (key, [_summary(read(path)) for path in files])
-    return list(kept[1])
+    return list(_summaries(tuple(_stamp(path) for path in library.files())))
 
 
-_SUMMARIES: dict[str, tuple[tuple[Any, ...], list[ScenarioSummary]]] = {}
-
-
-def _stamp(path: Path) -> tuple[int, int]:
+def _stamp(path: Path) -> tuple[str, int, int]:
     stat = path.stat()
-    return stat.st_mtime_ns, stat.st_size
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+@lru_cache(maxsize=1)
+def _summaries(files: tuple[tuple[str, int, int], ...]) -> list[ScenarioSummary]:
+    return [_summary(read(Path(name))) for name, _, _ in files]
 
 
 def _summary(s: Scenario) -> ScenarioSummary:
