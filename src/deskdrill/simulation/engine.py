@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from deskdrill.core.clock import Instant
+from deskdrill.db import remembered
 from deskdrill.db.base import UTCDateTime
 from deskdrill.drills.models import Drill
 from deskdrill.simulation.models import ScheduledEvent
@@ -50,9 +51,15 @@ _DUE_EVENTS = (
 
 def next_due(session: Session, drill_id: int, upto: datetime) -> datetime | None:
     """The earliest pending moment up to ``upto`` (an indexed read), or None."""
-    # On the connection: a plain read needs none of the ORM's statement handling, which
-    # costs more than the read itself.
-    return session.connection().execute(_NEXT_DUE, {"drill": drill_id, "upto": upto}).scalar()
+
+    def fetch(limit: datetime) -> datetime | None:
+        # On the connection: a plain read needs none of the ORM's statement handling,
+        # which costs more than the read itself.
+        params = {"drill": drill_id, "upto": limit}
+        return session.connection().execute(_NEXT_DUE, params).scalar()
+
+    tables = (ScheduledEvent.__tablename__, Drill.__tablename__)
+    return remembered.earliest(session, ("scheduled", drill_id), tables, fetch, upto)
 
 
 def step(session: Session, drill_id: int, upto: Instant) -> int:

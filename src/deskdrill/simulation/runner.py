@@ -24,6 +24,7 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, utc_now
 from deskdrill.core.errors import DomainError
 from deskdrill.customers.models import Order, Party
+from deskdrill.db import remembered
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.drills.models import Drill
@@ -159,7 +160,7 @@ def run(
     # on the moment.
     with factory() as session:
         _keep_loaded(session)
-        trail = _TrailMark(session)
+        remembered.watch(session)  # the run is the only writer of its drill
         try:
             moments = 0
             while True:
@@ -174,7 +175,7 @@ def run(
                 at = Instant(sim=now, wall=wall)
                 if engines_due is not None and engines_due <= now:
                     drain(session, drill_id, at)
-                _bots_act(session, drill_id, scenario, caps, bots, at, start, cap, trail)
+                _bots_act(session, drill_id, scenario, caps, bots, at, start, cap)
                 session.flush()
                 moments += 1
                 if moments % MOMENTS_PER_COMMIT == 0:
@@ -190,7 +191,7 @@ def run(
             session.rollback()
             raise
         finally:
-            trail.close()
+            remembered.unwatch(session)
     if progress is not None:
         progress((now - start).total_seconds())
     with unit_of_work(factory) as session:
@@ -254,33 +255,17 @@ def _keep_loaded(session: Session) -> None:
     event.listen(session, "pending_to_persistent", keep)
 
 
-class _TrailMark:
+_NEWEST_EVENT = select(func.max(TicketEvent.id))
+
+
+def _trail_mark(session: Session) -> int:
     """Changes so far, as the newest trail event's id: an idle bot looks again only after
     one. Asked of the database only after a statement has written trail events."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.bind = session.get_bind()
-        self.value = 0
-        self.dirty = True
-        event.listen(self.bind, "after_cursor_execute", self._watch)
+    def fetch() -> int:
+        return session.connection().execute(_NEWEST_EVENT).scalar() or 0
 
-    def _watch(self, *args: Any) -> None:
-        if args[2].startswith(_EVENT_INSERT):  # the statement
-            self.dirty = True
-
-    def __call__(self) -> int:
-        if self.dirty:
-            self.value = self.session.connection().execute(_NEWEST_EVENT).scalar() or 0
-            self.dirty = False
-        return self.value
-
-    def close(self) -> None:
-        event.remove(self.bind, "after_cursor_execute", self._watch)
-
-
-_EVENT_INSERT = f"INSERT INTO {TicketEvent.__tablename__} "
-_NEWEST_EVENT = select(func.max(TicketEvent.id))
+    return remembered.read(session, "newest event", (TicketEvent.__tablename__,), fetch)
 
 
 def _bots_act(
@@ -292,10 +277,9 @@ def _bots_act(
     at: Instant,
     start: datetime,
     cap: int,
-    trail: _TrailMark,
 ) -> None:
     """Each bot whose action has ended, or that is idle and may find new work, acts."""
-    mark = trail()
+    mark = _trail_mark(session)
     touched: dict[int, list[Any]] = {}  # since a mark: the tickets changed, as they are now
     for bot in bots:
         if bot.free_at is not None and bot.free_at > at.sim:
@@ -313,7 +297,7 @@ def _bots_act(
                 bot.seen = mark  # what changed is neither its own nor in its queue
                 continue
         if _act(session, drill_id, scenario, caps, bot, at, cap):
-            mark = trail()
+            mark = _trail_mark(session)
             touched.clear()
         else:
             bot.seen = mark

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from deskdrill.accounts.enums import Role, Tier
@@ -21,6 +22,7 @@ from deskdrill.core.clock import Instant, iso_ms
 from deskdrill.core.errors import DomainError
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
+from deskdrill.db import remembered
 from deskdrill.db.base import UTCDateTime
 from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
@@ -89,9 +91,19 @@ def scenario_of(session: Session, drill_id: int) -> Scenario | None:
     return found
 
 
-_BY_KEY = (ScheduledEvent.drill_id == bindparam("drill"), ScheduledEvent.key == bindparam("key"))
-_SCHEDULED = select(ScheduledEvent.id).where(*_BY_KEY)
-_SCHEDULED_PAYLOAD = select(ScheduledEvent.payload).where(*_BY_KEY)
+# Scheduling a key already scheduled is a no-op: one statement, which skips the row when
+# the key is taken (both backends write ON CONFLICT the same way).
+_SCHEDULE = {
+    "sqlite": sqlite.insert(ScheduledEvent).on_conflict_do_nothing(
+        index_elements=["drill_id", "key"]
+    ),
+    "postgresql": postgresql.insert(ScheduledEvent).on_conflict_do_nothing(
+        index_elements=["drill_id", "key"]
+    ),
+}
+_SCHEDULED_PAYLOAD = select(ScheduledEvent.payload).where(
+    ScheduledEvent.drill_id == bindparam("drill"), ScheduledEvent.key == bindparam("key")
+)
 
 
 class World:
@@ -110,18 +122,18 @@ class World:
     def schedule(
         self, key: str, due: datetime, kind: str, ticket_id: int | None, **payload: Any
     ) -> None:
-        exists = self.session.scalar(_SCHEDULED, {"drill": self.drill_id, "key": key})
-        if exists is None:
-            self.session.add(
-                ScheduledEvent(
-                    drill_id=self.drill_id,
-                    key=key,
-                    due=due,
-                    kind=kind,
-                    ticket_id=ticket_id,
-                    payload=payload,
-                )
-            )
+        connection = self.session.connection()
+        connection.execute(
+            _SCHEDULE[connection.dialect.name],
+            {
+                "drill_id": self.drill_id,
+                "key": key,
+                "due": due,
+                "kind": kind,
+                "ticket_id": ticket_id,
+                "payload": payload,
+            },
+        )
 
     def chase_later(self, ticket: Ticket, link: ScenarioTicket, since: datetime, n: int) -> None:
         persona = self.personas[link.persona]
@@ -139,11 +151,24 @@ class World:
     def case(self, link: ScenarioTicket) -> Injection | Template | None:
         if link.ref.startswith("timeline:"):
             return self.timeline.get(link.ref.removeprefix("timeline:"))
-        payload = self.session.scalar(_SCHEDULED_PAYLOAD, {"drill": self.drill_id, "key": link.ref})
+        payload = self._arrival_payload(link.ref)
         if payload is None:
             return None
         generator = self.scenario.generators[payload["generator"]]
         return generator.templates[payload["template"]]
+
+    def _arrival_payload(self, ref: str) -> dict[str, Any] | None:
+        """What a generated arrival was made from; kept for the session's life, since an
+        arrival's payload never changes once scheduled."""
+        kept: dict[tuple[int, str], Any] = self.session.info.setdefault("arrivals", {})
+        key = (self.drill_id, ref)
+        if key not in kept:
+            params = {"drill": self.drill_id, "key": ref}
+            found = self.session.connection().execute(_SCHEDULED_PAYLOAD, params).scalar()
+            if found is None:
+                return None
+            kept[key] = found
+        return kept[key]  # type: ignore[no-any-return]
 
     def facts(self, link: ScenarioTicket, party_ref: str) -> list[Fact]:
         case = self.case(link)
@@ -215,7 +240,12 @@ class World:
         team = self.scenario.team
         if team.assignment == "pull":
             return
-        rows = self.session.execute(_TRAINEES, {"drill": self.drill_id}).all()
+        rows = remembered.read(
+            self.session,
+            ("trainees", self.drill_id),
+            (User.__tablename__, DrillMember.__tablename__),
+            lambda: self.session.execute(_TRAINEES, {"drill": self.drill_id}).all(),
+        )
         people = [user for user, tier in rows if (tier or user.tier) == ticket.tier]
         if team.assignment == "skill_based":
             people = [p for p in people if str(ticket.category) in team.skills.get(p.username, [])]

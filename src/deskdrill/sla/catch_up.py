@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.core.clock import Instant
+from deskdrill.db import remembered
 from deskdrill.db.base import UTCDateTime
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
@@ -46,8 +47,12 @@ _NEXT_SLA_CHECK = select(func.min(Ticket.sla_next_check)).where(
 def next_sla_check(session: Session, drill_id: int, upto: datetime) -> datetime | None:
     """The earliest SLA check of the drill up to ``upto`` (the first entry of an index),
     read on the connection: a plain read needs none of the ORM's statement handling."""
-    params = {"drill": drill_id, "upto": upto}
-    return session.connection().execute(_NEXT_SLA_CHECK, params).scalar()
+
+    def fetch(limit: datetime) -> datetime | None:
+        params = {"drill": drill_id, "upto": limit}
+        return session.connection().execute(_NEXT_SLA_CHECK, params).scalar()
+
+    return remembered.earliest(session, ("sla check", drill_id), ("tickets",), fetch, upto)
 
 
 def _sla_due(session: Session, drill_id: int, at: datetime) -> bool:
@@ -90,7 +95,11 @@ def one_round(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]
     found = [(m, s) for s in SCHEDULES if (m := s.next_due(session, drill_id, now.sim))]
     moment, schedule = min(found, key=lambda f: f[0]) if found else (None, None)
     upto = Instant(sim=moment, wall=now.wall) if moment is not None else now
-    recorded, full = engine.batch(session, drill_id, upto)
+    session.flush()  # what the step reads must include this transaction's changes
+    if _sla_due(session, drill_id, upto.sim):
+        recorded, full = engine.batch(session, drill_id, upto)
+    else:
+        recorded, full = 0, False
     if full:
         return recorded, True  # more SLA work before this moment: another round first
     if schedule is None:
