@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from deskdrill.core.clock import Instant
 from deskdrill.db import remembered
@@ -77,7 +78,22 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
         except Exception as error:  # one bad event must not stop the drill
             log.exception("scenario event %s of drill %s failed", event.key, drill_id)
             outcome = f"error: {type(error).__name__}"
-        event.outcome = outcome[:32]
-        event.done_at = upto.wall
-        session.flush()
+        _mark_done(session, event, outcome[:32], upto.wall)
+    session.flush()  # what the handlers left pending, before anything reads the tables
     return len(events)
+
+
+_DONE = (
+    update(ScheduledEvent)
+    .where(ScheduledEvent.id == bindparam("event_id"))
+    .values(done_at=bindparam("done_at", type_=UTCDateTime()), outcome=bindparam("outcome"))
+)
+
+
+def _mark_done(session: Session, event: ScheduledEvent, outcome: str, wall: datetime) -> None:
+    """Mark ``event`` done with one plain UPDATE, and the loaded row to match: a flush of
+    its own per event cost more than the event's handling in a headless run."""
+    params = {"event_id": event.id, "done_at": wall, "outcome": outcome}
+    session.connection().execute(_DONE, params)
+    set_committed_value(event, "outcome", outcome)
+    set_committed_value(event, "done_at", wall)
