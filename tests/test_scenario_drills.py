@@ -417,7 +417,9 @@ class TestCreating:
             "--trainees", f"{alice.username},{bob.username}:L2",
         )  # fmt: skip
         assert code == 0, output
-        assert "3 arrivals scheduled" in output and "2026-03-06T17:30:00+08:00" in output
+        assert "3 arrivals scheduled" in output
+        # The start as 'drill status' and 'drill start' print it, and in the scenario's zone.
+        assert "starts at 2026-03-06 09:30:00 UTC (17:30 +0800 in the scenario)" in output
         code, output = run("drill", "create", unique("x-"), "--scenario", str(path),
                            "--trainees", f"{alice.username}:L7")  # fmt: skip
         assert code == 1 and "unknown tier 'L7'" in output

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -169,7 +169,8 @@ def create(
         count = setup.scheduled_count(session, drill.id)
     console.print(
         f"drill {name} (id {drill.id}) from scenario {found.id}: {count} arrivals scheduled; "
-        f"starts at {found.start.isoformat()} at {found.speed:g}x when you run "
+        f"starts at {found.start.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC "
+        f"({found.start:%H:%M %z} in the scenario) at {found.speed:g}x when you run "
         f"'deskdrill drill start {name}'",
         highlight=False,
         soft_wrap=True,
