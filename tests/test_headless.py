@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deskdrill.cli.main import app as cli
+from deskdrill.db import remembered
 from deskdrill.scenarios import library
 from deskdrill.simulation.agents import RunPlan, parse_agents
 
@@ -49,6 +51,16 @@ def test_same_file_seed_and_bots_give_the_same_trail(tmp_path: Path) -> None:
     other = run(tmp_path, "food-dinner-peak", "--agents", "careful:2,sloppy:1", "--seed", "1",
                 name="c")  # fmt: skip
     assert other["trail_hashes"] != first["trail_hashes"]
+
+
+def test_remembered_reads_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run answers its control reads from memory between writes; reading every one
+    from the database instead gives the same trail, hash for hash."""
+    agents = ("--agents", "careful:2,sloppy:1")
+    remembering = run(tmp_path, "food-dinner-peak", *agents, name="remembering")
+    monkeypatch.setattr(remembered, "watching", lambda _session: contextlib.nullcontext())
+    reading = run(tmp_path, "food-dinner-peak", *agents, name="reading")
+    assert reading["trail_hashes"] == remembering["trail_hashes"]
 
 
 def test_sloppy_bots_score_lower_and_breach_more(tmp_path: Path) -> None:

@@ -158,9 +158,10 @@ def run(
     # a savepoint, so a refused action undoes only itself), then flushes; a transaction
     # holds a few hundred moments, as one per moment spent more on BEGIN and COMMIT than
     # on the moment.
-    with factory() as session:
+    # The run is the only writer of its database (a fresh one, on an engine of its own),
+    # so its session may remember the engines' control reads between writes.
+    with factory() as session, remembered.watching(session):
         _keep_loaded(session)
-        remembered.watch(session)  # the run is the only writer of its drill
         try:
             moments = 0
             while True:
@@ -190,8 +191,6 @@ def run(
         except BaseException:
             session.rollback()
             raise
-        finally:
-            remembered.unwatch(session)
     if progress is not None:
         progress((now - start).total_seconds())
     with unit_of_work(factory) as session:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -160,7 +160,7 @@ class World:
     def _arrival_payload(self, ref: str) -> dict[str, Any] | None:
         """What a generated arrival was made from; kept for the session's life, since an
         arrival's payload never changes once scheduled."""
-        kept: dict[tuple[int, str], Any] = self.session.info.setdefault("arrivals", {})
+        kept: dict[tuple[int, str], Any] = self.session.info.setdefault("deskdrill.arrivals", {})
         key = (self.drill_id, ref)
         if key not in kept:
             params = {"drill": self.drill_id, "key": ref}
@@ -168,7 +168,7 @@ class World:
             if found is None:
                 return None
             kept[key] = found
-        return kept[key]  # type: ignore[no-any-return]
+        return cast(dict[str, Any], kept[key])
 
     def facts(self, link: ScenarioTicket, party_ref: str) -> list[Fact]:
         case = self.case(link)

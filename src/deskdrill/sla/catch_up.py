@@ -44,6 +44,9 @@ _NEXT_SLA_CHECK = select(func.min(Ticket.sla_next_check)).where(
 )
 
 
+_TICKETS = (Ticket.__tablename__,)
+
+
 def next_sla_check(session: Session, drill_id: int, upto: datetime) -> datetime | None:
     """The earliest SLA check of the drill up to ``upto`` (the first entry of an index),
     read on the connection: a plain read needs none of the ORM's statement handling."""
@@ -52,7 +55,7 @@ def next_sla_check(session: Session, drill_id: int, upto: datetime) -> datetime 
         params = {"drill": drill_id, "upto": limit}
         return session.connection().execute(_NEXT_SLA_CHECK, params).scalar()
 
-    return remembered.earliest(session, ("sla check", drill_id), ("tickets",), fetch, upto)
+    return remembered.earliest(session, ("sla check", drill_id), _TICKETS, fetch, upto)
 
 
 def _sla_due(session: Session, drill_id: int, at: datetime) -> bool:

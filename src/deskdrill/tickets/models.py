@@ -16,7 +16,7 @@ KEY_PREFIX = "DD-"
 UNASSIGNED_SQLITE = "active IS 1 AND assignee_id IS NULL"
 UNASSIGNED_POSTGRESQL = "active IS true AND assignee_id IS NULL"
 # Someone's tickets not yet closed (resolved ones wait for their close): the predicate of
-# their index, which the query states in the same words on both backends.
+# their index; the query writes the same value into its SQL (not as a parameter).
 NOT_CLOSED = "status <> 'closed'"
 
 
