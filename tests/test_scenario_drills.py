@@ -3,16 +3,21 @@ and third parties, assignment modes, incidents; through the API and the CLI."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
+from deskdrill.db.engine import unit_of_work
 from deskdrill.scenarios import library
+from deskdrill.simulation.models import ScheduledEvent
+from deskdrill.simulation.world import World, scenario_of
 from tests.support.factories import Agent, Factory, unique
 from tests.support.server import start_server
 from tests.test_engine_loop import wait_for
@@ -548,3 +553,24 @@ def test_an_event_that_fails_is_recorded_and_the_drill_goes_on(factory: Factory)
     tickets = drill.tickets()  # the read still works
     assert len(tickets) == drill.made["scheduled"] - 1  # all but the one that failed
     assert {"外卖超时", "Question", "Unsafe driver"} <= {t["subject"] for t in tickets}
+
+
+def test_scheduling_a_key_twice_keeps_the_first(
+    factory: Factory, session_factory: sessionmaker[Session]
+) -> None:
+    """A reaction scheduled again (the same cause seen twice) is a no-op on both backends."""
+    drill = ScenarioDrill(factory)  # in draft: nothing scheduled here is processed
+    at = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
+    with unit_of_work(session_factory) as session:
+        found = scenario_of(session, drill.id)
+        assert found is not None
+        world = World(session, drill.id, found)
+        world.schedule("test:once", at, "chase", None, n=1)
+        world.schedule("test:once", at + timedelta(hours=1), "answer", None, n=2)
+    with unit_of_work(session_factory, read_only=True) as session:
+        rows = session.execute(
+            select(ScheduledEvent.due, ScheduledEvent.kind, ScheduledEvent.payload).where(
+                ScheduledEvent.drill_id == drill.id, ScheduledEvent.key == "test:once"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(at, "chase", {"n": 1})]
