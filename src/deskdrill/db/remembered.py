@@ -32,7 +32,6 @@ _KEY = "deskdrill.remembered"
 # then serves every limit.
 HORIZON = datetime(9999, 1, 1, tzinfo=UTC)
 _READS = frozenset({"SELECT", "SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "PRAGMA"})
-_INTO = {"INSERT": "INTO"}  # the word before the table; UPDATE names it at once
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _MISSING = object()
 
@@ -84,7 +83,7 @@ def _target(head: str, words: list[str]) -> str | None:
     """The table an INSERT or UPDATE writes, from its first words; None when unsure."""
     if head == "UPDATE" and len(words) > 1:
         name = words[1]
-    elif head in _INTO and len(words) > 2 and words[1].upper() == _INTO[head]:
+    elif head == "INSERT" and len(words) > 2 and words[1].upper() == "INTO":
         name = words[2]
     else:
         return None

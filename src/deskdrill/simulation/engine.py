@@ -59,8 +59,10 @@ def next_due(session: Session, drill_id: int, upto: datetime) -> datetime | None
         params = {"drill": drill_id, "upto": limit}
         return session.connection().execute(_NEXT_DUE, params).scalar()
 
-    tables = (ScheduledEvent.__tablename__, Drill.__tablename__)
-    return remembered.earliest(session, ("scheduled", drill_id), tables, fetch, upto)
+    return remembered.earliest(session, ("scheduled", drill_id), _READ_FROM, fetch, upto)
+
+
+_READ_FROM = (ScheduledEvent.__tablename__, Drill.__tablename__)
 
 
 def step(session: Session, drill_id: int, upto: Instant) -> int:

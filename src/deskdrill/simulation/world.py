@@ -94,12 +94,8 @@ def scenario_of(session: Session, drill_id: int) -> Scenario | None:
 # Scheduling a key already scheduled is a no-op: one statement, which skips the row when
 # the key is taken (both backends write ON CONFLICT the same way).
 _SCHEDULE = {
-    "sqlite": sqlite.insert(ScheduledEvent).on_conflict_do_nothing(
-        index_elements=["drill_id", "key"]
-    ),
-    "postgresql": postgresql.insert(ScheduledEvent).on_conflict_do_nothing(
-        index_elements=["drill_id", "key"]
-    ),
+    name: dialect.insert(ScheduledEvent).on_conflict_do_nothing(index_elements=["drill_id", "key"])
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 _SCHEDULED_PAYLOAD = select(ScheduledEvent.payload).where(
     ScheduledEvent.drill_id == bindparam("drill"), ScheduledEvent.key == bindparam("key")
