@@ -11,9 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from deskdrill.cli.main import app as cli
-from deskdrill.db import remembered
+from deskdrill.db import remembered, savepoints
 from deskdrill.scenarios import library
 from deskdrill.simulation.agents import RunPlan, parse_agents
+from tests.test_scenario_drills import scenario as small_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,6 +62,50 @@ def test_remembered_reads_change_nothing(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(remembered, "watching", lambda _session: contextlib.nullcontext())
     reading = run(tmp_path, "food-dinner-peak", *agents, name="reading")
     assert reading["trail_hashes"] == remembering["trail_hashes"]
+
+
+def test_skipped_savepoints_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run works without a savepoint per action; taking every one gives the same
+    trail, hash for hash."""
+    agents = ("--agents", "careful:2,sloppy:1")
+    optimistic = run(tmp_path, "food-dinner-peak", *agents, name="optimistic")
+    monkeypatch.setattr(savepoints, "optimistic", lambda _session: contextlib.nullcontext())
+    careful = run(tmp_path, "food-dinner-peak", *agents, name="careful")
+    assert careful["trail_hashes"] == optimistic["trail_hashes"]
+
+
+def test_a_refused_action_is_worked_again_with_savepoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused action (a refund above what the order has left) sends the run back to its
+    last commit to work that stretch again with savepoints: the refusal is noted once, the
+    bot leaves the ticket, and the trail is the one savepoints all along give."""
+    path = tmp_path / "refused.yaml"
+    owed = "entitled: {refund: 500}"  # the order is of 40.00
+    text = small_scenario().replace("entitled: {refund: full, coupon: 20}", owed)
+    path.write_text(text, encoding="utf-8")
+    redone = []
+    work = savepoints.undoable
+
+    @contextlib.contextmanager
+    def counted(session: Any) -> Any:
+        try:
+            with work(session):
+                yield
+        except savepoints.Redo:
+            redone.append(True)
+            raise
+
+    monkeypatch.setattr(savepoints, "undoable", counted)
+    optimistic = run(tmp_path, str(path), "--agents", "careful:1", name="optimistic")
+    errors = [e for bot in optimistic["utilisation"] for e in bot["errors"]]
+    assert len(errors) == 1 and "exceeds what is left to refund" in errors[0], errors
+    assert len(redone) == 1
+    monkeypatch.setattr(savepoints, "optimistic", lambda _session: contextlib.nullcontext())
+    careful = run(tmp_path, str(path), "--agents", "careful:1", name="careful")
+    assert [e for bot in careful["utilisation"] for e in bot["errors"]] == errors
+    assert careful["trail_hashes"] == optimistic["trail_hashes"]
+    assert len(optimistic["trail_hashes"]) == 3
 
 
 def test_sloppy_bots_score_lower_and_breach_more(tmp_path: Path) -> None:

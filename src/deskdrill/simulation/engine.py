@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from deskdrill.core.clock import Instant
-from deskdrill.db import remembered
+from deskdrill.db import remembered, savepoints
 from deskdrill.db.base import UTCDateTime
 from deskdrill.drills.models import Drill
 from deskdrill.simulation.models import ScheduledEvent
@@ -75,7 +75,7 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
     for event in events:
         at = Instant(sim=event.due, wall=upto.wall)
         try:
-            with session.begin_nested():
+            with savepoints.undoable(session):
                 outcome = HANDLERS[event.kind](world, event, at)
         except Exception as error:  # one bad event must not stop the drill
             log.exception("scenario event %s of drill %s failed", event.key, drill_id)
@@ -94,7 +94,7 @@ _DONE = (
 def _mark_done(session: Session, event: ScheduledEvent, outcome: str, wall: datetime) -> None:
     """Mark ``event`` done with one plain UPDATE, and the loaded row to match: a flush of
     its own per event cost more than the event's handling in a headless run. (What the
-    handler changed was flushed when its savepoint was released.)"""
+    handler changed was flushed when its undoable block ended.)"""
     params = {"event_id": event.id, "done_at": wall, "outcome": outcome}
     session.connection().execute(_DONE, params)
     set_committed_value(event, "outcome", outcome)

@@ -8,6 +8,7 @@ same file, seed and bots give the same trail hashes on every run.
 
 from __future__ import annotations
 
+import copy
 import random
 import resource
 import time
@@ -24,7 +25,7 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, utc_now
 from deskdrill.core.errors import DomainError
 from deskdrill.customers.models import Order, Party
-from deskdrill.db import remembered
+from deskdrill.db import remembered, savepoints
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.drills.models import Drill
@@ -148,51 +149,48 @@ def run(
     start = scenario.start
     # Arrivals stop at the scenario's end; the desk works on until its last ticket is
     # closed, for at most OVERTIME more.
-    end = start + scenario.duration + OVERTIME
-    now = start
-    cap = scenario.team.max_concurrent
-    rounds_at_now = 0
+    stretch = _Stretch(
+        drill_id=drill_id,
+        scenario=scenario,
+        caps=caps,
+        bots=bots,
+        start=start,
+        end=start + scenario.duration + OVERTIME,
+        now=start,
+    )
     # One session for the whole run, so what it has read (the drill, its scenario, the
     # people, the tickets being worked) stays in its identity map from moment to moment.
-    # Each moment makes happen what is due up to it and lets the bots act (each in
-    # a savepoint, so a refused action undoes only itself), then flushes; a transaction
-    # holds a few hundred moments, as one per moment spent more on BEGIN and COMMIT than
-    # on the moment.
+    # A transaction holds a stretch of a few hundred moments, as one per moment spent
+    # more on BEGIN and COMMIT than on the moment. A stretch is worked optimistically
+    # (no savepoint per action); if an action is refused, it is rolled back and worked
+    # again with savepoints, from where it began.
     # The run is the only writer of its database (a fresh one, on an engine of its own),
     # so its session may remember the engines' control reads between writes.
     with factory() as session, remembered.watching(session):
         _keep_loaded(session)
         try:
-            moments = 0
-            while True:
-                moment, engines_due = _next_moment(session, drill_id, bots, end)
-                if moment is None:
-                    break
-                rounds_at_now = rounds_at_now + 1 if moment <= now else 0
-                if rounds_at_now > 1000:  # every round moves something on: a bug guard
-                    raise RuntimeError(f"the run makes no progress at {now.isoformat()}")
-                wall = utc_now()
-                now = max(now, moment)
-                at = Instant(sim=now, wall=wall)
-                if engines_due is not None and engines_due <= now:
-                    drain(session, drill_id, at)
-                _bots_act(session, drill_id, scenario, caps, bots, at, start, cap)
-                session.flush()
-                moments += 1
-                if moments % MOMENTS_PER_COMMIT == 0:
-                    # The drill's clock follows at each commit, so what others may read of
-                    # the run stands at one moment; nothing in the run reads it (each
+            ended = False
+            while not ended:
+                began = copy.deepcopy((stretch.bots, stretch.now, stretch.rounds_at_now))
+                try:
+                    with savepoints.optimistic(session):
+                        ended = stretch.work(session)
+                except savepoints.Redo:
+                    _roll_back(session)
+                    bots[:], stretch.now, stretch.rounds_at_now = began
+                    ended = stretch.work(session)
+                if not ended:
+                    # The drill's clock follows at each commit, so what others may read
+                    # of the run stands at one moment; nothing in the run reads it (each
                     # arrival, reaction and action carries its own moment).
-                    _move_clock(session.get_one(Drill, drill_id), wall, now)
-                    session.commit()
-                    if progress is not None:
-                        progress((now - start).total_seconds())
-            session.commit()
+                    _move_clock(session.get_one(Drill, drill_id), utc_now(), stretch.now)
+                session.commit()
+                if progress is not None:
+                    progress((stretch.now - start).total_seconds())
         except BaseException:
             session.rollback()
             raise
-    if progress is not None:
-        progress((now - start).total_seconds())
+    now = stretch.now
     with unit_of_work(factory) as session:
         drill = session.get_one(Drill, drill_id)
         wall = utc_now()
@@ -231,6 +229,41 @@ def run(
     )
 
 
+@dataclass
+class _Stretch:
+    """The run's moments, a commit's worth at a time: each makes happen what is due up
+    to it, lets the bots act, then flushes."""
+
+    drill_id: int
+    scenario: Scenario
+    caps: Any
+    bots: list[Bot]
+    start: datetime
+    end: datetime
+    now: datetime
+    rounds_at_now: int = 0
+
+    def work(self, session: Session) -> bool:
+        """Up to MOMENTS_PER_COMMIT moments; whether the run has ended."""
+        cap = self.scenario.team.max_concurrent
+        for _ in range(MOMENTS_PER_COMMIT):
+            moment, engines_due = _next_moment(session, self.drill_id, self.bots, self.end)
+            if moment is None:
+                return True
+            self.rounds_at_now = self.rounds_at_now + 1 if moment <= self.now else 0
+            if self.rounds_at_now > 1000:  # every round moves something on: a bug guard
+                raise RuntimeError(f"the run makes no progress at {self.now.isoformat()}")
+            self.now = max(self.now, moment)
+            at = Instant(sim=self.now, wall=utc_now())
+            if engines_due is not None and engines_due <= self.now:
+                drain(session, self.drill_id, at)
+            _bots_act(
+                session, self.drill_id, self.scenario, self.caps, self.bots, at, self.start, cap
+            )
+            session.flush()
+        return False
+
+
 def _move_clock(drill: Drill, wall: datetime, to: datetime) -> None:
     """Jump the (paused) drill clock forward to ``to``."""
     behind = to - clock.clock_of(drill).instant(wall).sim
@@ -252,6 +285,15 @@ def _keep_loaded(session: Session) -> None:
 
     event.listen(session, "loaded_as_persistent", keep)
     event.listen(session, "pending_to_persistent", keep)
+
+
+def _roll_back(session: Session) -> None:
+    """Back to the last commit, with nothing loaded: rows inserted with plain statements and
+    then attached (a new ticket) are not known to the session as new, so a rollback alone
+    would leave them in its identity map."""
+    session.rollback()
+    session.expunge_all()
+    session.info["kept"].clear()
 
 
 _NEWEST_EVENT = select(func.max(TicketEvent.id))
@@ -334,7 +376,7 @@ def _act(
     bot leaves that ticket to others."""
     category = ""
     try:
-        with session.begin_nested():
+        with savepoints.undoable(session):
             done = Desk(session, drill_id, scenario, caps).act(bot, at, cap)
             if bot.current is not None:
                 ticket = session.get(Ticket, bot.current)

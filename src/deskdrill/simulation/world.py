@@ -22,7 +22,7 @@ from deskdrill.core.clock import Instant, iso_ms
 from deskdrill.core.errors import DomainError
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
-from deskdrill.db import remembered
+from deskdrill.db import remembered, savepoints
 from deskdrill.db.base import UTCDateTime
 from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
@@ -422,7 +422,7 @@ class World:
         agent.skip = set(event.payload.get("skip", []))
         caps = compensation.caps_for(self.session, self.drill_id, default_caps())
         try:
-            with self.session.begin_nested():
+            with savepoints.undoable(self.session):
                 done = Desk(self.session, self.drill_id, self.scenario, caps).act(
                     agent, at, self.scenario.team.max_concurrent
                 )
