@@ -14,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
+from deskdrill.core.clock import Instant
 from deskdrill.db.engine import unit_of_work
 from deskdrill.scenarios import library
+from deskdrill.simulation import agenda, engine
 from deskdrill.simulation.models import ScheduledEvent
 from deskdrill.simulation.world import World, scenario_of
 from tests.support.factories import Agent, Factory, unique
@@ -574,3 +576,47 @@ def test_scheduling_a_key_twice_keeps_the_first(
             )
         ).all()
     assert [tuple(r) for r in rows] == [(at, "chase", {"n": 1})]
+
+
+def test_a_kept_agenda_answers_as_the_schedule_table_does(
+    factory: Factory, session_factory: sessionmaker[Session]
+) -> None:
+    """The agenda a headless run keeps gives the next moment the table gives, after a
+    scheduling insert (a key scheduled twice counts once), an event done, and a rolled
+    back savepoint."""
+    drill = ScenarioDrill(factory)
+    drill.start()
+    end = START + timedelta(hours=3)
+
+    def table(session: Session) -> datetime | None:
+        return (
+            session.connection()
+            .execute(engine._NEXT_DUE, {"drill": drill.id, "upto": end})
+            .scalar()
+        )
+
+    with unit_of_work(session_factory) as session, agenda.keeping(session):
+        found = scenario_of(session, drill.id)
+        assert found is not None
+        world = World(session, drill.id, found)
+
+        def both() -> datetime | None:
+            kept = engine.next_due(session, drill.id, end)
+            assert kept == table(session)
+            return kept
+
+        first = both()
+        assert first is not None and first >= START
+        early = first - timedelta(minutes=1)
+        world.schedule("test:early", early, "chase", None, n=1)
+        world.schedule("test:early", early - timedelta(seconds=30), "chase", None, n=1)
+        assert both() == early
+        assert engine.next_due(session, drill.id, early - timedelta(seconds=1)) is None
+        # Processed (a chase of no ticket fails, and is marked done all the same).
+        assert engine.step(session, drill.id, Instant(sim=early, wall=early)) == 1
+        assert both() == first
+        with pytest.raises(ZeroDivisionError), session.begin_nested():
+            world.schedule("test:undone", early, "chase", None)
+            assert both() == early
+            1 / 0  # noqa: B018
+        assert both() == first

@@ -15,15 +15,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from deskdrill.core.clock import Instant
-from deskdrill.db import remembered, savepoints
+from deskdrill.db import savepoints
 from deskdrill.db.base import UTCDateTime
 from deskdrill.drills.models import Drill
+from deskdrill.simulation import agenda
 from deskdrill.simulation.models import ScheduledEvent
 from deskdrill.simulation.world import HANDLERS, World, scenario_of
 
 log = logging.getLogger("deskdrill.scenario")
 BATCH = 200
-_LIVE = ("running", "paused")
 # Built once (a statement per call costs more to build than to run).
 _NEXT_DUE = (
     select(func.min(ScheduledEvent.due))
@@ -32,7 +32,7 @@ _NEXT_DUE = (
         ScheduledEvent.drill_id == bindparam("drill"),
         ScheduledEvent.done_at.is_(None),
         ScheduledEvent.due <= bindparam("upto", type_=UTCDateTime()),
-        Drill.clock_state.in_(_LIVE),
+        Drill.clock_state.in_(agenda.LIVE),
     )
 )
 
@@ -51,18 +51,15 @@ _DUE_EVENTS = (
 
 
 def next_due(session: Session, drill_id: int, upto: datetime) -> datetime | None:
-    """The earliest pending moment up to ``upto`` (an indexed read), or None."""
-
-    def fetch(limit: datetime) -> datetime | None:
-        # On the connection: a plain read needs none of the ORM's statement handling,
-        # which costs more than the read itself.
-        params = {"drill": drill_id, "upto": limit}
-        return session.connection().execute(_NEXT_DUE, params).scalar()
-
-    return remembered.earliest(session, ("scheduled", drill_id), _READ_FROM, fetch, upto)
-
-
-_READ_FROM = (ScheduledEvent.__tablename__, Drill.__tablename__)
+    """The earliest pending moment up to ``upto`` (an indexed read, or the session's agenda
+    when it keeps one), or None."""
+    kept = agenda.kept(session)
+    if kept is not None:
+        return kept.next_due(drill_id, upto)
+    # On the connection: a plain read needs none of the ORM's statement handling, which
+    # costs more than the read itself.
+    params = {"drill": drill_id, "upto": upto}
+    return session.connection().execute(_NEXT_DUE, params).scalar()
 
 
 def step(session: Session, drill_id: int, upto: Instant) -> int:
@@ -97,5 +94,6 @@ def _mark_done(session: Session, event: ScheduledEvent, outcome: str, wall: date
     handler changed was flushed when its undoable block ended.)"""
     params = {"event_id": event.id, "done_at": wall, "outcome": outcome}
     session.connection().execute(_DONE, params)
+    agenda.done(session, event.drill_id, event.due)
     set_committed_value(event, "outcome", outcome)
     set_committed_value(event, "done_at", wall)

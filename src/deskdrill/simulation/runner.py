@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
@@ -25,14 +25,15 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, utc_now
 from deskdrill.core.errors import DomainError
 from deskdrill.customers.models import Order, Party
-from deskdrill.db import remembered, savepoints
+from deskdrill.db import journal, remembered, savepoints
 from deskdrill.db.engine import unit_of_work
+from deskdrill.db.journal import Journal
 from deskdrill.drills import clock
 from deskdrill.drills.models import Drill
 from deskdrill.scenarios.model import Scenario
 from deskdrill.settings import Settings
+from deskdrill.simulation import agenda, hooks, setup
 from deskdrill.simulation import engine as schedule
-from deskdrill.simulation import hooks, setup
 from deskdrill.simulation.agents import Bot, RunPlan, staffed
 from deskdrill.simulation.bots import Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket
@@ -40,6 +41,7 @@ from deskdrill.sla import deadlines
 from deskdrill.sla.catch_up import drain, next_sla_check
 from deskdrill.tickets import compensation
 from deskdrill.tickets.models import Ticket, TicketEvent
+from deskdrill.tickets.recording import TRAIL
 
 Progress = Callable[[float], None]  # simulated seconds done
 OVERTIME = timedelta(hours=2)
@@ -166,7 +168,12 @@ def run(
     # again with savepoints, from where it began.
     # The run is the only writer of its database (a fresh one, on an engine of its own),
     # so its session may remember the engines' control reads between writes.
-    with factory() as session, remembered.watching(session):
+    with (
+        factory() as session,
+        remembered.watching(session),
+        journal.keeping(session, TRAIL) as trail,
+        agenda.keeping(session),
+    ):
         _keep_loaded(session)
         try:
             ended = False
@@ -174,11 +181,11 @@ def run(
                 began = copy.deepcopy((stretch.bots, stretch.now, stretch.rounds_at_now))
                 try:
                     with savepoints.optimistic(session):
-                        ended = stretch.work(session)
+                        ended = stretch.work(session, trail)
                 except savepoints.Redo:
                     _roll_back(session)
                     bots[:], stretch.now, stretch.rounds_at_now = began
-                    ended = stretch.work(session)
+                    ended = stretch.work(session, trail)
                 if not ended:
                     # The drill's clock follows at each commit, so what others may read
                     # of the run stands at one moment; nothing in the run reads it (each
@@ -243,7 +250,7 @@ class _Stretch:
     now: datetime
     rounds_at_now: int = 0
 
-    def work(self, session: Session) -> bool:
+    def work(self, session: Session, trail: Journal) -> bool:
         """Up to MOMENTS_PER_COMMIT moments; whether the run has ended."""
         cap = self.scenario.team.max_concurrent
         for _ in range(MOMENTS_PER_COMMIT):
@@ -258,7 +265,15 @@ class _Stretch:
             if engines_due is not None and engines_due <= self.now:
                 drain(session, self.drill_id, at)
             _bots_act(
-                session, self.drill_id, self.scenario, self.caps, self.bots, at, self.start, cap
+                session,
+                self.drill_id,
+                self.scenario,
+                self.caps,
+                self.bots,
+                at,
+                self.start,
+                cap,
+                trail,
             )
             session.flush()
         return False
@@ -296,19 +311,6 @@ def _roll_back(session: Session) -> None:
     session.info["kept"].clear()
 
 
-_NEWEST_EVENT = select(func.max(TicketEvent.id))
-
-
-def _trail_mark(session: Session) -> int:
-    """Changes so far, as the newest trail event's id: an idle bot looks again only after
-    one. Asked of the database only after a statement has written trail events."""
-
-    def fetch() -> int:
-        return session.connection().execute(_NEWEST_EVENT).scalar() or 0
-
-    return remembered.read(session, "newest event", (TicketEvent.__tablename__,), fetch)
-
-
 def _bots_act(
     session: Session,
     drill_id: int,
@@ -318,10 +320,12 @@ def _bots_act(
     at: Instant,
     start: datetime,
     cap: int,
+    trail: Journal,
 ) -> None:
-    """Each bot whose action has ended, or that is idle and may find new work, acts."""
-    mark = _trail_mark(session)
-    touched: dict[int, list[Any]] = {}  # since a mark: the tickets changed, as they are now
+    """Each bot whose action has ended, or that is idle and may find new work, acts. An
+    idle bot looks again only once a ticket that concerns it has changed: ``trail`` notes
+    each ticket whose trail grew, and its length is the mark a bot saw last."""
+    touched: dict[int, list[Ticket]] = {}  # since a mark: the tickets changed, as they are now
     for bot in bots:
         if bot.free_at is not None and bot.free_at > at.sim:
             continue
@@ -329,37 +333,29 @@ def _bots_act(
         bot.free_at = None
         if not bot.on_duty(start, at.sim):
             continue
+        mark = len(trail)
         if not finished and bot.seen >= 0:
             if bot.seen == mark:
                 continue  # nothing changed since it last found no work
             if bot.seen not in touched:
-                touched[bot.seen] = _touched_since(session, bot.seen)
-            if not any(_concerns(bot, row) for row in touched[bot.seen]):
+                changed = set(trail.since(bot.seen))
+                touched[bot.seen] = [session.get_one(Ticket, i) for i in changed]
+            if not any(_concerns(bot, ticket) for ticket in touched[bot.seen]):
                 bot.seen = mark  # what changed is neither its own nor in its queue
                 continue
         if _act(session, drill_id, scenario, caps, bot, at, cap):
-            mark = _trail_mark(session)
             touched.clear()
         else:
             bot.seen = mark
 
 
-_TOUCHED = select(Ticket.id, Ticket.assignee_id, Ticket.tier, Ticket.active).where(
-    Ticket.id.in_(select(TicketEvent.ticket_id).where(TicketEvent.id > bindparam("mark")))
-)
-
-
-def _touched_since(session: Session, mark: int) -> list[Any]:
-    return list(session.connection().execute(_TOUCHED, {"mark": mark}))
-
-
-def _concerns(bot: Bot, row: Any) -> bool:
+def _concerns(bot: Bot, ticket: Ticket) -> bool:
     """Whether a changed ticket can change what an idle bot finds to do: one of its own,
     one it held when it last looked, or one waiting unassigned in its tier's queue."""
     return (
-        row.id in bot.holding
-        or (bot.user_id is not None and row.assignee_id == bot.user_id)
-        or (row.assignee_id is None and row.active and row.tier == bot.tier)
+        ticket.id in bot.holding
+        or (bot.user_id is not None and ticket.assignee_id == bot.user_id)
+        or (ticket.assignee_id is None and ticket.active and ticket.tier == bot.tier)
     )
 
 

@@ -27,7 +27,7 @@ from deskdrill.db.base import UTCDateTime
 from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
 from deskdrill.settings import default_caps
-from deskdrill.simulation import csat, outcomes
+from deskdrill.simulation import agenda, csat, outcomes
 from deskdrill.simulation.agents import AgentGroup, Bot
 from deskdrill.simulation.bots import Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket, ScheduledEvent
@@ -94,7 +94,9 @@ def scenario_of(session: Session, drill_id: int) -> Scenario | None:
 # Scheduling a key already scheduled is a no-op: one statement, which skips the row when
 # the key is taken (both backends write ON CONFLICT the same way).
 _SCHEDULE = {
-    name: dialect.insert(ScheduledEvent).on_conflict_do_nothing(index_elements=["drill_id", "key"])
+    name: dialect.insert(ScheduledEvent)
+    .on_conflict_do_nothing(index_elements=["drill_id", "key"])
+    .returning(ScheduledEvent.id)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 _SCHEDULED_PAYLOAD = select(ScheduledEvent.payload).where(
@@ -119,7 +121,7 @@ class World:
         self, key: str, due: datetime, kind: str, ticket_id: int | None, **payload: Any
     ) -> None:
         connection = self.session.connection()
-        connection.execute(
+        inserted = connection.execute(
             _SCHEDULE[connection.dialect.name],
             {
                 "drill_id": self.drill_id,
@@ -130,6 +132,8 @@ class World:
                 "payload": payload,
             },
         )
+        if inserted.first() is not None:  # None: the key was scheduled already
+            agenda.added(self.session, self.drill_id, due)
 
     def chase_later(self, ticket: Ticket, link: ScenarioTicket, since: datetime, n: int) -> None:
         persona = self.personas[link.persona]

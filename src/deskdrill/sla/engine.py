@@ -23,6 +23,7 @@ from sqlalchemy.orm.util import identity_key
 
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, iso_ms
+from deskdrill.db import journal
 from deskdrill.db.base import UTCDateTime
 from deskdrill.db.bulk import (
     Processor,
@@ -37,7 +38,7 @@ from deskdrill.sla.policy import SlaPolicy
 from deskdrill.sla.view import clocks, moments
 from deskdrill.tickets.enums import Status
 from deskdrill.tickets.models import Ticket, TicketEvent, ticket_key
-from deskdrill.tickets.recording import record
+from deskdrill.tickets.recording import TRAIL, record
 from deskdrill.tickets.trail import GENESIS, encoded_event_hash
 
 # A thousand due items (the busiest minute of a large drill) in one write transaction.
@@ -166,6 +167,7 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
                     acting.append((row.id, timer, moment))
         recorded.append((count, head, row.version + 1, when(following), row.id, row.version))
     insert_rows(connection, _EVENTS, _EVENT_COLUMNS, events)
+    journal.note(session, TRAIL, (e[0] for e in events))
     insert_rows(connection, _NOTICES, _NOTICE_COLUMNS, notices)
     changed = update_rows(connection, _TICKETS, _RECORDED, ("id", "version"), recorded)
     if changed not in (-1, len(recorded)):

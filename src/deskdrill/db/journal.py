@@ -1,0 +1,74 @@
+"""What a session notes of its own writes, as it writes, instead of reading it back.
+
+For a session that is the only writer of what it notes (the headless runner, whose drill
+and database nobody else touches). Writers note through ``note``, which does nothing for a
+session that keeps no journal, so the live server is unchanged. A rollback, of a
+savepoint or of the whole transaction, takes back the entries noted since that
+transaction began, as it takes back the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+
+class Journal:
+    """Entries in the order they were noted. Its length is a mark; ``since(mark)`` gives
+    what was noted after it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.entries: list[Any] = []
+        # How long the journal was when each open transaction began. A transaction ends
+        # before the session reports it rolled back, so entries go with the transaction.
+        self._began: WeakKeyDictionary[SessionTransaction, int] = WeakKeyDictionary()
+        event.listen(session, "after_transaction_create", self._begin)
+        event.listen(session, "after_soft_rollback", self._undo)
+        open_ = session.get_nested_transaction() or session.get_transaction()
+        while open_ is not None:  # begun before the journal: undone, they take back all
+            self._began[open_] = 0
+            open_ = open_.parent
+
+    def close(self) -> None:
+        event.remove(self.session, "after_transaction_create", self._begin)
+        event.remove(self.session, "after_soft_rollback", self._undo)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def since(self, mark: int) -> list[Any]:
+        return self.entries[mark:]
+
+    def _begin(self, _session: Session, transaction: SessionTransaction) -> None:
+        self._began[transaction] = len(self.entries)
+
+    def _undo(self, _session: Session, transaction: SessionTransaction) -> None:
+        began = self._began.pop(transaction, None)
+        if began is not None:
+            del self.entries[began:]
+
+
+@contextmanager
+def keeping(session: Session, key: str) -> Iterator[Journal]:
+    """Keep a journal under ``key`` for ``session`` while the block runs."""
+    if key in session.info:
+        raise RuntimeError(f"this session already keeps a journal of {key}")
+    journal = session.info[key] = Journal(session)
+    try:
+        yield journal
+    finally:
+        del session.info[key]
+        journal.close()
+
+
+def note(session: Session, key: str, entries: Iterable[Any]) -> None:
+    """Add ``entries`` to the session's journal under ``key``, if it keeps one."""
+    journal: Journal | None = session.info.get(key)
+    if journal is not None:
+        journal.entries.extend(entries)

@@ -1,0 +1,98 @@
+"""A session's journal of its own writes: notes in order, taken back by the rollbacks that
+undo the writes (of a savepoint, nested or not, or of the whole transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from deskdrill.db import journal
+from deskdrill.db.engine import make_engine
+from deskdrill.settings import Settings
+
+KEY = "test.journal"
+
+
+@pytest.fixture
+def session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings)
+    with Session(engine) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+    engine.dispose()
+
+
+class Boom(Exception):
+    pass
+
+
+def test_a_session_without_a_journal_notes_nothing(session: Session) -> None:
+    journal.note(session, KEY, [1, 2])  # nothing to note in, and no error
+    with journal.keeping(session, KEY) as kept:
+        with pytest.raises(RuntimeError, match="already keeps"), journal.keeping(session, KEY):
+            pass
+        journal.note(session, KEY, [3])
+        assert kept.entries == [3]
+    assert KEY not in session.info
+    journal.note(session, KEY, [4])
+    assert kept.entries == [3]  # closed: no longer noted
+
+
+def test_notes_and_marks(session: Session) -> None:
+    with journal.keeping(session, KEY) as kept:
+        journal.note(session, KEY, [1])
+        mark = len(kept)
+        journal.note(session, KEY, (i for i in (2, 3)))
+        assert kept.since(mark) == [2, 3] and kept.since(len(kept)) == []
+
+
+def test_a_savepoint_rolled_back_takes_back_its_notes(session: Session) -> None:
+    with journal.keeping(session, KEY) as kept:
+        session.execute(text("SELECT 1"))
+        journal.note(session, KEY, ["before"])
+        with session.begin_nested():
+            journal.note(session, KEY, ["kept"])
+        with pytest.raises(Boom), session.begin_nested():
+            journal.note(session, KEY, ["undone"])
+            with session.begin_nested():
+                journal.note(session, KEY, ["inner"])
+            raise Boom
+        with session.begin_nested():
+            journal.note(session, KEY, ["outer"])
+            with pytest.raises(Boom), session.begin_nested():
+                journal.note(session, KEY, ["inner undone"])
+                raise Boom
+        assert kept.entries == ["before", "kept", "outer"]
+
+
+def test_a_rollback_takes_back_the_notes_since_the_last_commit(session: Session) -> None:
+    with journal.keeping(session, KEY) as kept:
+        session.execute(text("SELECT 1"))
+        journal.note(session, KEY, ["committed"])
+        session.commit()
+        session.execute(text("SELECT 1"))
+        journal.note(session, KEY, ["rolled back"])
+        session.rollback()
+        assert kept.entries == ["committed"]
+        session.execute(text("SELECT 1"))  # a new transaction, begun on demand
+        journal.note(session, KEY, ["next"])
+        session.rollback()
+        assert kept.entries == ["committed"]
+
+
+def test_a_journal_begun_in_a_transaction(session: Session) -> None:
+    """Entries noted in a transaction open before the journal began go with it."""
+    session.execute(text("SELECT 1"))
+    savepoint = session.begin_nested()
+    with journal.keeping(session, KEY) as kept:
+        journal.note(session, KEY, ["in the savepoint"])
+        savepoint.rollback()
+        assert kept.entries == []
+        journal.note(session, KEY, ["in the transaction"])
+        session.rollback()
+        assert kept.entries == []
