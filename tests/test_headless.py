@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 from deskdrill.cli.main import app as cli
 from deskdrill.db import remembered, savepoints
 from deskdrill.scenarios import library
-from deskdrill.simulation import agenda
+from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.agents import RunPlan, parse_agents
+from deskdrill.tickets.next_checks import NextChecks
 from tests.test_scenario_drills import scenario as small_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,13 +57,14 @@ def test_same_file_seed_and_bots_give_the_same_trail(tmp_path: Path) -> None:
 
 
 def test_remembered_reads_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The run answers its control reads from memory (kept between writes, or the agenda
-    its writers keep); reading every one from the database instead gives the same trail,
-    hash for hash."""
+    """The run answers its control reads from memory (kept between writes, or noted by
+    the writers: the agenda and the next SLA checks); reading every one from the database
+    instead gives the same trail, hash for hash."""
     agents = ("--agents", "careful:2,sloppy:1")
     remembering = run(tmp_path, "food-dinner-peak", *agents, name="remembering")
     monkeypatch.setattr(remembered, "watching", lambda _session: contextlib.nullcontext())
-    monkeypatch.setattr(agenda, "keeping", lambda _session: contextlib.nullcontext())
+    monkeypatch.setattr(Agenda, "keeping", lambda _session: contextlib.nullcontext())
+    monkeypatch.setattr(NextChecks, "keeping", lambda _session: contextlib.nullcontext())
     reading = run(tmp_path, "food-dinner-peak", *agents, name="reading")
     assert reading["trail_hashes"] == remembering["trail_hashes"]
 

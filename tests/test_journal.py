@@ -9,11 +9,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from deskdrill.db import journal
 from deskdrill.db.engine import make_engine
+from deskdrill.db.journal import Journal
 from deskdrill.settings import Settings
 
-KEY = "test.journal"
+
+class Notes(Journal):
+    key = "test.journal"
 
 
 @pytest.fixture
@@ -32,55 +34,55 @@ class Boom(Exception):
 
 
 def test_a_session_without_a_journal_notes_nothing(session: Session) -> None:
-    journal.note(session, KEY, [1, 2])  # nothing to note in, and no error
-    with journal.keeping(session, KEY) as kept:
-        with pytest.raises(RuntimeError, match="already keeps"), journal.keeping(session, KEY):
+    Notes.note(session, [1, 2])  # nothing to note in, and no error
+    with Notes.keeping(session) as kept:
+        with pytest.raises(RuntimeError, match="already keeps"), Notes.keeping(session):
             pass
-        journal.note(session, KEY, [3])
+        Notes.note(session, [3])
         assert kept.entries == [3]
-    assert KEY not in session.info
-    journal.note(session, KEY, [4])
+    assert Notes.of(session) is None
+    Notes.note(session, [4])
     assert kept.entries == [3]  # closed: no longer noted
 
 
 def test_notes_and_marks(session: Session) -> None:
-    with journal.keeping(session, KEY) as kept:
-        journal.note(session, KEY, [1])
+    with Notes.keeping(session) as kept:
+        Notes.note(session, [1])
         mark = len(kept)
-        journal.note(session, KEY, (i for i in (2, 3)))
+        Notes.note(session, (i for i in (2, 3)))
         assert kept.since(mark) == [2, 3] and kept.since(len(kept)) == []
 
 
 def test_a_savepoint_rolled_back_takes_back_its_notes(session: Session) -> None:
-    with journal.keeping(session, KEY) as kept:
+    with Notes.keeping(session) as kept:
         session.execute(text("SELECT 1"))
-        journal.note(session, KEY, ["before"])
+        Notes.note(session, ["before"])
         with session.begin_nested():
-            journal.note(session, KEY, ["kept"])
+            Notes.note(session, ["kept"])
         with pytest.raises(Boom), session.begin_nested():
-            journal.note(session, KEY, ["undone"])
+            Notes.note(session, ["undone"])
             with session.begin_nested():
-                journal.note(session, KEY, ["inner"])
+                Notes.note(session, ["inner"])
             raise Boom
         with session.begin_nested():
-            journal.note(session, KEY, ["outer"])
+            Notes.note(session, ["outer"])
             with pytest.raises(Boom), session.begin_nested():
-                journal.note(session, KEY, ["inner undone"])
+                Notes.note(session, ["inner undone"])
                 raise Boom
         assert kept.entries == ["before", "kept", "outer"]
 
 
 def test_a_rollback_takes_back_the_notes_since_the_last_commit(session: Session) -> None:
-    with journal.keeping(session, KEY) as kept:
+    with Notes.keeping(session) as kept:
         session.execute(text("SELECT 1"))
-        journal.note(session, KEY, ["committed"])
+        Notes.note(session, ["committed"])
         session.commit()
         session.execute(text("SELECT 1"))
-        journal.note(session, KEY, ["rolled back"])
+        Notes.note(session, ["rolled back"])
         session.rollback()
         assert kept.entries == ["committed"]
         session.execute(text("SELECT 1"))  # a new transaction, begun on demand
-        journal.note(session, KEY, ["next"])
+        Notes.note(session, ["next"])
         session.rollback()
         assert kept.entries == ["committed"]
 
@@ -89,10 +91,10 @@ def test_a_journal_begun_in_a_transaction(session: Session) -> None:
     """Entries noted in a transaction open before the journal began go with it."""
     session.execute(text("SELECT 1"))
     savepoint = session.begin_nested()
-    with journal.keeping(session, KEY) as kept:
-        journal.note(session, KEY, ["in the savepoint"])
+    with Notes.keeping(session) as kept:
+        Notes.note(session, ["in the savepoint"])
         savepoint.rollback()
         assert kept.entries == []
-        journal.note(session, KEY, ["in the transaction"])
+        Notes.note(session, ["in the transaction"])
         session.rollback()
         assert kept.entries == []

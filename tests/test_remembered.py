@@ -174,20 +174,3 @@ def test_a_session_is_watched_once_and_no_longer_after(session: Session) -> None
         fetch.read()
     fetch.read()
     assert fetch.reads == 2
-
-
-def test_earliest_compares_the_limit_itself_when_watched(session: Session) -> None:
-    fetch = Counted(session)
-    _add(session, T0)
-    found = remembered.earliest(session, "due", ("remembered_due",), fetch.upto, T0)
-    assert found == T0
-    assert fetch.limits == [T0]  # unwatched: the database applies the limit
-
-    early, later = T0 - timedelta(seconds=1), T0 + timedelta(hours=3)
-    with remembered.watching(session):
-        answers = [
-            remembered.earliest(session, "due", ("remembered_due",), fetch.upto, limit)
-            for limit in (early, T0, later)
-        ]
-    assert answers == [None, T0, T0]
-    assert fetch.limits == [T0, remembered.HORIZON]  # one read serves every limit

@@ -17,7 +17,8 @@ from deskdrill.accounts.enums import Role, Tier
 from deskdrill.core.clock import Instant
 from deskdrill.db.engine import unit_of_work
 from deskdrill.scenarios import library
-from deskdrill.simulation import agenda, engine
+from deskdrill.simulation import engine
+from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.models import ScheduledEvent
 from deskdrill.simulation.world import World, scenario_of
 from tests.support.factories import Agent, Factory, unique
@@ -595,7 +596,7 @@ def test_a_kept_agenda_answers_as_the_schedule_table_does(
             .scalar()
         )
 
-    with unit_of_work(session_factory) as session, agenda.keeping(session):
+    with unit_of_work(session_factory) as session, Agenda.keeping(session):
         found = scenario_of(session, drill.id)
         assert found is not None
         world = World(session, drill.id, found)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from deskdrill.accounts.models import User
-from deskdrill.core.clock import utc_now
+from deskdrill.core.clock import Instant, utc_now
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
-from deskdrill.sla import engine
-from deskdrill.tickets import schemas, service
+from deskdrill.sla import catch_up, engine
+from deskdrill.tickets import intake, schemas, service
 from deskdrill.tickets.models import Ticket, parse_ticket_key
+from deskdrill.tickets.next_checks import NextChecks
 from tests.test_sla import Drill
 
 T9 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -168,3 +171,46 @@ class TestSessionsThatLiveOn:
         trail = drill.agent.get(f"/tickets/{key}").json()["trail"]
         assert [e["type"] for e in trail][-3:] == ["sla_warning", "sla_breach", "reply"]
         assert drill.agent.get(f"/tickets/{key}/trail/verify").json()["ok"] is True
+
+    def test_kept_next_checks_answer_as_the_tickets_do(self, factory, session_factory) -> None:
+        """The next checks a headless run keeps give the drill's earliest check the tickets
+        give: after a new ticket, a reply, the engine's step and a rolled back savepoint."""
+        drill = Drill(factory)
+        drill_id = drill.desk.drill_id
+        key = drill.ticket()  # P3 chat, in before the session: read with the rest
+        end = T9 + timedelta(days=30)
+        with session_factory() as session, session.begin(), NextChecks.keeping(session):
+
+            def both() -> datetime | None:
+                kept = catch_up.next_sla_check(session, drill_id, end)
+                params = {"drill": drill_id, "upto": end}
+                assert kept == session.execute(catch_up._NEXT_SLA_CHECK, params).scalar()
+                return kept
+
+            first = both()
+            assert first is not None
+            assert catch_up.next_sla_check(session, drill_id, first - timedelta(seconds=1)) is None
+            trainer = session.get_one(User, drill.trainer.user_id)
+            now = clock.instant(session, drill_id, utc_now())
+            data = schemas.TicketReceive(
+                drill=drill_id, channel="phone", category="other", subject="急", body="快"
+            )
+            a_minute_on = Instant(sim=now.sim + timedelta(minutes=1), wall=now.wall)
+            new = intake.open_ticket(session=session, data=data, actor=trainer, at=a_minute_on)
+            assert both() == first
+            ticket = session.get_one(Ticket, parse_ticket_key(key))
+            agent = session.get_one(User, drill.agent.user_id)
+            reply = schemas.MessageIn(body="您好")
+            service.reply(session=session, ticket=ticket, actor=agent, at=now, data=reply)
+            session.flush()
+            # The first ticket's next check moved on: the earliest is now the new one's.
+            assert both() == new.sla_next_check != first
+            later = clock.instant(session, drill_id, utc_now() + timedelta(seconds=1))
+            moved = Instant(sim=later.sim + timedelta(hours=1), wall=later.wall)
+            assert engine.step(session, drill_id, moved) > 0  # the new ticket's breach
+            both()
+            with pytest.raises(ZeroDivisionError), session.begin_nested():
+                intake.open_ticket(session=session, data=data, actor=trainer, at=moved)
+                both()
+                1 / 0  # noqa: B018
+            both()

@@ -1,29 +1,27 @@
-"""What a session notes of its own writes, as it writes, instead of reading it back.
+"""Journals: what a session noted of its own writes, in order (see ``kept``).
 
-For a session that is the only writer of what it notes (the headless runner, whose drill
-and database nobody else touches). Writers note through ``note``, which does nothing for a
-session that keeps no journal, so the live server is unchanged. A rollback, of a
-savepoint or of the whole transaction, takes back the entries noted since that
-transaction began, as it takes back the rows.
+A rollback, of a savepoint or of the whole transaction, takes back the entries noted
+since that transaction began, as it takes back the rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from deskdrill.db.kept import Kept
 
-class Journal:
+
+class Journal(Kept):
     """Entries in the order they were noted. Its length is a mark; ``since(mark)`` gives
     what was noted after it."""
 
     def __init__(self, session: Session) -> None:
-        self.session = session
+        super().__init__(session)
         self.entries: list[Any] = []
         # How long the journal was when each open transaction began. A transaction ends
         # before the session reports it rolled back, so entries go with the transaction.
@@ -39,6 +37,13 @@ class Journal:
         event.remove(self.session, "after_transaction_create", self._begin)
         event.remove(self.session, "after_soft_rollback", self._undo)
 
+    @classmethod
+    def note(cls, session: Session, entries: Iterable[Any]) -> None:
+        """Add ``entries`` to the session's journal, if it keeps one."""
+        journal = cls.of(session)
+        if journal is not None:
+            journal.entries.extend(entries)
+
     def __len__(self) -> int:
         return len(self.entries)
 
@@ -52,23 +57,3 @@ class Journal:
         began = self._began.pop(transaction, None)
         if began is not None:
             del self.entries[began:]
-
-
-@contextmanager
-def keeping(session: Session, key: str) -> Iterator[Journal]:
-    """Keep a journal under ``key`` for ``session`` while the block runs."""
-    if key in session.info:
-        raise RuntimeError(f"this session already keeps a journal of {key}")
-    journal = session.info[key] = Journal(session)
-    try:
-        yield journal
-    finally:
-        del session.info[key]
-        journal.close()
-
-
-def note(session: Session, key: str, entries: Iterable[Any]) -> None:
-    """Add ``entries`` to the session's journal under ``key``, if it keeps one."""
-    journal: Journal | None = session.info.get(key)
-    if journal is not None:
-        journal.entries.extend(entries)

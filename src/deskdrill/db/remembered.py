@@ -1,10 +1,9 @@
 """Reads a session may answer from memory until a table they depend on is written.
 
 For a session that is the only writer of what it reads, on an engine of its own (the
-headless runner, whose drill and database nobody else touches): the engines' loop asks
-the same few questions (the next scheduled moment, the next SLA check, the newest trail
-event) several times per simulated moment, and most of the time nothing they depend on
-has changed in between. Each answer is kept with the tables it was read from, and dropped
+headless runner, whose drill and database nobody else touches): some questions (a
+drill's trainees, a ticket's pending approvals) are asked again and again while nothing
+they depend on changes. Each answer is kept with the tables it was read from, and dropped
 at the first statement that writes one of them. A DELETE (whose cascades reach other
 tables), a statement whose target is not plain to see, a failed statement and any
 rollback drop them all.
@@ -13,6 +12,8 @@ Answers are what the database holds: like the plain connection reads they stand 
 they do not flush pending ORM changes first (the project's sessions do not autoflush).
 
 A session that is not ``watching`` reads as before: every call goes to the database.
+Answers that change at nearly every write are better noted by their writers instead
+(see ``db.kept``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, event
@@ -28,9 +28,6 @@ from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 _KEY = "deskdrill.remembered"
-# Where an "earliest moment up to a limit" read looks when it is remembered: one answer
-# then serves every limit.
-HORIZON = datetime(9999, 1, 1, tzinfo=UTC)
 _READS = frozenset({"SELECT", "SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "PRAGMA"})
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _MISSING = object()
@@ -119,18 +116,3 @@ def read(session: Session, key: Hashable, tables: tuple[str, ...], fetch: Callab
     value = fetch()
     memory.keep(key, tables, value)
     return value
-
-
-def earliest(
-    session: Session,
-    key: Hashable,
-    tables: tuple[str, ...],
-    fetch: Callable[[datetime], datetime | None],
-    upto: datetime,
-) -> datetime | None:
-    """``fetch(upto)``: the earliest moment of something up to ``upto``, or None. A watched
-    session remembers the earliest moment of all and compares it with ``upto`` itself."""
-    if _KEY not in session.info:
-        return fetch(upto)
-    found = read(session, key, tables, lambda: fetch(HORIZON))
-    return found if found is not None and found <= upto else None

@@ -18,7 +18,7 @@ from deskdrill.core.clock import Instant
 from deskdrill.db import savepoints
 from deskdrill.db.base import UTCDateTime
 from deskdrill.drills.models import Drill
-from deskdrill.simulation import agenda
+from deskdrill.simulation.agenda import LIVE, Agenda
 from deskdrill.simulation.models import ScheduledEvent
 from deskdrill.simulation.world import HANDLERS, World, scenario_of
 
@@ -32,7 +32,7 @@ _NEXT_DUE = (
         ScheduledEvent.drill_id == bindparam("drill"),
         ScheduledEvent.done_at.is_(None),
         ScheduledEvent.due <= bindparam("upto", type_=UTCDateTime()),
-        Drill.clock_state.in_(agenda.LIVE),
+        Drill.clock_state.in_(LIVE),
     )
 )
 
@@ -53,7 +53,7 @@ _DUE_EVENTS = (
 def next_due(session: Session, drill_id: int, upto: datetime) -> datetime | None:
     """The earliest pending moment up to ``upto`` (an indexed read, or the session's agenda
     when it keeps one), or None."""
-    kept = agenda.kept(session)
+    kept = Agenda.of(session)
     if kept is not None:
         return kept.next_due(drill_id, upto)
     # On the connection: a plain read needs none of the ORM's statement handling, which
@@ -94,6 +94,6 @@ def _mark_done(session: Session, event: ScheduledEvent, outcome: str, wall: date
     handler changed was flushed when its undoable block ended.)"""
     params = {"event_id": event.id, "done_at": wall, "outcome": outcome}
     session.connection().execute(_DONE, params)
-    agenda.done(session, event.drill_id, event.due)
+    Agenda.done(session, event.drill_id, event.due)
     set_committed_value(event, "outcome", outcome)
     set_committed_value(event, "done_at", wall)

@@ -25,15 +25,16 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, utc_now
 from deskdrill.core.errors import DomainError
 from deskdrill.customers.models import Order, Party
-from deskdrill.db import journal, remembered, savepoints
+from deskdrill.db import remembered, savepoints
 from deskdrill.db.engine import unit_of_work
 from deskdrill.db.journal import Journal
 from deskdrill.drills import clock
 from deskdrill.drills.models import Drill
 from deskdrill.scenarios.model import Scenario
 from deskdrill.settings import Settings
-from deskdrill.simulation import agenda, hooks, setup
 from deskdrill.simulation import engine as schedule
+from deskdrill.simulation import hooks, setup
+from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.agents import Bot, RunPlan, staffed
 from deskdrill.simulation.bots import Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket
@@ -41,7 +42,8 @@ from deskdrill.sla import deadlines
 from deskdrill.sla.catch_up import drain, next_sla_check
 from deskdrill.tickets import compensation
 from deskdrill.tickets.models import Ticket, TicketEvent
-from deskdrill.tickets.recording import TRAIL
+from deskdrill.tickets.next_checks import NextChecks
+from deskdrill.tickets.recording import Trail
 
 Progress = Callable[[float], None]  # simulated seconds done
 OVERTIME = timedelta(hours=2)
@@ -171,8 +173,9 @@ def run(
     with (
         factory() as session,
         remembered.watching(session),
-        journal.keeping(session, TRAIL) as trail,
-        agenda.keeping(session),
+        Trail.keeping(session) as trail,
+        Agenda.keeping(session),
+        NextChecks.keeping(session),
     ):
         _keep_loaded(session)
         try:

@@ -27,7 +27,8 @@ from deskdrill.db.base import UTCDateTime
 from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
 from deskdrill.settings import default_caps
-from deskdrill.simulation import agenda, csat, outcomes
+from deskdrill.simulation import csat, outcomes
+from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.agents import AgentGroup, Bot
 from deskdrill.simulation.bots import Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket, ScheduledEvent
@@ -133,7 +134,7 @@ class World:
             },
         )
         if inserted.first() is not None:  # None: the key was scheduled already
-            agenda.added(self.session, self.drill_id, due)
+            Agenda.added(self.session, self.drill_id, due)
 
     def chase_later(self, ticket: Ticket, link: ScenarioTicket, since: datetime, n: int) -> None:
         persona = self.personas[link.persona]

@@ -17,12 +17,12 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.core.clock import Instant
-from deskdrill.db import remembered
 from deskdrill.db.base import UTCDateTime
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.sla import engine
 from deskdrill.tickets.models import Ticket
+from deskdrill.tickets.next_checks import NextChecks
 
 
 @dataclass(frozen=True)
@@ -44,18 +44,15 @@ _NEXT_SLA_CHECK = select(func.min(Ticket.sla_next_check)).where(
 )
 
 
-_TICKETS = (Ticket.__tablename__,)
-
-
 def next_sla_check(session: Session, drill_id: int, upto: datetime) -> datetime | None:
-    """The earliest SLA check of the drill up to ``upto`` (the first entry of an index),
-    read on the connection: a plain read needs none of the ORM's statement handling."""
-
-    def fetch(limit: datetime) -> datetime | None:
-        params = {"drill": drill_id, "upto": limit}
-        return session.connection().execute(_NEXT_SLA_CHECK, params).scalar()
-
-    return remembered.earliest(session, ("sla check", drill_id), _TICKETS, fetch, upto)
+    """The earliest SLA check of the drill up to ``upto`` (the first entry of an index, or
+    the session's own record when it keeps one)."""
+    kept = NextChecks.of(session)
+    if kept is not None:
+        return kept.earliest(drill_id, upto)
+    # On the connection: a plain read needs none of the ORM's statement handling.
+    params = {"drill": drill_id, "upto": upto}
+    return session.connection().execute(_NEXT_SLA_CHECK, params).scalar()
 
 
 def _sla_due(session: Session, drill_id: int, at: datetime) -> bool:

@@ -28,6 +28,7 @@ from deskdrill.sla.policy import SlaPolicy, policy_from_settings
 from deskdrill.sla.view import clocks, moments
 from deskdrill.tickets.enums import Status
 from deskdrill.tickets.models import Ticket
+from deskdrill.tickets.next_checks import NextChecks
 from deskdrill.tickets.recording import AFTER_CHANGE, Change
 
 _MS = timedelta(milliseconds=1)
@@ -58,6 +59,8 @@ def follow(session: Session, ticket: Ticket, change: Change) -> None:
         if recorded:
             found = next_check(ticket, policy, after=None, recorded=recorded)
     ticket.sla_next_check = found
+    if ticket.id is not None:  # a new ticket's is noted as it is inserted
+        NextChecks.noted(session, ticket.drill_id, ((ticket.id, found),))
 
 
 _RECORDED = select(SlaFiring.timer, SlaFiring.kind, SlaFiring.due).where(

@@ -23,7 +23,6 @@ from sqlalchemy.orm.util import identity_key
 
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, iso_ms
-from deskdrill.db import journal
 from deskdrill.db.base import UTCDateTime
 from deskdrill.db.bulk import (
     Processor,
@@ -38,7 +37,8 @@ from deskdrill.sla.policy import SlaPolicy
 from deskdrill.sla.view import clocks, moments
 from deskdrill.tickets.enums import Status
 from deskdrill.tickets.models import Ticket, TicketEvent, ticket_key
-from deskdrill.tickets.recording import TRAIL, record
+from deskdrill.tickets.next_checks import NextChecks
+from deskdrill.tickets.recording import Trail, record
 from deskdrill.tickets.trail import GENESIS, encoded_event_hash
 
 # A thousand due items (the busiest minute of a large drill) in one write transaction.
@@ -167,12 +167,13 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
                     acting.append((row.id, timer, moment))
         recorded.append((count, head, row.version + 1, when(following), row.id, row.version))
     insert_rows(connection, _EVENTS, _EVENT_COLUMNS, events)
-    journal.note(session, TRAIL, (e[0] for e in events))
+    Trail.note(session, (e[0] for e in events))
     insert_rows(connection, _NOTICES, _NOTICE_COLUMNS, notices)
     changed = update_rows(connection, _TICKETS, _RECORDED, ("id", "version"), recorded)
     if changed not in (-1, len(recorded)):
         raise StaleDataError("a ticket changed while the SLA engine recorded its firings")
     update_rows(connection, _TICKETS, ("sla_next_check",), ("id",), moved)
+    NextChecks.noted(session, drill_id, ((row.id, following) for row, _, following in plans))
     _forget(session, [r[4] for r in recorded], [m[1] for m in moved])
     for ticket_id, timer, moment in acting:
         _act(session, ticket_id, timer, policy, Instant(sim=moment, wall=now.wall))

@@ -17,13 +17,13 @@ from deskdrill.core.clock import Instant
 from deskdrill.core.errors import Forbidden, Invalid, NotFound
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Order, Party
-from deskdrill.db import journal
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.tickets import schemas, search
 from deskdrill.tickets.enums import Category, MessageKind, Priority, Severity, Status
 from deskdrill.tickets.models import Message, Ticket, TicketEvent
-from deskdrill.tickets.recording import AFTER_CHANGE, TRAIL, Change, encode
+from deskdrill.tickets.next_checks import NextChecks
+from deskdrill.tickets.recording import AFTER_CHANGE, Change, Trail, encode
 from deskdrill.tickets.trail import GENESIS, event_hash
 
 # Built once: statements with bound parameters are compiled once and cached.
@@ -162,7 +162,8 @@ def open_ticket(
             "hash": digest,
         },
     )
-    journal.note(session, TRAIL, (ticket_id,))
+    Trail.note(session, (ticket_id,))
+    NextChecks.noted(session, data.drill, ((ticket_id, row["sla_next_check"]),))
     connection.execute(
         _INSERT_MESSAGE,
         {

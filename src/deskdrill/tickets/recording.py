@@ -17,16 +17,21 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, iso_ms
 from deskdrill.core.errors import Forbidden, StaleVersion
 from deskdrill.customers.models import Order, Party
-from deskdrill.db import journal
+from deskdrill.db.journal import Journal
 from deskdrill.drills import service as drills
 from deskdrill.tickets.enums import ACTIVE_STATUSES
 from deskdrill.tickets.lifecycle import next_status
 from deskdrill.tickets.models import Ticket, TicketEvent, ticket_key
 from deskdrill.tickets.trail import GENESIS, event_hash
 
-# The journal (for a session that keeps one) of the tickets whose trails grew, a ticket's
-# id per event: every writer of trail events notes there.
-TRAIL = "deskdrill.trail"
+
+class Trail(Journal):
+    """The tickets whose trails grew, a ticket's id per event (for a session that keeps
+    this journal): every writer of trail events notes here."""
+
+    key = "deskdrill.trail"
+
+
 # Actions a trainee may take on a ticket that is not assigned to them.
 UNASSIGNED_OK = frozenset({"claim"})
 # Actions only trainers and admins may take (they simulate the outside world or manage).
@@ -185,7 +190,7 @@ def append_event(
         hash=digest,
     )
     session.add(event)
-    journal.note(session, TRAIL, (ticket.id,))
+    Trail.note(session, (ticket.id,))
     ticket.event_count = seq
     ticket.head_hash = digest
     return event

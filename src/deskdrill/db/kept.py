@@ -1,0 +1,59 @@
+"""What a session keeps in memory of its own writes, so as not to read them back.
+
+For a session that is the only writer of what it keeps (the headless runner, whose drill
+and database nobody else touches). Each kind of record is a subclass, kept under its own
+key while a ``keeping`` block runs; writers reach it through ``of``, which gives None for
+a session that keeps none, so the live server reads and writes as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar, Self
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+
+class Kept:
+    key: ClassVar[str]
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def close(self) -> None:
+        """The block has ended: stop following the session."""
+
+    @classmethod
+    @contextmanager
+    def keeping(cls, session: Session) -> Iterator[Self]:
+        if cls.key in session.info:
+            raise RuntimeError(f"this session already keeps {cls.key}")
+        kept = session.info[cls.key] = cls(session)
+        try:
+            yield kept
+        finally:
+            del session.info[cls.key]
+            kept.close()
+
+    @classmethod
+    def of(cls, session: Session) -> Self | None:
+        kept: Self | None = session.info.get(cls.key)
+        return kept
+
+
+class PerDrill(Kept):
+    """Something per drill, read from the database at the first question about a drill
+    and again after any rollback (which may have undone writes noted since)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.drills: dict[int, Any] = {}
+        event.listen(session, "after_soft_rollback", self._forget)
+
+    def close(self) -> None:
+        event.remove(self.session, "after_soft_rollback", self._forget)
+
+    def _forget(self, *_args: object) -> None:
+        self.drills.clear()

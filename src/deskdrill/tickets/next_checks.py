@@ -1,0 +1,71 @@
+"""The next SLA check of each ticket (``Ticket.sla_next_check``), kept in memory by a
+session that is the only writer of its drill's tickets (the headless runner's).
+
+The runner asks for a drill's earliest check several times per simulated moment, and a
+ticket is written at nearly every one, so a read kept until the table is written seldom
+lasts. Instead every writer of a ticket's next check notes it here: the deadlines hook,
+the intake insert and the SLA engine's own updates. A drill's checks are read once, at
+the first question about it, and again after any rollback (see ``db.kept``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from deskdrill.db.kept import PerDrill
+from deskdrill.tickets.models import Ticket
+
+_CHECKS = select(Ticket.id, Ticket.sla_next_check).where(
+    Ticket.drill_id == bindparam("drill"), Ticket.sla_next_check.is_not(None)
+)
+
+
+class _Checks:
+    """Each ticket's next check, and a heap of them in which an entry no longer a ticket's
+    check leaves when it reaches the top."""
+
+    def __init__(self, rows: Iterable[tuple[int, datetime]]) -> None:
+        self.at = dict(rows)
+        self.heap = [(when, ticket_id) for ticket_id, when in self.at.items()]
+        heapq.heapify(self.heap)
+
+    def set(self, ticket_id: int, when: datetime | None) -> None:
+        if when is None:
+            self.at.pop(ticket_id, None)
+        elif self.at.get(ticket_id) != when:
+            self.at[ticket_id] = when
+            heapq.heappush(self.heap, (when, ticket_id))
+
+    def earliest(self) -> datetime | None:
+        while self.heap and self.at.get(self.heap[0][1]) != self.heap[0][0]:
+            heapq.heappop(self.heap)
+        return self.heap[0][0] if self.heap else None
+
+
+class NextChecks(PerDrill):
+    key = "deskdrill.sla-checks"
+
+    def earliest(self, drill_id: int, upto: datetime) -> datetime | None:
+        """The drill's earliest check up to ``upto``, or None."""
+        checks: _Checks | None = self.drills.get(drill_id)
+        if checks is None:
+            rows = self.session.connection().execute(_CHECKS, {"drill": drill_id})
+            checks = self.drills[drill_id] = _Checks(tuple(row) for row in rows)
+        found = checks.earliest()
+        return found if found is not None and found <= upto else None
+
+    @classmethod
+    def noted(
+        cls, session: Session, drill_id: int, changes: Iterable[tuple[int, datetime | None]]
+    ) -> None:
+        """Tickets of the drill were written with these next checks (None: no check)."""
+        kept = cls.of(session)
+        checks: _Checks | None = kept.drills.get(drill_id) if kept is not None else None
+        if checks is not None:
+            for ticket_id, when in changes:
+                checks.set(ticket_id, when)
