@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 
 class Kept:
@@ -57,3 +57,20 @@ class PerDrill(Kept):
 
     def _forget(self, *_args: object) -> None:
         self.drills.clear()
+
+
+T = TypeVar("T")
+
+
+def attach(session: Session, instance: T) -> T:
+    """``instance``, a row just inserted with a plain statement, made a loaded persistent
+    object of ``session`` without reading it back. A rolled back savepoint leaves what was
+    attached in it in the identity map (the session never knew it as new), so an object
+    held under the same identity is let go first."""
+    key = inspect(type(instance)).identity_key_from_instance(instance)
+    held = session.identity_map.get(key)
+    if held is not None:
+        session.expunge(held)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance

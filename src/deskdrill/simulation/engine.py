@@ -67,7 +67,11 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
     scenario = scenario_of(session, drill_id)
     if scenario is None:
         return 0
-    events = session.scalars(_DUE_EVENTS, {"drill": drill_id, "upto": upto.sim}).all()
+    kept = Agenda.of(session)
+    if kept is not None:
+        events = kept.pending(drill_id).take(upto.sim, BATCH)
+    else:
+        events = session.scalars(_DUE_EVENTS, {"drill": drill_id, "upto": upto.sim}).all()
     world = World(session, drill_id, scenario)
     for event in events:
         at = Instant(sim=event.due, wall=upto.wall)
@@ -94,6 +98,6 @@ def _mark_done(session: Session, event: ScheduledEvent, outcome: str, wall: date
     handler changed was flushed when its undoable block ended.)"""
     params = {"event_id": event.id, "done_at": wall, "outcome": outcome}
     session.connection().execute(_DONE, params)
-    Agenda.done(session, event.drill_id, event.due)
+    Agenda.done(session, event)
     set_committed_value(event, "outcome", outcome)
     set_committed_value(event, "done_at", wall)

@@ -122,19 +122,17 @@ class World:
         self, key: str, due: datetime, kind: str, ticket_id: int | None, **payload: Any
     ) -> None:
         connection = self.session.connection()
-        inserted = connection.execute(
-            _SCHEDULE[connection.dialect.name],
-            {
-                "drill_id": self.drill_id,
-                "key": key,
-                "due": due,
-                "kind": kind,
-                "ticket_id": ticket_id,
-                "payload": payload,
-            },
-        )
-        if inserted.first() is not None:  # None: the key was scheduled already
-            Agenda.added(self.session, self.drill_id, due)
+        values = {
+            "drill_id": self.drill_id,
+            "key": key,
+            "due": due,
+            "kind": kind,
+            "ticket_id": ticket_id,
+            "payload": payload,
+        }
+        inserted = connection.execute(_SCHEDULE[connection.dialect.name], values).scalar()
+        if inserted is not None:  # None: the key was scheduled already
+            Agenda.added(self.session, inserted, values)
 
     def chase_later(self, ticket: Ticket, link: ScenarioTicket, since: datetime, n: int) -> None:
         persona = self.personas[link.persona]

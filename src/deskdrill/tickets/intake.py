@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from deskdrill.accounts.enums import Role, Tier
 from deskdrill.accounts.models import User
@@ -17,6 +17,7 @@ from deskdrill.core.clock import Instant
 from deskdrill.core.errors import Forbidden, Invalid, NotFound
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Order, Party
+from deskdrill.db.kept import attach
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.tickets import schemas, search
@@ -182,6 +183,4 @@ def open_ticket(
     )
     # Hand back the row as a persistent object without reading it again.
     draft.id = ticket_id
-    make_transient_to_detached(draft)
-    session.add(draft)
-    return draft
+    return attach(session, draft)
