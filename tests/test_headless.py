@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from deskdrill.cli.main import app as cli
 from deskdrill.db import remembered, savepoints
+from deskdrill.db.deferred import Deferred
 from deskdrill.scenarios import library
 from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.agents import RunPlan, parse_agents
@@ -77,6 +79,29 @@ def test_skipped_savepoints_change_nothing(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(savepoints, "optimistic", lambda _session: contextlib.nullcontext())
     careful = run(tmp_path, "food-dinner-peak", *agents, name="careful")
     assert careful["trail_hashes"] == optimistic["trail_hashes"]
+
+
+def test_writes_put_off_land_as_written_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run puts off the search index and the done marks of scheduled events until each
+    commit; the database it leaves holds what writing each row at once leaves."""
+
+    def rows(database: Path) -> tuple[list[Any], list[Any]]:
+        with sqlite3.connect(database) as db:
+            search = db.execute("SELECT ticket_id, body FROM ticket_search ORDER BY rowid")
+            done = db.execute("SELECT key, outcome, done_at IS NULL FROM scheduled_events")
+            return search.fetchall(), sorted(done.fetchall())
+
+    agents = ("--agents", "careful:2,sloppy:1")
+    run(tmp_path, "food-dinner-peak", *agents, "--database", str(tmp_path / "a.db"), name="a")
+    monkeypatch.setattr(Deferred, "keeping", lambda _session: contextlib.nullcontext())
+    run(tmp_path, "food-dinner-peak", *agents, "--database", str(tmp_path / "b.db"), name="b")
+    search, done = rows(tmp_path / "a.db")
+    assert (search, done) == rows(tmp_path / "b.db")
+    with sqlite3.connect(tmp_path / "a.db") as db:
+        assert len(search) == db.execute("SELECT count(*) FROM messages").fetchone()[0] > 50
+    assert sum(1 for _, outcome, _ in done if outcome) > 100
 
 
 def test_a_refused_action_is_worked_again_with_savepoints(

@@ -1,5 +1,6 @@
 """A session's journal of its own writes: notes in order, taken back by the rollbacks that
-undo the writes (of a savepoint, nested or not, or of the whole transaction)."""
+undo the writes (of a savepoint, nested or not, or of the whole transaction); and writes
+put off until a flush, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import make_engine
 from deskdrill.db.journal import Journal
 from deskdrill.settings import Settings
@@ -98,3 +100,35 @@ def test_a_journal_begun_in_a_transaction(session: Session) -> None:
         Notes.note(session, ["in the transaction"])
         session.rollback()
         assert kept.entries == []
+
+
+def test_drained_entries_keep_the_marks(session: Session) -> None:
+    """Entries handed on leave the marks as they were; a rollback after a drain takes back
+    only what was noted since, of what is still held."""
+    with Notes.keeping(session) as kept:
+        session.execute(text("SELECT 1"))
+        Notes.note(session, ["a", "b"])
+        assert kept.drain() == ["a", "b"] and len(kept) == 2
+        Notes.note(session, ["c"])
+        assert kept.since(1) == ["c"] and kept.since(3) == []
+        session.rollback()
+        assert kept.entries == [] and len(kept) == 2
+
+
+def test_deferred_writes_wait_for_the_flush_and_go_with_a_rollback(session: Session) -> None:
+    session.execute(text("CREATE TEMPORARY TABLE put_off (n INTEGER)"))
+    insert = text("INSERT INTO put_off (n) VALUES (:n)")
+    count = text("SELECT count(*) FROM put_off")
+    Deferred.write(session, insert, {"n": 0})  # not kept: written at once
+    assert session.scalar(count) == 1
+    with Deferred.keeping(session):
+        for n in (1, 2):
+            Deferred.write(session, insert, {"n": n})
+        assert session.scalar(count) == 1
+        Deferred.flush(session)
+        assert session.scalar(count) == 3
+        with pytest.raises(Boom), session.begin_nested():
+            Deferred.write(session, insert, {"n": 3})
+            raise Boom
+        Deferred.flush(session)
+        assert session.scalars(text("SELECT n FROM put_off ORDER BY n")).all() == [0, 1, 2]

@@ -17,12 +17,13 @@ from deskdrill.db.kept import Kept
 
 
 class Journal(Kept):
-    """Entries in the order they were noted. Its length is a mark; ``since(mark)`` gives
-    what was noted after it."""
+    """Entries in the order they were noted. Its length (counting entries handed on by
+    ``drain``) is a mark; ``since(mark)`` gives what was noted after it."""
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
         self.entries: list[Any] = []
+        self.drained = 0  # entries handed on, no longer held
         # How long the journal was when each open transaction began. A transaction ends
         # before the session reports it rolled back, so entries go with the transaction.
         self._began: WeakKeyDictionary[SessionTransaction, int] = WeakKeyDictionary()
@@ -45,15 +46,21 @@ class Journal(Kept):
             journal.entries.extend(entries)
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return self.drained + len(self.entries)
 
     def since(self, mark: int) -> list[Any]:
-        return self.entries[mark:]
+        return self.entries[max(mark - self.drained, 0) :]
+
+    def drain(self) -> list[Any]:
+        """Hand on every entry held (a rollback then has none of them to take back)."""
+        entries, self.entries = self.entries, []
+        self.drained += len(entries)
+        return entries
 
     def _begin(self, _session: Session, transaction: SessionTransaction) -> None:
-        self._began[transaction] = len(self.entries)
+        self._began[transaction] = len(self)
 
     def _undo(self, _session: Session, transaction: SessionTransaction) -> None:
         began = self._began.pop(transaction, None)
         if began is not None:
-            del self.entries[began:]
+            del self.entries[max(began - self.drained, 0) :]

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from deskdrill.db.deferred import Deferred
 from deskdrill.db.kept import PerDrill, attach
 from deskdrill.drills.models import Drill
 from deskdrill.simulation.models import ScheduledEvent
@@ -67,6 +68,7 @@ class Agenda(PerDrill):
     def pending(self, drill_id: int) -> _Pending:
         found: _Pending | None = self.drills.get(drill_id)
         if found is None:
+            Deferred.flush(self.session)  # the done marks put off, first
             events = self.session.scalars(_PENDING, {"drill": drill_id}).all()
             found = self.drills[drill_id] = _Pending(list(events))
         return found

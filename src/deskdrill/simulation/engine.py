@@ -17,6 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from deskdrill.core.clock import Instant
 from deskdrill.db import savepoints
 from deskdrill.db.base import UTCDateTime
+from deskdrill.db.deferred import Deferred
 from deskdrill.drills.models import Drill
 from deskdrill.simulation.agenda import LIVE, Agenda
 from deskdrill.simulation.models import ScheduledEvent
@@ -56,6 +57,7 @@ def next_due(session: Session, drill_id: int, upto: datetime) -> datetime | None
     kept = Agenda.of(session)
     if kept is not None:
         return kept.next_due(drill_id, upto)
+    Deferred.flush(session)  # done marks put off, if any, before the table is read
     # On the connection: a plain read needs none of the ORM's statement handling, which
     # costs more than the read itself.
     params = {"drill": drill_id, "upto": upto}
@@ -71,6 +73,7 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
     if kept is not None:
         events = kept.pending(drill_id).take(upto.sim, BATCH)
     else:
+        Deferred.flush(session)
         events = session.scalars(_DUE_EVENTS, {"drill": drill_id, "upto": upto.sim}).all()
     world = World(session, drill_id, scenario)
     for event in events:
@@ -97,7 +100,7 @@ def _mark_done(session: Session, event: ScheduledEvent, outcome: str, wall: date
     its own per event cost more than the event's handling in a headless run. (What the
     handler changed was flushed when its undoable block ended.)"""
     params = {"event_id": event.id, "done_at": wall, "outcome": outcome}
-    session.connection().execute(_DONE, params)
+    Deferred.write(session, _DONE, params)  # put off by a headless run (see ``agenda``)
     Agenda.done(session, event)
     set_committed_value(event, "outcome", outcome)
     set_committed_value(event, "done_at", wall)

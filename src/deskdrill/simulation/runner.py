@@ -26,6 +26,7 @@ from deskdrill.core.clock import Instant, utc_now
 from deskdrill.core.errors import DomainError
 from deskdrill.customers.models import Order, Party
 from deskdrill.db import remembered, savepoints
+from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import unit_of_work
 from deskdrill.db.journal import Journal
 from deskdrill.drills import clock
@@ -176,6 +177,7 @@ def run(
         Trail.keeping(session) as trail,
         Agenda.keeping(session),
         NextChecks.keeping(session),
+        Deferred.keeping(session),
     ):
         _keep_loaded(session)
         try:
@@ -194,6 +196,7 @@ def run(
                     # of the run stands at one moment; nothing in the run reads it (each
                     # arrival, reaction and action carries its own moment).
                     _move_clock(session.get_one(Drill, drill_id), utc_now(), stretch.now)
+                Deferred.flush(session)
                 session.commit()
                 if progress is not None:
                     progress((stretch.now - start).total_seconds())
