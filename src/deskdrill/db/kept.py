@@ -8,9 +8,11 @@ a session that keeps none, so the live server reads and writes as before.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import heapq
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar, Self, TypeVar
+from datetime import datetime
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -59,7 +61,32 @@ class PerDrill(Kept):
         self.drills.clear()
 
 
+K = TypeVar("K", int, str)
 T = TypeVar("T")
+
+
+class Earliest(Generic[K]):
+    """A moment per key, and a heap of (moment, key) in which an entry that is no longer
+    its key's moment leaves when it reaches the top: the earliest at hand while moments
+    change."""
+
+    def __init__(self, items: Iterable[tuple[K, datetime]]) -> None:
+        self.at: dict[K, datetime] = dict(items)
+        self.heap = [(when, key) for key, when in self.at.items()]
+        heapq.heapify(self.heap)
+
+    def set(self, key: K, when: datetime | None) -> None:
+        if when is None:
+            self.at.pop(key, None)
+        elif self.at.get(key) != when:
+            self.at[key] = when
+            heapq.heappush(self.heap, (when, key))
+
+    def first(self) -> tuple[datetime, K] | None:
+        """The earliest moment and its key, or None."""
+        while self.heap and self.at.get(self.heap[0][1]) != self.heap[0][0]:
+            heapq.heappop(self.heap)
+        return self.heap[0] if self.heap else None
 
 
 def attach(session: Session, instance: T) -> T:

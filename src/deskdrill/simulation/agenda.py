@@ -12,7 +12,6 @@ A session that keeps no agenda reads the database as before.
 
 from __future__ import annotations
 
-import heapq
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskdrill.db.deferred import Deferred
-from deskdrill.db.kept import PerDrill, attach
+from deskdrill.db.kept import Earliest, PerDrill, attach
 from deskdrill.drills.models import Drill
 from deskdrill.simulation.models import ScheduledEvent
 
@@ -32,31 +31,31 @@ _PENDING = select(ScheduledEvent).where(
 
 
 class _Pending:
-    """A drill's pending events by id, and a heap of them in (due, id) order, which an
-    event no longer pending leaves when it reaches the top."""
+    """A drill's pending events by id, earliest first."""
 
     def __init__(self, events: list[ScheduledEvent]) -> None:
         self.events = {e.id: e for e in events}
-        self.heap = [(e.due, e.id) for e in events]
-        heapq.heapify(self.heap)
+        self.moments = Earliest((e.id, e.due) for e in events)
 
     def add(self, event: ScheduledEvent) -> None:
         self.events[event.id] = event
-        heapq.heappush(self.heap, (event.due, event.id))
+        self.moments.set(event.id, event.due)
+
+    def done(self, event_id: int) -> None:
+        self.events.pop(event_id, None)
+        self.moments.set(event_id, None)
 
     def earliest(self) -> datetime | None:
-        while self.heap and self.heap[0][1] not in self.events:
-            heapq.heappop(self.heap)
-        return self.heap[0][0] if self.heap else None
+        first = self.moments.first()
+        return first[0] if first is not None else None
 
     def take(self, upto: datetime, limit: int) -> list[ScheduledEvent]:
-        """The events due up to ``upto``, earliest first, at most ``limit``: taken off the
-        heap, as the step that asks marks each one done."""
+        """The events due up to ``upto``, earliest first, at most ``limit``: no longer
+        waited for, as the step that asks marks each one done."""
         taken: list[ScheduledEvent] = []
-        while len(taken) < limit and (earliest := self.earliest()) is not None:
-            if earliest > upto:
-                break
-            taken.append(self.events[heapq.heappop(self.heap)[1]])
+        while len(taken) < limit and (first := self.moments.first()) and first[0] <= upto:
+            self.moments.set(first[1], None)
+            taken.append(self.events[first[1]])
         return taken
 
 
@@ -99,4 +98,4 @@ class Agenda(PerDrill):
         """A scheduled event was marked done."""
         agenda = cls.of(session)
         if agenda is not None and event.drill_id in agenda.drills:
-            agenda.drills[event.drill_id].events.pop(event.id, None)
+            agenda.drills[event.drill_id].done(event.id)

@@ -10,14 +10,13 @@ the first question about it, and again after any rollback (see ``db.kept``).
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from deskdrill.db.kept import PerDrill
+from deskdrill.db.kept import Earliest, PerDrill
 from deskdrill.tickets.models import Ticket
 
 _CHECKS = select(Ticket.id, Ticket.sla_next_check).where(
@@ -25,39 +24,17 @@ _CHECKS = select(Ticket.id, Ticket.sla_next_check).where(
 )
 
 
-class _Checks:
-    """Each ticket's next check, and a heap of them in which an entry no longer a ticket's
-    check leaves when it reaches the top."""
-
-    def __init__(self, rows: Iterable[tuple[int, datetime]]) -> None:
-        self.at = dict(rows)
-        self.heap = [(when, ticket_id) for ticket_id, when in self.at.items()]
-        heapq.heapify(self.heap)
-
-    def set(self, ticket_id: int, when: datetime | None) -> None:
-        if when is None:
-            self.at.pop(ticket_id, None)
-        elif self.at.get(ticket_id) != when:
-            self.at[ticket_id] = when
-            heapq.heappush(self.heap, (when, ticket_id))
-
-    def earliest(self) -> datetime | None:
-        while self.heap and self.at.get(self.heap[0][1]) != self.heap[0][0]:
-            heapq.heappop(self.heap)
-        return self.heap[0][0] if self.heap else None
-
-
 class NextChecks(PerDrill):
     key = "deskdrill.sla-checks"
 
     def earliest(self, drill_id: int, upto: datetime) -> datetime | None:
         """The drill's earliest check up to ``upto``, or None."""
-        checks: _Checks | None = self.drills.get(drill_id)
+        checks: Earliest[int] | None = self.drills.get(drill_id)
         if checks is None:
             rows = self.session.connection().execute(_CHECKS, {"drill": drill_id})
-            checks = self.drills[drill_id] = _Checks(tuple(row) for row in rows)
-        found = checks.earliest()
-        return found if found is not None and found <= upto else None
+            checks = self.drills[drill_id] = Earliest((row.id, row.sla_next_check) for row in rows)
+        first = checks.first()
+        return first[0] if first is not None and first[0] <= upto else None
 
     @classmethod
     def noted(
@@ -65,7 +42,7 @@ class NextChecks(PerDrill):
     ) -> None:
         """Tickets of the drill were written with these next checks (None: no check)."""
         kept = cls.of(session)
-        checks: _Checks | None = kept.drills.get(drill_id) if kept is not None else None
+        checks: Earliest[int] | None = kept.drills.get(drill_id) if kept is not None else None
         if checks is not None:
             for ticket_id, when in changes:
                 checks.set(ticket_id, when)
