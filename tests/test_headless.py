@@ -84,24 +84,28 @@ def test_skipped_savepoints_change_nothing(tmp_path: Path, monkeypatch: pytest.M
 def test_writes_put_off_land_as_written_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The run puts off the search index and the done marks of scheduled events until each
-    commit; the database it leaves holds what writing each row at once leaves."""
+    """The run puts off its trail events, the search index and the done marks of scheduled
+    events until each commit or a read of them; the database it leaves holds what writing
+    each row at once leaves, down to the order of the events' ids."""
 
-    def rows(database: Path) -> tuple[list[Any], list[Any]]:
+    def rows(database: Path) -> tuple[list[Any], list[Any], list[Any]]:
         with sqlite3.connect(database) as db:
             search = db.execute("SELECT ticket_id, body FROM ticket_search ORDER BY rowid")
             done = db.execute("SELECT key, outcome, done_at IS NULL FROM scheduled_events")
-            return search.fetchall(), sorted(done.fetchall())
+            trail = db.execute("SELECT id, ticket_id, seq, type, hash FROM ticket_events")
+            return search.fetchall(), sorted(done.fetchall()), sorted(trail.fetchall())
 
     agents = ("--agents", "careful:2,sloppy:1")
     run(tmp_path, "food-dinner-peak", *agents, "--database", str(tmp_path / "a.db"), name="a")
     monkeypatch.setattr(Deferred, "keeping", lambda _session: contextlib.nullcontext())
     run(tmp_path, "food-dinner-peak", *agents, "--database", str(tmp_path / "b.db"), name="b")
-    search, done = rows(tmp_path / "a.db")
-    assert (search, done) == rows(tmp_path / "b.db")
+    search, done, trail = rows(tmp_path / "a.db")
+    assert (search, done, trail) == rows(tmp_path / "b.db")
     with sqlite3.connect(tmp_path / "a.db") as db:
         assert len(search) == db.execute("SELECT count(*) FROM messages").fetchone()[0] > 50
     assert sum(1 for _, outcome, _ in done if outcome) > 100
+    assert len({ticket for _, ticket, _, _, _ in trail}) > 20
+    assert any(type_ == "sla_warning" for _, _, _, type_, _ in trail)  # the SLA engine's own
 
 
 def test_a_refused_action_is_worked_again_with_savepoints(

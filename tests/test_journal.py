@@ -14,6 +14,8 @@ from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import make_engine
 from deskdrill.db.journal import Journal
 from deskdrill.settings import Settings
+from deskdrill.tickets.models import Ticket
+from deskdrill.tickets.recording import Trail
 
 
 class Notes(Journal):
@@ -132,3 +134,25 @@ def test_deferred_writes_wait_for_the_flush_and_go_with_a_rollback(session: Sess
             raise Boom
         Deferred.flush(session)
         assert session.scalars(text("SELECT n FROM put_off ORDER BY n")).all() == [0, 1, 2]
+
+
+def test_the_trail_knows_a_tickets_event_types_while_it_noted_them_all(session: Session) -> None:
+    """The run asks a ticket's event types of its trail journal instead of reading them:
+    only when the journal noted every event the ticket has, and never one rolled back."""
+    ticket = Ticket(id=7, event_count=2)
+    with Trail.keeping(session) as trail:
+        assert Trail.types_of(session, ticket) is None  # nothing noted of it
+        Trail.note(session, [(7, "receive"), (8, "receive"), (7, "claim")])
+        mark = len(trail)
+        assert Trail.types_of(session, ticket) == {"receive", "claim"}
+        with pytest.raises(Boom), session.begin_nested():
+            Trail.note(session, [(7, "reply"), (9, "receive")])
+            raise Boom
+        assert Trail.types_of(session, ticket) == {"receive", "claim"}
+        assert trail.tickets_since(mark) == set()
+        assert 9 not in trail.types
+        Trail.note(session, [(8, "reply")])
+        assert trail.tickets_since(mark) == {8}
+        ticket.event_count = 3  # an event the journal did not note: read the trail
+        assert Trail.types_of(session, ticket) is None
+    assert Trail.types_of(session, Ticket(id=8, event_count=2)) is None  # no journal kept

@@ -1,11 +1,13 @@
 """Writes a session may put off until it commits, for rows nothing reads back before then.
 
-The headless runner writes rows that no step of the run reads again: the search index of
-each message, the done mark of each scheduled event. One statement each cost more than
-the run's own work on them. A session that keeps ``Deferred`` collects them, and sends
-each statement's rows as one executemany when it flushes them: before it commits, and
-before a read of what they change. Rows put off in a transaction that is rolled back go
-with it (a journal). A session that defers nothing writes at once, as before.
+The headless runner writes rows that its steps seldom or never read again: the trail's
+events, the search index of each message, the done mark of each scheduled event. One
+statement each cost more than the run's own work on them. A session that keeps
+``Deferred`` collects them, and sends each statement's rows as one executemany when it
+flushes them: before it commits, and before a read of what they change (or of what must
+follow them in id order, as other writers of trail events do). Rows put off in a
+transaction that is rolled back go with it (a journal). A session that defers nothing
+writes at once, as before.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class Deferred(Journal):
     def flush(cls, session: Session) -> None:
         """Send what was put off: each statement's rows together, in the order written.
         Only rows that no other statement put off depends on belong here, so the order
-        between statements is free."""
+        between statements is free; rows of one statement keep theirs (and so their ids)."""
         kept = cls.of(session)
         if kept is None or not kept.entries:
             return

@@ -43,7 +43,14 @@ class Journal(Kept):
         """Add ``entries`` to the session's journal, if it keeps one."""
         journal = cls.of(session)
         if journal is not None:
-            journal.entries.extend(entries)
+            journal.add(entries)
+
+    def add(self, entries: Iterable[Any]) -> None:
+        self.entries.extend(entries)
+
+    def forget(self, entries: list[Any]) -> None:
+        """``entries`` were taken back by a rollback (a subclass that indexes them
+        unindexes them here)."""
 
     def __len__(self) -> int:
         return self.drained + len(self.entries)
@@ -63,4 +70,8 @@ class Journal(Kept):
     def _undo(self, _session: Session, transaction: SessionTransaction) -> None:
         began = self._began.pop(transaction, None)
         if began is not None:
-            del self.entries[max(began - self.drained, 0) :]
+            start = max(began - self.drained, 0)
+            undone = self.entries[start:]
+            del self.entries[start:]
+            if undone:
+                self.forget(undone)

@@ -29,6 +29,7 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
 from deskdrill.customers.models import Order
 from deskdrill.db import remembered
+from deskdrill.db.deferred import Deferred
 from deskdrill.scenarios import macros
 from deskdrill.scenarios.model import Macro, Scenario
 from deskdrill.simulation import outcomes
@@ -37,7 +38,7 @@ from deskdrill.simulation.models import ScenarioTicket
 from deskdrill.tickets import compensation, schemas, service, workflow
 from deskdrill.tickets.enums import CompensationStatus, Status
 from deskdrill.tickets.models import Compensation, Ticket, TicketEvent
-from deskdrill.tickets.recording import TIER_RANK
+from deskdrill.tickets.recording import TIER_RANK, Trail
 
 _MINE = (
     select(Ticket.id)
@@ -143,6 +144,10 @@ class Desk:
     # --- one ticket ---------------------------------------------------------------------
 
     def _events(self, ticket: Ticket) -> set[str]:
+        known = Trail.types_of(self.session, ticket)
+        if known is not None:
+            return known
+        Deferred.flush(self.session)
         return set(self.session.scalars(_EVENT_TYPES, {"ticket": ticket.id}))
 
     def _work(self, bot: Bot, user: User, ticket: Ticket, at: Instant) -> str | None:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deskdrill.core.errors import Conflict
+from deskdrill.db.deferred import Deferred
 from deskdrill.simulation import engine
 from deskdrill.simulation.models import ScenarioTicket
 from deskdrill.simulation.world import RATING_AFTER, SIMULATOR, VERDICT_AFTER, World, scenario_of
@@ -37,7 +38,7 @@ def follow(session: Session, ticket: Ticket, change: Change) -> None:
             f"answer:{ticket.id}:{seq}", at + persona.reply_after, "answer", ticket.id, seq=seq
         )
     elif change.action == "contact_third_party":
-        party = _contacted(session, ticket, seq)
+        party = change.payload.get("to")
         delay = world.parties[party].reply_after if party in world.parties else VERDICT_AFTER
         world.schedule(
             f"third_party:{ticket.id}:{seq}", at + delay, "third_party_reply", ticket.id, seq=seq
@@ -51,18 +52,6 @@ def follow(session: Session, ticket: Ticket, change: Change) -> None:
 _REACTIONS = frozenset({"reply", "contact_third_party", "resolve", "close"})
 
 
-def _contacted(session: Session, ticket: Ticket, seq: int) -> str | None:
-    """The party the event just recorded (not yet written) contacted."""
-    for pending in session.new:
-        if (
-            isinstance(pending, TicketEvent)
-            and pending.ticket_id == ticket.id
-            and pending.seq == seq
-        ):
-            return pending.payload.get("to")
-    return None
-
-
 def guard(session: Session, ticket: Ticket, action: str) -> None:
     """A scenario incident needs its report before it is resolved or closed."""
     if action not in ("resolve", "close"):
@@ -71,6 +60,7 @@ def guard(session: Session, ticket: Ticket, action: str) -> None:
     if link is None or not link.report_required:
         return
     session.flush()
+    Deferred.flush(session)
     filed = session.scalar(
         select(TicketEvent.id)
         .where(TicketEvent.ticket_id == ticket.id, TicketEvent.type == "incident_report")

@@ -28,7 +28,6 @@ from deskdrill.customers.models import Order, Party
 from deskdrill.db import remembered, savepoints
 from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import unit_of_work
-from deskdrill.db.journal import Journal
 from deskdrill.drills import clock
 from deskdrill.drills.models import Drill
 from deskdrill.scenarios.model import Scenario
@@ -256,7 +255,7 @@ class _Stretch:
     now: datetime
     rounds_at_now: int = 0
 
-    def work(self, session: Session, trail: Journal) -> bool:
+    def work(self, session: Session, trail: Trail) -> bool:
         """Up to MOMENTS_PER_COMMIT moments; whether the run has ended."""
         cap = self.scenario.team.max_concurrent
         for _ in range(MOMENTS_PER_COMMIT):
@@ -326,7 +325,7 @@ def _bots_act(
     at: Instant,
     start: datetime,
     cap: int,
-    trail: Journal,
+    trail: Trail,
 ) -> None:
     """Each bot whose action has ended, or that is idle and may find new work, acts. An
     idle bot looks again only once a ticket that concerns it has changed: ``trail`` notes
@@ -344,7 +343,7 @@ def _bots_act(
             if bot.seen == mark:
                 continue  # nothing changed since it last found no work
             if bot.seen not in touched:
-                changed = set(trail.since(bot.seen))
+                changed = trail.tickets_since(bot.seen)
                 touched[bot.seen] = [session.get_one(Ticket, i) for i in changed]
             if not any(_concerns(bot, ticket) for ticket in touched[bot.seen]):
                 bot.seen = mark  # what changed is neither its own nor in its queue

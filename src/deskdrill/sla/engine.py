@@ -31,6 +31,7 @@ from deskdrill.db.bulk import (
     insert_rows,
     update_rows,
 )
+from deskdrill.db.deferred import Deferred
 from deskdrill.sla.deadlines import policy_for
 from deskdrill.sla.models import Notification, SlaFiring
 from deskdrill.sla.policy import SlaPolicy
@@ -166,8 +167,9 @@ def batch(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
                 if other:
                     acting.append((row.id, timer, moment))
         recorded.append((count, head, row.version + 1, when(following), row.id, row.version))
+    Deferred.flush(session)  # events put off first: the trail's ids stay in time order
     insert_rows(connection, _EVENTS, _EVENT_COLUMNS, events)
-    Trail.note(session, (e[0] for e in events))
+    Trail.note(session, ((e[0], e[2]) for e in events))
     insert_rows(connection, _NOTICES, _NOTICE_COLUMNS, notices)
     changed = update_rows(connection, _TICKETS, _RECORDED, ("id", "version"), recorded)
     if changed not in (-1, len(recorded)):

@@ -17,14 +17,15 @@ from deskdrill.core.clock import Instant
 from deskdrill.core.errors import Forbidden, Invalid, NotFound
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Order, Party
+from deskdrill.db.deferred import Deferred
 from deskdrill.db.kept import attach
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.tickets import schemas, search
 from deskdrill.tickets.enums import Category, MessageKind, Priority, Severity, Status
-from deskdrill.tickets.models import Message, Ticket, TicketEvent
+from deskdrill.tickets.models import Message, Ticket
 from deskdrill.tickets.next_checks import NextChecks
-from deskdrill.tickets.recording import AFTER_CHANGE, Change, Trail, encode
+from deskdrill.tickets.recording import AFTER_CHANGE, INSERT_EVENT, Change, Trail, encode
 from deskdrill.tickets.trail import GENESIS, event_hash
 
 # Built once: statements with bound parameters are compiled once and cached.
@@ -40,7 +41,6 @@ SLA_FIELDS = (
     "sla_next_check",
 )
 _INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
-_INSERT_EVENT = TicketEvent.__table__.insert()
 _INSERT_MESSAGE = Message.__table__.insert()
 
 
@@ -149,8 +149,9 @@ def open_ticket(
     row.update({field: getattr(draft, field) for field in SLA_FIELDS})
     connection = session.connection()
     ticket_id = connection.execute(_INSERT_TICKET, row).scalar_one()
-    connection.execute(
-        _INSERT_EVENT,
+    Deferred.write(
+        session,
+        INSERT_EVENT,
         {
             "ticket_id": ticket_id,
             "seq": 1,
@@ -163,7 +164,7 @@ def open_ticket(
             "hash": digest,
         },
     )
-    Trail.note(session, (ticket_id,))
+    Trail.note(session, ((ticket_id, "receive"),))
     NextChecks.noted(session, data.drill, ((ticket_id, row["sla_next_check"]),))
     connection.execute(
         _INSERT_MESSAGE,

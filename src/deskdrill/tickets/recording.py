@@ -3,8 +3,8 @@ to the row, and append the hash-chained event, all in the caller's transaction."
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -17,6 +17,7 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, iso_ms
 from deskdrill.core.errors import Forbidden, StaleVersion
 from deskdrill.customers.models import Order, Party
+from deskdrill.db.deferred import Deferred
 from deskdrill.db.journal import Journal
 from deskdrill.drills import service as drills
 from deskdrill.tickets.enums import ACTIVE_STATUSES
@@ -26,10 +27,45 @@ from deskdrill.tickets.trail import GENESIS, event_hash
 
 
 class Trail(Journal):
-    """The tickets whose trails grew, a ticket's id per event (for a session that keeps
-    this journal): every writer of trail events notes here."""
+    """The events a session wrote, as (ticket id, type) in order (for a session that keeps
+    this journal): every writer of trail events notes here. It answers which tickets
+    changed since a mark, and a ticket's event types without reading its trail back."""
 
     key = "deskdrill.trail"
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.types: dict[int, list[str]] = {}
+
+    def add(self, entries: Iterable[tuple[int, str]]) -> None:
+        for ticket_id, type_ in entries:
+            self.entries.append((ticket_id, type_))
+            self.types.setdefault(ticket_id, []).append(type_)
+
+    def forget(self, entries: list[tuple[int, str]]) -> None:
+        for ticket_id, _type in reversed(entries):
+            held = self.types[ticket_id]
+            held.pop()
+            if not held:
+                del self.types[ticket_id]
+
+    def tickets_since(self, mark: int) -> set[int]:
+        return {ticket_id for ticket_id, _type in self.since(mark)}
+
+    @classmethod
+    def types_of(cls, session: Session, ticket: Ticket) -> set[str] | None:
+        """The types of the ticket's events, if the session's trail noted every one of
+        them (it wrote the ticket's whole trail); otherwise None: read the trail."""
+        trail = cls.of(session)
+        held = trail.types.get(ticket.id) if trail is not None else None
+        if held is None or len(held) != ticket.event_count:
+            return None
+        return set(held)
+
+
+# Every writer of trail events inserts with this statement, so that a session that puts
+# the inserts off (db.deferred) sends them as one batch, in the order they were written.
+INSERT_EVENT = TicketEvent.__table__.insert()
 
 
 # Actions a trainee may take on a ticket that is not assigned to them.
@@ -124,8 +160,9 @@ def record(
     payload: dict[str, Any] | None = None,
     changes: dict[str, Any] | None = None,
     event_type: str | None = None,
-) -> TicketEvent:
-    """Apply ``changes`` (model objects allowed for references) and append one event."""
+) -> int:
+    """Apply ``changes`` (model objects allowed for references) and append one event;
+    its sequence number on the ticket's trail."""
     changes = dict(changes or {})
     before = ticket.status
     status = next_status(action, ticket.status)
@@ -133,22 +170,23 @@ def record(
         guard(session, ticket, action)
     if status != ticket.status:
         changes["status"] = status
-    for field, value in changes.items():
-        if field in _ROW_FIELDS:
-            setattr(ticket, _ROW_FIELDS[field], value.id if value is not None else None)
+    for name, value in changes.items():
+        if name in _ROW_FIELDS:
+            setattr(ticket, _ROW_FIELDS[name], value.id if value is not None else None)
         else:
-            setattr(ticket, field, value.value if isinstance(value, Enum) else value)
+            setattr(ticket, name, value.value if isinstance(value, Enum) else value)
     ticket.active = ticket.status in ACTIVE_STATUSES
     ticket.updated_at = at.sim
     body = {k: encode(v) for k, v in (payload or {}).items()}
     if changes:
         body["changes"] = {k: encode(v) for k, v in changes.items()}
-    event = append_event(
+    seq = append_event(
         session, ticket, type=event_type or action, actor=actor.username, at=at, payload=body
     )
+    change = Change(action=action, before=before, at=at, actor=actor.username, payload=body)
     for hook in AFTER_CHANGE:
-        hook(session, ticket, Change(action=action, before=before, at=at, actor=actor.username))
-    return event
+        hook(session, ticket, change)
+    return seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +197,7 @@ class Change:
     before: str | None
     at: Instant
     actor: str = ""
+    payload: Mapping[str, Any] = field(default_factory=dict)  # as the event carries it
 
 
 # Called before every change is applied; a guard refuses one by raising a DomainError (a
@@ -172,28 +211,30 @@ AFTER_CHANGE: list[Callable[[Session, Ticket, Change], None]] = []
 
 def append_event(
     session: Session, ticket: Ticket, *, type: str, actor: str, at: Instant, payload: dict[str, Any]
-) -> TicketEvent:
+) -> int:
+    """Append one event to the ticket's trail (now, or with the session's other put-off
+    writes); its sequence number."""
     seq = ticket.event_count + 1
     prev = ticket.head_hash or GENESIS
     digest = event_hash(
         seq=seq, type=type, actor=actor, sim_at=at.sim, payload=payload, prev_hash=prev
     )
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        seq=seq,
-        type=type,
-        actor=actor,
-        sim_at=at.sim,
-        wall_at=at.wall,
-        payload=payload,
-        prev_hash=prev,
-        hash=digest,
-    )
-    session.add(event)
-    Trail.note(session, (ticket.id,))
+    row = {
+        "ticket_id": ticket.id,
+        "seq": seq,
+        "type": type,
+        "actor": actor,
+        "sim_at": at.sim,
+        "wall_at": at.wall,
+        "payload": payload,
+        "prev_hash": prev,
+        "hash": digest,
+    }
+    Deferred.write(session, INSERT_EVENT, row)
+    Trail.note(session, ((ticket.id, type),))
     ticket.event_count = seq
     ticket.head_hash = digest
-    return event
+    return seq
 
 
 def key_of(ticket_id: int | None) -> str | None:

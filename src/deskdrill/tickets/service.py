@@ -236,7 +236,7 @@ def _converse(
     so the conversation is as tamper-evident as the rest)."""
     check_version(ticket, expected_version)
     authorize(ticket, actor, action)
-    event = record(
+    seq = record(
         session,
         ticket,
         action=action,
@@ -245,9 +245,7 @@ def _converse(
         payload={**payload, "body": body},
         changes=changes,
     )
-    _add_message(
-        session, ticket, kind=kind, author=author, body=body, at=at, seq=event.seq, party=party
-    )
+    _add_message(session, ticket, kind=kind, author=author, body=body, at=at, seq=seq, party=party)
     session.flush()
     return ticket
 
