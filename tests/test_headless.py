@@ -17,6 +17,7 @@ from deskdrill.db.deferred import Deferred
 from deskdrill.scenarios import library
 from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.agents import RunPlan, parse_agents
+from deskdrill.tickets.conversation import Conversation
 from deskdrill.tickets.next_checks import NextChecks
 from tests.test_scenario_drills import scenario as small_scenario
 
@@ -60,13 +61,14 @@ def test_same_file_seed_and_bots_give_the_same_trail(tmp_path: Path) -> None:
 
 def test_remembered_reads_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The run answers its control reads from memory (kept between writes, or noted by
-    the writers: the agenda and the next SLA checks); reading every one from the database
-    instead gives the same trail, hash for hash."""
+    the writers: the agenda, the next SLA checks, the conversations); reading every one
+    from the database instead gives the same trail, hash for hash."""
     agents = ("--agents", "careful:2,sloppy:1")
     remembering = run(tmp_path, "food-dinner-peak", *agents, name="remembering")
     monkeypatch.setattr(remembered, "watching", lambda _session: contextlib.nullcontext())
     monkeypatch.setattr(Agenda, "keeping", lambda _session: contextlib.nullcontext())
     monkeypatch.setattr(NextChecks, "keeping", lambda _session: contextlib.nullcontext())
+    monkeypatch.setattr(Conversation, "keeping", lambda _session: contextlib.nullcontext())
     reading = run(tmp_path, "food-dinner-peak", *agents, name="reading")
     assert reading["trail_hashes"] == remembering["trail_hashes"]
 
@@ -84,23 +86,30 @@ def test_skipped_savepoints_change_nothing(tmp_path: Path, monkeypatch: pytest.M
 def test_writes_put_off_land_as_written_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The run puts off its trail events, the search index and the done marks of scheduled
-    events until each commit or a read of them; the database it leaves holds what writing
-    each row at once leaves, down to the order of the events' ids."""
+    """The run puts off its trail events, messages, the search index and the done marks of
+    scheduled events until each commit or a read of them; the database it leaves holds
+    what writing each row at once leaves, down to the order of the ids."""
 
-    def rows(database: Path) -> tuple[list[Any], list[Any], list[Any]]:
+    def rows(database: Path) -> tuple[list[Any], ...]:
         with sqlite3.connect(database) as db:
             search = db.execute("SELECT ticket_id, body FROM ticket_search ORDER BY rowid")
             done = db.execute("SELECT key, outcome, done_at IS NULL FROM scheduled_events")
             trail = db.execute("SELECT id, ticket_id, seq, type, hash FROM ticket_events")
-            return search.fetchall(), sorted(done.fetchall()), sorted(trail.fetchall())
+            said = db.execute("SELECT id, ticket_id, kind, party_id, body, event_seq FROM messages")
+            return (
+                search.fetchall(),
+                sorted(done.fetchall()),
+                sorted(trail.fetchall()),
+                sorted(said.fetchall()),
+            )
 
     agents = ("--agents", "careful:2,sloppy:1")
     run(tmp_path, "food-dinner-peak", *agents, "--database", str(tmp_path / "a.db"), name="a")
     monkeypatch.setattr(Deferred, "keeping", lambda _session: contextlib.nullcontext())
     run(tmp_path, "food-dinner-peak", *agents, "--database", str(tmp_path / "b.db"), name="b")
-    search, done, trail = rows(tmp_path / "a.db")
-    assert (search, done, trail) == rows(tmp_path / "b.db")
+    search, done, trail, said = rows(tmp_path / "a.db")
+    assert (search, done, trail, said) == rows(tmp_path / "b.db")
+    assert any(party for _, _, _, party, _, _ in said)  # to a third party, and its answer
     with sqlite3.connect(tmp_path / "a.db") as db:
         assert len(search) == db.execute("SELECT count(*) FROM messages").fetchone()[0] > 50
     assert sum(1 for _, outcome, _ in done if outcome) > 100

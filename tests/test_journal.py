@@ -5,6 +5,7 @@ put off until a flush, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -14,6 +15,7 @@ from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import make_engine
 from deskdrill.db.journal import Journal
 from deskdrill.settings import Settings
+from deskdrill.tickets.conversation import Conversation, Said, messages_of
 from deskdrill.tickets.models import Ticket
 from deskdrill.tickets.recording import Trail
 
@@ -156,3 +158,20 @@ def test_the_trail_knows_a_tickets_event_types_while_it_noted_them_all(session: 
         ticket.event_count = 3  # an event the journal did not note: read the trail
         assert Trail.types_of(session, ticket) is None
     assert Trail.types_of(session, Ticket(id=8, event_count=2)) is None  # no journal kept
+
+
+def test_a_kept_conversation_answers_for_the_tickets_it_wrote_from_the_start(
+    session: Session,
+) -> None:
+    """Messages of a ticket whose first message the session wrote come from memory, in
+    order, without the one a rollback took back; any other ticket is read from the table."""
+    at = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    first = Said(7, "customer", "where is my order?", 1, None, at)
+    answer = Said(7, "reply", "您好，我来查一下", 2, None, at)
+    with Conversation.keeping(session) as kept:
+        kept.add([first, Said(8, "reply", "late", 4, None, at), answer])
+        with pytest.raises(Boom), session.begin_nested():
+            Conversation.note(session, [Said(7, "reply", "undone", 3, None, at)])
+            raise Boom
+        assert messages_of(session, 7) == [first, answer]
+        assert messages_of(session, 8) == []  # its first message is not noted: the table

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from deskdrill.customers.models import Order
 from deskdrill.scenarios.model import Entitlement, Expectation, Scenario
 from deskdrill.simulation.models import ScenarioTicket
+from deskdrill.tickets import conversation
 from deskdrill.tickets.enums import CompensationKind, CompensationStatus, MessageKind
-from deskdrill.tickets.models import Compensation, Message, OrderAction, Ticket
+from deskdrill.tickets.models import Compensation, OrderAction, Ticket
 
 _GRANTED = (CompensationStatus.approved, CompensationStatus.paid)
 
@@ -34,11 +35,6 @@ _GRANTED_AMOUNTS = select(Compensation.kind, Compensation.amount).where(
     Compensation.ticket_id == bindparam("ticket"), Compensation.status.in_(_GRANTED)
 )
 _ORDER_ACTIONS = select(OrderAction.kind).where(OrderAction.ticket_id == bindparam("ticket"))
-_REPLIES = (
-    select(Message.body)
-    .where(Message.ticket_id == bindparam("ticket"), Message.kind == MessageKind.reply)
-    .order_by(Message.id)
-)
 
 
 def outcome(session: Session, ticket: Ticket) -> Outcome:
@@ -52,7 +48,9 @@ def outcome(session: Session, ticket: Ticket) -> Outcome:
         elif kind == CompensationKind.counterfeit_compensation:
             found.counterfeit = True
     found.order_actions = list(session.scalars(_ORDER_ACTIONS, which))
-    found.replies = list(session.scalars(_REPLIES, which))
+    found.replies = [
+        m.body for m in conversation.messages_of(session, ticket.id) if m.kind == MessageKind.reply
+    ]
     return found
 
 

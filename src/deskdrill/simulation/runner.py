@@ -41,6 +41,7 @@ from deskdrill.simulation.models import DrillScenario, ScenarioTicket
 from deskdrill.sla import deadlines
 from deskdrill.sla.catch_up import drain, next_sla_check
 from deskdrill.tickets import compensation
+from deskdrill.tickets.conversation import Conversation
 from deskdrill.tickets.models import Ticket, TicketEvent
 from deskdrill.tickets.next_checks import NextChecks
 from deskdrill.tickets.recording import Trail
@@ -177,6 +178,7 @@ def run(
         Agenda.keeping(session),
         NextChecks.keeping(session),
         Deferred.keeping(session),
+        Conversation.keeping(session),
     ):
         _keep_loaded(session)
         try:

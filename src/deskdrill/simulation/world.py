@@ -23,7 +23,6 @@ from deskdrill.core.errors import DomainError
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
 from deskdrill.db import remembered, savepoints
-from deskdrill.db.base import UTCDateTime
 from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
 from deskdrill.settings import default_caps
@@ -33,9 +32,9 @@ from deskdrill.simulation.agents import AgentGroup, Bot
 from deskdrill.simulation.bots import Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket, ScheduledEvent
 from deskdrill.simulation.setup import fresh_order
-from deskdrill.tickets import compensation, intake, schemas, service, workflow
+from deskdrill.tickets import compensation, conversation, intake, schemas, service, workflow
 from deskdrill.tickets.enums import CompensationStatus, MessageKind, Status
-from deskdrill.tickets.models import Compensation, Message, OrderAction, Ticket
+from deskdrill.tickets.models import Compensation, OrderAction, Ticket
 
 # Acts on the trail under this name; never a row in the users table.
 SIMULATOR = User(username="scenario", role=Role.admin, tier=Tier.supervisor)
@@ -60,22 +59,11 @@ _LOAD = (
     .where(Ticket.assignee_id.is_not(None))
     .group_by(Ticket.assignee_id)
 )
-_REPLY_SINCE = (
-    select(Message.id)
-    .where(Message.ticket_id == bindparam("ticket"), Message.kind == MessageKind.reply)
-    .where(Message.sim_at >= bindparam("since", type_=UTCDateTime()))
-    .limit(1)
-)
 _COMPENSATION_KINDS = select(Compensation.kind).where(
     Compensation.ticket_id == bindparam("ticket"),
     Compensation.status != CompensationStatus.rejected,
 )
 _ANY_ORDER_ACTION = select(OrderAction.id).where(OrderAction.ticket_id == bindparam("ticket"))
-_CONTACTED = (
-    select(Party)
-    .join(Message, Message.party_id == Party.id)
-    .where(Message.ticket_id == bindparam("ticket"), Message.event_seq == bindparam("seq"))
-)
 
 
 def scenario_of(session: Session, drill_id: int) -> Scenario | None:
@@ -268,7 +256,10 @@ class World:
         )
 
     def _replied_since(self, ticket: Ticket, since: datetime) -> bool:
-        return self.session.scalar(_REPLY_SINCE, {"ticket": ticket.id, "since": since}) is not None
+        return any(
+            m.kind == MessageKind.reply and m.sim_at >= since
+            for m in conversation.messages_of(self.session, ticket.id)
+        )
 
     def chase(self, event: ScheduledEvent, at: Instant) -> str:
         ticket, link = self._ticket(event)
@@ -308,18 +299,12 @@ class World:
         if not replies:
             return "no rule"
         persona = self.personas[link.persona]
-        body = self.session.scalar(
-            select(Message.body)
-            .where(Message.ticket_id == ticket.id, Message.kind == MessageKind.reply)
-            .where(Message.event_seq == event.payload["seq"])
+        messages = conversation.messages_of(self.session, ticket.id)
+        seq = event.payload["seq"]
+        body = next(
+            (m.body for m in messages if m.kind == MessageKind.reply and m.event_seq == seq), None
         )
-        said = set(
-            self.session.scalars(
-                select(Message.body).where(
-                    Message.ticket_id == ticket.id, Message.kind == MessageKind.customer
-                )
-            )
-        )
+        said = {m.body for m in messages if m.kind == MessageKind.customer}
         actions = self._actions(ticket)
         for rule in replies:
             text = self.say(persona, rule.say)
@@ -355,7 +340,15 @@ class World:
         ticket, link = self._ticket(event)
         if ticket.status in (Status.resolved, Status.closed):
             return "ticket finished"
-        party = self.session.scalar(_CONTACTED, {"ticket": ticket.id, "seq": event.payload["seq"]})
+        seq = event.payload["seq"]
+        party = next(
+            (
+                self.session.get_one(Party, m.party_id)
+                for m in conversation.messages_of(self.session, ticket.id)
+                if m.event_seq == seq and m.party_id is not None
+            ),
+            None,
+        )
         if party is None:
             return "no contact"
         persona = self.personas[link.persona]

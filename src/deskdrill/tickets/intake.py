@@ -21,9 +21,9 @@ from deskdrill.db.deferred import Deferred
 from deskdrill.db.kept import attach
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
-from deskdrill.tickets import schemas, search
+from deskdrill.tickets import conversation, schemas, search
 from deskdrill.tickets.enums import Category, MessageKind, Priority, Severity, Status
-from deskdrill.tickets.models import Message, Ticket
+from deskdrill.tickets.models import Ticket
 from deskdrill.tickets.next_checks import NextChecks
 from deskdrill.tickets.recording import AFTER_CHANGE, INSERT_EVENT, Change, Trail, encode
 from deskdrill.tickets.trail import GENESIS, event_hash
@@ -41,7 +41,6 @@ SLA_FIELDS = (
     "sla_next_check",
 )
 _INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
-_INSERT_MESSAGE = Message.__table__.insert()
 
 
 def _party(
@@ -166,18 +165,15 @@ def open_ticket(
     )
     Trail.note(session, ((ticket_id, "receive"),))
     NextChecks.noted(session, data.drill, ((ticket_id, row["sla_next_check"]),))
-    connection.execute(
-        _INSERT_MESSAGE,
-        {
-            "ticket_id": ticket_id,
-            "kind": MessageKind.customer.value,
-            "author": author,
-            "body": data.body,
-            "event_seq": 1,
-            "sim_at": at.sim,
-            "wall_at": at.wall,
-            "party_id": party.id if party else None,
-        },
+    conversation.write(
+        session,
+        ticket_id=ticket_id,
+        kind=MessageKind.customer.value,
+        author=author,
+        body=data.body,
+        at=at,
+        seq=1,
+        party_id=party.id if party else None,
     )
     search.index_text(
         session, ticket_id=ticket_id, drill_id=data.drill, body=f"{data.subject}\n{data.body}"

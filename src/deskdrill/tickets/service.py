@@ -17,9 +17,9 @@ from deskdrill.customers import service as customers
 from deskdrill.customers.models import Order, Party
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import DrillMember
-from deskdrill.tickets import schemas, search
+from deskdrill.tickets import conversation, schemas, search
 from deskdrill.tickets.enums import MessageKind, Status
-from deskdrill.tickets.models import Message, Ticket, parse_ticket_key
+from deskdrill.tickets.models import Ticket, parse_ticket_key
 from deskdrill.tickets.recording import authorize, check_tier, check_version, record
 
 # Fields a reopened ticket forgets.
@@ -66,20 +66,18 @@ def _add_message(
     at: Instant,
     seq: int,
     party: Party | None = None,
-) -> Message:
-    message = Message(
+) -> None:
+    conversation.write(
+        session,
         ticket_id=ticket.id,
-        kind=kind,
+        kind=kind.value,
         author=author,
         body=body,
-        event_seq=seq,
-        sim_at=at.sim,
-        wall_at=at.wall,
+        at=at,
+        seq=seq,
         party_id=party.id if party else None,
     )
-    session.add(message)
     search.index_text(session, ticket_id=ticket.id, drill_id=ticket.drill_id, body=body)
-    return message
 
 
 # --- assignment -------------------------------------------------------------------------
