@@ -36,6 +36,7 @@ from deskdrill.simulation import outcomes
 from deskdrill.simulation.agents import Bot
 from deskdrill.simulation.models import ScenarioTicket
 from deskdrill.tickets import compensation, schemas, service, workflow
+from deskdrill.tickets.desks import Desks
 from deskdrill.tickets.enums import CompensationStatus, Status
 from deskdrill.tickets.models import Compensation, Ticket, TicketEvent
 from deskdrill.tickets.recording import TIER_RANK, Trail
@@ -126,6 +127,9 @@ class Desk:
         """Its tickets not yet closed, most urgent first: their ids from one plain read,
         the tickets from the session where it holds them (a long-lived one mostly does),
         the others loaded together."""
+        desks = Desks.of(self.session)
+        if desks is not None:
+            return desks.mine(self.drill_id, user.id)
         params = {"drill": self.drill_id, "user": user.id}
         ids = list(self.session.connection().execute(_MINE, params).scalars())
         held: dict[int, Ticket] = {}
@@ -139,6 +143,9 @@ class Desk:
         return [held[i] for i in ids]
 
     def _next_in_queue(self, tier: Tier) -> Ticket | None:
+        desks = Desks.of(self.session)
+        if desks is not None:
+            return desks.next_in_queue(self.drill_id, tier)
         return self.session.scalar(_NEXT_IN_QUEUE, {"drill": self.drill_id, "tier": tier})
 
     # --- one ticket ---------------------------------------------------------------------

@@ -42,6 +42,7 @@ from deskdrill.sla import deadlines
 from deskdrill.sla.catch_up import drain, next_sla_check
 from deskdrill.tickets import compensation
 from deskdrill.tickets.conversation import Conversation
+from deskdrill.tickets.desks import Desks
 from deskdrill.tickets.models import Ticket, TicketEvent
 from deskdrill.tickets.next_checks import NextChecks
 from deskdrill.tickets.recording import Trail
@@ -179,6 +180,7 @@ def run(
         NextChecks.keeping(session),
         Deferred.keeping(session),
         Conversation.keeping(session),
+        Desks.keeping(session),
     ):
         _keep_loaded(session)
         try:
@@ -307,6 +309,7 @@ def _keep_loaded(session: Session) -> None:
 
     event.listen(session, "loaded_as_persistent", keep)
     event.listen(session, "pending_to_persistent", keep)
+    event.listen(session, "detached_to_persistent", keep)  # a row written, then attached
 
 
 def _roll_back(session: Session) -> None:

@@ -33,6 +33,7 @@ from deskdrill.simulation.bots import Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket, ScheduledEvent
 from deskdrill.simulation.setup import fresh_order
 from deskdrill.tickets import compensation, conversation, intake, schemas, service, workflow
+from deskdrill.tickets.desks import Desks
 from deskdrill.tickets.enums import CompensationStatus, MessageKind, Status
 from deskdrill.tickets.models import Compensation, OrderAction, Ticket
 
@@ -236,7 +237,12 @@ class World:
         people = [user for user, tier in rows if (tier or user.tier) == ticket.tier]
         if team.assignment == "skill_based":
             people = [p for p in people if str(ticket.category) in team.skills.get(p.username, [])]
-        load = dict(self.session.execute(_LOAD, {"drill": self.drill_id}).all())
+        desks = Desks.of(self.session)
+        load = (
+            desks.load(self.drill_id)
+            if desks is not None
+            else dict(self.session.execute(_LOAD, {"drill": self.drill_id}).all())
+        )
         free = [p for p in people if load.get(p.id, 0) < team.max_concurrent]
         if not free:
             return  # everyone is at their cap: the ticket waits in the queue

@@ -22,6 +22,7 @@ from deskdrill.db.kept import attach
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.tickets import conversation, schemas, search
+from deskdrill.tickets.desks import Desks
 from deskdrill.tickets.enums import Category, MessageKind, Priority, Severity, Status
 from deskdrill.tickets.models import Ticket
 from deskdrill.tickets.next_checks import NextChecks
@@ -180,4 +181,6 @@ def open_ticket(
     )
     # Hand back the row as a persistent object without reading it again.
     draft.id = ticket_id
-    return attach(session, draft)
+    ticket = attach(session, draft)
+    Desks.noted(session, (ticket,))
+    return ticket

@@ -20,6 +20,7 @@ from deskdrill.customers.models import Order, Party
 from deskdrill.db.deferred import Deferred
 from deskdrill.db.journal import Journal
 from deskdrill.drills import service as drills
+from deskdrill.tickets.desks import Desks
 from deskdrill.tickets.enums import ACTIVE_STATUSES
 from deskdrill.tickets.lifecycle import next_status
 from deskdrill.tickets.models import Ticket, TicketEvent, ticket_key
@@ -177,6 +178,7 @@ def record(
             setattr(ticket, name, value.value if isinstance(value, Enum) else value)
     ticket.active = ticket.status in ACTIVE_STATUSES
     ticket.updated_at = at.sim
+    Desks.noted(session, (ticket,))
     body = {k: encode(v) for k, v in (payload or {}).items()}
     if changes:
         body["changes"] = {k: encode(v) for k, v in changes.items()}

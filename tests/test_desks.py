@@ -1,0 +1,84 @@
+"""The desks a headless run keeps in memory (who holds which open tickets, what waits in
+each tier's queue, how many active tickets each person holds) answer as the tickets
+table does, through arrivals, claims, an escalation, a resolution, a close and a rolled
+back savepoint; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from deskdrill.accounts.models import User
+from deskdrill.core.clock import utc_now
+from deskdrill.drills import clock
+from deskdrill.simulation import bots, world
+from deskdrill.tickets import intake, schemas, service, workflow
+from deskdrill.tickets.desks import Desks
+from deskdrill.tickets.models import Ticket, parse_ticket_key
+from tests.support.factories import Factory
+
+
+def test_kept_desks_answer_as_the_tickets_table_does(
+    factory: Factory, session_factory: Any
+) -> None:
+    desk = factory.desk(trainees=2)
+    drill_id = desk.drill_id
+    before = desk.receive(subject="in before the session")  # read with the rest
+    people = [t.user_id for t in desk.trainees]
+
+    def both(session: Session, desks: Desks) -> None:
+        session.flush()
+        for user in people:
+            params = {"drill": drill_id, "user": user}
+            expected = list(session.connection().execute(bots._MINE, params).scalars())
+            assert [t.id for t in desks.mine(drill_id, user)] == expected
+        for tier in ("L1", "L2"):
+            params = {"drill": drill_id, "tier": tier}
+            first = session.scalar(bots._NEXT_IN_QUEUE, params)
+            assert desks.next_in_queue(drill_id, tier) is first
+        assert desks.load(drill_id) == dict(session.execute(world._LOAD, {"drill": drill_id}).all())
+
+    with session_factory() as session, session.begin(), Desks.keeping(session) as desks:
+        trainer = session.get_one(User, desk.trainer.user_id)
+        agent, other = (session.get_one(User, user) for user in people)
+        at = clock.instant(session, drill_id, utc_now())
+        both(session, desks)
+        first = session.get_one(Ticket, parse_ticket_key(before["key"]))
+        assert desks.next_in_queue(drill_id, "L1") is first
+
+        def arrive(priority: str) -> Ticket:
+            data = schemas.TicketReceive(
+                drill=drill_id, channel="chat", category="order", subject="急", body="快",
+                priority=priority,
+            )  # fmt: skip
+            return intake.open_ticket(session=session, data=data, actor=trainer, at=at)
+
+        urgent = arrive("P1")
+        both(session, desks)
+        assert desks.next_in_queue(drill_id, "L1") is urgent  # more urgent than the first
+        service.claim(session=session, ticket=urgent, actor=agent, at=at)
+        service.claim(session=session, ticket=first, actor=other, at=at)
+        later = arrive("P3")
+        service.claim(session=session, ticket=later, actor=agent, at=at)
+        both(session, desks)
+        assert desks.mine(drill_id, agent.id) == [urgent, later]
+        assert desks.load(drill_id) == {agent.id: 2, other.id: 1}
+        escalate = schemas.EscalateIn(tier="L2", reason="需要主管", complaint=bots._COMPLAINT)
+        workflow.escalate(session=session, ticket=later, actor=agent, at=at, data=escalate)
+        both(session, desks)
+        resolved = schemas.ResolveIn(code="solved", summary="已送达")
+        workflow.resolve(session=session, ticket=first, actor=other, at=at, data=resolved)
+        both(session, desks)
+        assert desks.mine(drill_id, other.id) == [first]  # resolved, not closed yet
+        assert other.id not in desks.load(drill_id)  # but no longer active
+        workflow.close(session=session, ticket=first, actor=other, at=at)
+        both(session, desks)
+        assert desks.mine(drill_id, other.id) == []
+        with pytest.raises(ZeroDivisionError), session.begin_nested():
+            service.claim(session=session, ticket=arrive("P2"), actor=other, at=at)
+            both(session, desks)
+            1 / 0  # noqa: B018
+        both(session, desks)  # read again: the rolled back ticket is gone
+        assert desks.mine(drill_id, other.id) == []
