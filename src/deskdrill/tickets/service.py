@@ -15,6 +15,7 @@ from deskdrill.core.clock import Instant
 from deskdrill.core.errors import Conflict, Invalid, NotFound
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Order, Party
+from deskdrill.db import remembered
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import DrillMember
 from deskdrill.tickets import conversation, schemas, search
@@ -48,7 +49,13 @@ _MEMBER = (
 
 
 def _member(session: Session, ticket: Ticket, username: str, field: str) -> User:
-    user = session.scalar(_MEMBER, {"username": username, "drill": ticket.drill_id})
+    params = {"username": username, "drill": ticket.drill_id}
+    user = remembered.read(
+        session,
+        ("member", ticket.drill_id, username),
+        (User.__tablename__, DrillMember.__tablename__),
+        lambda: session.scalar(_MEMBER, params),
+    )
     if user is None:
         raise Invalid(f"{username!r} is not a member of this ticket's drill", field=field)
     if user.role not in (Role.trainee, Role.trainer, Role.admin):
