@@ -145,10 +145,16 @@ class World:
         generator = self.scenario.generators[payload["generator"]]
         return generator.templates[payload["template"]]
 
+    def _arrivals(self) -> dict[tuple[int, str], Any]:
+        arrivals: dict[tuple[int, str], Any] = self.session.info.setdefault(
+            "deskdrill.arrivals", {}
+        )
+        return arrivals
+
     def _arrival_payload(self, ref: str) -> dict[str, Any] | None:
         """What a generated arrival was made from; kept for the session's life, since an
         arrival's payload never changes once scheduled."""
-        kept: dict[tuple[int, str], Any] = self.session.info.setdefault("deskdrill.arrivals", {})
+        kept = self._arrivals()
         key = (self.drill_id, ref)
         if key not in kept:
             params = {"drill": self.drill_id, "key": ref}
@@ -175,6 +181,7 @@ class World:
             order = self.timeline[payload["timeline"]].order
             severity = self.timeline[payload["timeline"]].severity
         else:
+            self._arrivals()[(self.drill_id, event.key)] = payload  # not read back later
             generator = self.scenario.generators[payload["generator"]]
             case = generator.templates[payload["template"]]
             persona = self.personas[payload["persona"]]
