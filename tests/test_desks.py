@@ -1,10 +1,11 @@
 """The desks a headless run keeps in memory (who holds which open tickets, what waits in
 each tier's queue, how many active tickets each person holds) answer as the tickets
 table does, through arrivals, claims, an escalation, a resolution, a close and a rolled
-back savepoint; on SQLite and PostgreSQL."""
+back savepoint; and so do the order numbers it keeps; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,12 +13,18 @@ from sqlalchemy.orm import Session
 
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import utc_now
+from deskdrill.customers import service as customers
+from deskdrill.customers.models import Order
+from deskdrill.customers.schemas import OrderCreate
+from deskdrill.customers.service import OrderNumbers
 from deskdrill.drills import clock
 from deskdrill.simulation import bots, world
 from deskdrill.tickets import intake, schemas, service, workflow
 from deskdrill.tickets.desks import Desks
 from deskdrill.tickets.models import Ticket, parse_ticket_key
 from tests.support.factories import Factory
+
+T = datetime(2026, 5, 1, 9, tzinfo=UTC)
 
 
 def test_kept_desks_answer_as_the_tickets_table_does(
@@ -82,3 +89,34 @@ def test_kept_desks_answer_as_the_tickets_table_does(
             1 / 0  # noqa: B018
         both(session, desks)  # read again: the rolled back ticket is gone
         assert desks.mine(drill_id, other.id) == []
+
+
+def test_kept_order_numbers_find_what_the_table_holds(
+    factory: Factory, session_factory: Any
+) -> None:
+    """A run looks orders up by number from the numbers it keeps: one made before the
+    session, one it makes, none for an unknown number or one a rollback took back."""
+    desk = factory.desk(trainees=1)
+    drill_id, refs = desk.drill_id, desk.refs
+    with session_factory() as session, session.begin(), OrderNumbers.keeping(session):
+
+        def find(number: str) -> Order | None:
+            return customers.find_order(session=session, drill_id=drill_id, number=number)
+
+        def make(number: str) -> Order:
+            data = OrderCreate(
+                number=number, kind="goods", status="delivered", party=refs["consumer"],
+                amount_paid="9.90", items=[{"sku": "TEA", "name": "奶茶", "price": "9.90"}],
+            )  # fmt: skip
+            return customers.create_order(session=session, drill_id=drill_id, data=data, now=T)
+
+        before = find(refs["order"])
+        assert before is not None and before.number == refs["order"]
+        made = make("KEPT-1")
+        assert find("KEPT-1") is made
+        assert find("NO-SUCH") is None
+        with pytest.raises(ZeroDivisionError), session.begin_nested():
+            make("UNDONE-1")
+            1 / 0  # noqa: B018
+        assert find("UNDONE-1") is None
+        assert find("KEPT-1") is made

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deskdrill.cli.main import app as cli
+from deskdrill.customers.service import OrderNumbers
 from deskdrill.db import remembered, savepoints
 from deskdrill.db.deferred import Deferred
 from deskdrill.scenarios import library
@@ -62,8 +63,9 @@ def test_same_file_seed_and_bots_give_the_same_trail(tmp_path: Path) -> None:
 
 def test_remembered_reads_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The run answers its control reads from memory (kept between writes, or noted by
-    the writers: the agenda, the next SLA checks, the conversations, the desks); reading
-    every one from the database instead gives the same trail, hash for hash."""
+    the writers: the agenda, the next SLA checks, the conversations, the desks, the order
+    numbers); reading every one from the database instead gives the same trail, hash for
+    hash."""
     agents = ("--agents", "careful:2,sloppy:1")
     remembering = run(tmp_path, "food-dinner-peak", *agents, name="remembering")
     monkeypatch.setattr(remembered, "watching", lambda _session: contextlib.nullcontext())
@@ -71,6 +73,7 @@ def test_remembered_reads_change_nothing(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(NextChecks, "keeping", lambda _session: contextlib.nullcontext())
     monkeypatch.setattr(Conversation, "keeping", lambda _session: contextlib.nullcontext())
     monkeypatch.setattr(Desks, "keeping", lambda _session: contextlib.nullcontext())
+    monkeypatch.setattr(OrderNumbers, "keeping", lambda _session: contextlib.nullcontext())
     reading = run(tmp_path, "food-dinner-peak", *agents, name="reading")
     assert reading["trail_hashes"] == remembering["trail_hashes"]
 

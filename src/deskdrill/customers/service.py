@@ -13,6 +13,7 @@ from deskdrill.customers.enums import PartyKind
 from deskdrill.customers.masking import mask_address, mask_email, mask_phone
 from deskdrill.customers.models import Order, Party
 from deskdrill.customers.schemas import OrderCreate, OrderRead, PartyCreate, PartyRead
+from deskdrill.db.kept import PerDrill
 
 
 def create_party(*, session: Session, drill_id: int, data: PartyCreate, now: datetime) -> Party:
@@ -29,6 +30,22 @@ _PARTY = select(Party).where(Party.drill_id == bindparam("drill"), Party.ref == 
 _ORDER = select(Order).where(
     Order.drill_id == bindparam("drill"), Order.number == bindparam("number")
 )
+_NUMBERS = select(Order.number, Order.id).where(Order.drill_id == bindparam("drill"))
+
+
+class OrderNumbers(PerDrill):
+    """A drill's order numbers and ids, kept by a session that is the only writer of its
+    drill's orders (the headless runner's, which looks one up at every arrival): read once
+    per drill, and again after any rollback; ``create_order`` notes each new one."""
+
+    key = "deskdrill.order-numbers"
+
+    def id_of(self, drill_id: int, number: str) -> int | None:
+        numbers: dict[str, int] | None = self.drills.get(drill_id)
+        if numbers is None:
+            rows = self.session.connection().execute(_NUMBERS, {"drill": drill_id})
+            numbers = self.drills[drill_id] = {row.number: row.id for row in rows}
+        return numbers.get(number)
 
 
 def find_party(*, session: Session, drill_id: int, ref: str) -> Party | None:
@@ -80,10 +97,18 @@ def create_order(*, session: Session, drill_id: int, data: OrderCreate, now: dat
     )
     session.add(order)
     session.flush()
+    kept = OrderNumbers.of(session)
+    numbers = kept.drills.get(drill_id) if kept is not None else None
+    if numbers is not None:
+        numbers[order.number] = order.id
     return order
 
 
 def find_order(*, session: Session, drill_id: int, number: str) -> Order | None:
+    kept = OrderNumbers.of(session)
+    if kept is not None:
+        order_id = kept.id_of(drill_id, number)
+        return session.get(Order, order_id) if order_id is not None else None
     return session.scalar(_ORDER, {"drill": drill_id, "number": number})
 
 

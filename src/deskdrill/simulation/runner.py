@@ -25,6 +25,7 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, utc_now
 from deskdrill.core.errors import DomainError
 from deskdrill.customers.models import Order, Party
+from deskdrill.customers.service import OrderNumbers
 from deskdrill.db import remembered, savepoints
 from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import unit_of_work
@@ -181,6 +182,7 @@ def run(
         Deferred.keeping(session),
         Conversation.keeping(session),
         Desks.keeping(session),
+        OrderNumbers.keeping(session),
     ):
         _keep_loaded(session)
         try:
