@@ -152,7 +152,7 @@ def test_the_trail_knows_a_tickets_event_types_while_it_noted_them_all(session: 
             raise Boom
         assert Trail.types_of(session, ticket) == {"receive", "claim"}
         assert trail.tickets_since(mark) == set()
-        assert 9 not in trail.types
+        assert 9 not in trail.by
         Trail.note(session, [(8, "reply")])
         assert trail.tickets_since(mark) == {8}
         ticket.event_count = 3  # an event the journal did not note: read the trail

@@ -6,7 +6,7 @@ since that transaction began, as it takes back the rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -75,3 +75,29 @@ class Journal(Kept):
             del self.entries[start:]
             if undone:
                 self.forget(undone)
+
+
+class Indexed(Journal):
+    """A journal that also files its entries by a key (``key_of``): each key's entries in
+    the order noted, without those a rollback took back."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.by: dict[Hashable, list[Any]] = {}
+
+    @staticmethod
+    def key_of(entry: Any) -> Hashable:
+        raise NotImplementedError
+
+    def add(self, entries: Iterable[Any]) -> None:
+        for entry in entries:
+            self.entries.append(entry)
+            self.by.setdefault(self.key_of(entry), []).append(entry)
+
+    def forget(self, entries: list[Any]) -> None:
+        for entry in reversed(entries):
+            key = self.key_of(entry)
+            held = self.by[key]
+            held.pop()
+            if not held:
+                del self.by[key]

@@ -8,7 +8,6 @@ conversation it wrote; any other ticket, or any other session, is read from the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from deskdrill.core.clock import Instant
 from deskdrill.db.deferred import Deferred
-from deskdrill.db.journal import Journal
+from deskdrill.db.journal import Indexed
 from deskdrill.tickets.models import Message
 
 INSERT_MESSAGE = Message.__table__.insert()
@@ -40,26 +39,14 @@ class Said(NamedTuple):
     sim_at: datetime
 
 
-class Conversation(Journal):
+class Conversation(Indexed):
     """The messages a session wrote, in order, and by ticket."""
 
     key = "deskdrill.conversation"
 
-    def __init__(self, session: Session) -> None:
-        super().__init__(session)
-        self.tickets: dict[int, list[Said]] = {}
-
-    def add(self, entries: Iterable[Said]) -> None:
-        for said in entries:
-            self.entries.append(said)
-            self.tickets.setdefault(said.ticket_id, []).append(said)
-
-    def forget(self, entries: list[Said]) -> None:
-        for said in reversed(entries):
-            held = self.tickets[said.ticket_id]
-            held.pop()
-            if not held:
-                del self.tickets[said.ticket_id]
+    @staticmethod
+    def key_of(entry: Said) -> int:
+        return entry.ticket_id
 
 
 def write(
@@ -91,7 +78,7 @@ def write(
 def messages_of(session: Session, ticket_id: int) -> list[Said]:
     """The ticket's messages, oldest first."""
     kept = Conversation.of(session)
-    held = kept.tickets.get(ticket_id) if kept is not None else None
+    held = kept.by.get(ticket_id) if kept is not None else None
     if held and held[0].event_seq == 1:  # it wrote the first: the whole conversation
         return list(held)
     Deferred.flush(session)

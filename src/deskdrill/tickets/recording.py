@@ -3,7 +3,7 @@ to the row, and append the hash-chained event, all in the caller's transaction."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +18,7 @@ from deskdrill.core.clock import Instant, iso_ms
 from deskdrill.core.errors import Forbidden, StaleVersion
 from deskdrill.customers.models import Order, Party
 from deskdrill.db.deferred import Deferred
-from deskdrill.db.journal import Journal
+from deskdrill.db.journal import Indexed
 from deskdrill.drills import service as drills
 from deskdrill.tickets.desks import Desks
 from deskdrill.tickets.enums import ACTIVE_STATUSES
@@ -27,28 +27,16 @@ from deskdrill.tickets.models import Ticket, TicketEvent, ticket_key
 from deskdrill.tickets.trail import GENESIS, event_hash
 
 
-class Trail(Journal):
+class Trail(Indexed):
     """The events a session wrote, as (ticket id, type) in order (for a session that keeps
     this journal): every writer of trail events notes here. It answers which tickets
     changed since a mark, and a ticket's event types without reading its trail back."""
 
     key = "deskdrill.trail"
 
-    def __init__(self, session: Session) -> None:
-        super().__init__(session)
-        self.types: dict[int, list[str]] = {}
-
-    def add(self, entries: Iterable[tuple[int, str]]) -> None:
-        for ticket_id, type_ in entries:
-            self.entries.append((ticket_id, type_))
-            self.types.setdefault(ticket_id, []).append(type_)
-
-    def forget(self, entries: list[tuple[int, str]]) -> None:
-        for ticket_id, _type in reversed(entries):
-            held = self.types[ticket_id]
-            held.pop()
-            if not held:
-                del self.types[ticket_id]
+    @staticmethod
+    def key_of(entry: tuple[int, str]) -> int:
+        return entry[0]
 
     def tickets_since(self, mark: int) -> set[int]:
         return {ticket_id for ticket_id, _type in self.since(mark)}
@@ -58,10 +46,10 @@ class Trail(Journal):
         """The types of the ticket's events, if the session's trail noted every one of
         them (it wrote the ticket's whole trail); otherwise None: read the trail."""
         trail = cls.of(session)
-        held = trail.types.get(ticket.id) if trail is not None else None
+        held = trail.by.get(ticket.id) if trail is not None else None
         if held is None or len(held) != ticket.event_count:
             return None
-        return set(held)
+        return {type_ for _ticket, type_ in held}
 
 
 # Every writer of trail events inserts with this statement, so that a session that puts
