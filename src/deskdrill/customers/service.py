@@ -47,6 +47,14 @@ class OrderNumbers(PerDrill):
             numbers = self.drills[drill_id] = {row.number: row.id for row in rows}
         return numbers.get(number)
 
+    @classmethod
+    def noted(cls, session: Session, order: Order) -> None:
+        """The order was made (its number is the drill's from now on)."""
+        kept = cls.of(session)
+        numbers = kept.drills.get(order.drill_id) if kept is not None else None
+        if numbers is not None:
+            numbers[order.number] = order.id
+
 
 def find_party(*, session: Session, drill_id: int, ref: str) -> Party | None:
     # Remembered for the session: a party's ref never changes and parties are never
@@ -97,10 +105,7 @@ def create_order(*, session: Session, drill_id: int, data: OrderCreate, now: dat
     )
     session.add(order)
     session.flush()
-    kept = OrderNumbers.of(session)
-    numbers = kept.drills.get(drill_id) if kept is not None else None
-    if numbers is not None:
-        numbers[order.number] = order.id
+    OrderNumbers.noted(session, order)
     return order
 
 
