@@ -138,6 +138,28 @@ def test_deferred_writes_wait_for_the_flush_and_go_with_a_rollback(session: Sess
         assert session.scalars(text("SELECT n FROM put_off ORDER BY n")).all() == [0, 1, 2]
 
 
+def test_deferred_updates_follow_the_inserts_and_the_rest_lands_when_the_block_ends(
+    session: Session,
+) -> None:
+    """An update put off may be of a row inserted since the last flush: it is sent after
+    the inserts, whichever was written first. What is left when the block ends is sent
+    then; a block that fails sends nothing."""
+    session.execute(text("CREATE TEMPORARY TABLE put_off (n INTEGER, done INTEGER)"))
+    insert = text("INSERT INTO put_off (n, done) VALUES (:n, 0)")
+    done = text("UPDATE put_off SET done = 1 WHERE n = :n")
+    rows = text("SELECT n, done FROM put_off ORDER BY n")
+    with Deferred.keeping(session):
+        Deferred.write(session, done, {"n": 1})  # its row is inserted after, unflushed
+        Deferred.write(session, insert, {"n": 1})
+        Deferred.write(session, insert, {"n": 2})
+        assert session.execute(rows).all() == []
+    assert [tuple(r) for r in session.execute(rows)] == [(1, 1), (2, 0)]
+    with pytest.raises(Boom), Deferred.keeping(session):
+        Deferred.write(session, insert, {"n": 3})
+        raise Boom
+    assert [n for n, _ in session.execute(rows)] == [1, 2]
+
+
 def test_the_trail_knows_a_tickets_event_types_while_it_noted_them_all(session: Session) -> None:
     """The run asks a ticket's event types of its trail journal instead of reading them:
     only when the journal noted every event the ticket has, and never one rolled back."""

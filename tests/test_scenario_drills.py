@@ -3,6 +3,7 @@ and third parties, assignment modes, incidents; through the API and the CLI."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
 from deskdrill.core.clock import Instant
+from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import unit_of_work
 from deskdrill.scenarios import library
 from deskdrill.simulation import engine
@@ -579,24 +581,32 @@ def test_scheduling_a_key_twice_keeps_the_first(
     assert [tuple(r) for r in rows] == [(at, "chase", {"n": 1})]
 
 
+@pytest.mark.parametrize("put_off", [False, True], ids=["written-at-once", "put-off"])
 def test_a_kept_agenda_answers_as_the_schedule_table_does(
-    factory: Factory, session_factory: sessionmaker[Session]
+    factory: Factory, session_factory: sessionmaker[Session], put_off: bool
 ) -> None:
     """The agenda a headless run keeps gives the next moment the table gives, and the step
     its due events, after a scheduling insert (a key scheduled twice counts once), an
-    event done, and a rolled back savepoint."""
+    event done, and a rolled back savepoint; with its writes sent at once, or put off
+    (an event scheduled and done between two flushes lands done)."""
     drill = ScenarioDrill(factory)
     drill.start()
     end = START + timedelta(hours=3)
 
     def table(session: Session) -> datetime | None:
+        Deferred.flush(session)
         return (
             session.connection()
             .execute(engine._NEXT_DUE, {"drill": drill.id, "upto": end})
             .scalar()
         )
 
-    with unit_of_work(session_factory) as session, Agenda.keeping(session) as kept:
+    deferred = Deferred.keeping if put_off else lambda _session: contextlib.nullcontext()
+    with (
+        unit_of_work(session_factory) as session,
+        Agenda.keeping(session) as kept,
+        deferred(session),
+    ):
         found = scenario_of(session, drill.id)
         assert found is not None
         world = World(session, drill.id, found)
@@ -629,5 +639,21 @@ def test_a_kept_agenda_answers_as_the_schedule_table_does(
         done_at = select(ScheduledEvent.done_at).where(
             ScheduledEvent.drill_id == drill.id, ScheduledEvent.key == "test:again"
         )
+        Deferred.flush(session)  # as a reader of what is put off does
         assert session.scalar(done_at) is not None and both() == first
-        assert held  # what the undone savepoint attached was kept alive all along
+        assert held  # what the undone savepoint held was kept alive all along
+        # Scheduled and done with nothing read in between: one flush writes both.
+        world.schedule("test:quick", early, "chase", None)
+        assert engine.step(session, drill.id, Instant(sim=early, wall=early)) == 1
+    with unit_of_work(session_factory, read_only=True) as session:
+        rows = session.execute(
+            select(ScheduledEvent.key, ScheduledEvent.outcome)
+            .where(ScheduledEvent.drill_id == drill.id, ScheduledEvent.key.like("test:%"))
+            .order_by(ScheduledEvent.id)
+        ).all()
+    failed = "error: AssertionError"  # a chase of no ticket
+    assert [tuple(r) for r in rows] == [
+        ("test:early", failed),
+        ("test:again", failed),
+        ("test:quick", failed),
+    ]

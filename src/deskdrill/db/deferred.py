@@ -12,9 +12,11 @@ writes at once, as before.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Self
 
-from sqlalchemy import Executable
+from sqlalchemy import Executable, TextClause
 from sqlalchemy.orm import Session
 
 from deskdrill.db.journal import Journal
@@ -22,6 +24,15 @@ from deskdrill.db.journal import Journal
 
 class Deferred(Journal):
     key = "deskdrill.deferred"
+
+    @classmethod
+    @contextmanager
+    def keeping(cls, session: Session) -> Iterator[Self]:
+        """As ``Kept.keeping``; what is still put off when the block ends is sent then,
+        rather than dropped with the block (unless the block fails)."""
+        with super().keeping(session) as kept:
+            yield kept
+            cls.flush(session)
 
     @classmethod
     def write(cls, session: Session, statement: Executable, params: dict[str, Any]) -> None:
@@ -35,9 +46,11 @@ class Deferred(Journal):
 
     @classmethod
     def flush(cls, session: Session) -> None:
-        """Send what was put off: each statement's rows together, in the order written.
-        Only rows that no other statement put off depends on belong here, so the order
-        between statements is free; rows of one statement keep theirs (and so their ids)."""
+        """Send what was put off: each statement's rows together, in the order written,
+        inserts first (an update put off may be of a row inserted since the last flush).
+        Otherwise only rows that no other statement put off depends on belong here, so the
+        order between statements is free; rows of one statement keep theirs (and so their
+        ids)."""
         kept = cls.of(session)
         if kept is None or not kept.entries:
             return
@@ -45,5 +58,11 @@ class Deferred(Journal):
         for statement, params in kept.drain():
             batches.setdefault(id(statement), (statement, []))[1].append(params)
         connection = session.connection()
-        for statement, rows in batches.values():
+        for statement, rows in sorted(batches.values(), key=lambda b: not _inserts(b[0])):
             connection.execute(statement, rows)
+
+
+def _inserts(statement: Executable) -> bool:
+    if isinstance(statement, TextClause):
+        return statement.text.lstrip()[:6].upper() == "INSERT"
+    return bool(getattr(statement, "is_insert", False))

@@ -19,7 +19,7 @@ from deskdrill.db import savepoints
 from deskdrill.db.base import UTCDateTime
 from deskdrill.db.deferred import Deferred
 from deskdrill.drills.models import Drill
-from deskdrill.simulation.agenda import LIVE, Agenda
+from deskdrill.simulation.agenda import LIVE, Agenda, Happening
 from deskdrill.simulation.models import ScheduledEvent
 from deskdrill.simulation.world import HANDLERS, World, scenario_of
 
@@ -78,29 +78,45 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
     world = World(session, drill_id, scenario)
     for event in events:
         at = Instant(sim=event.due, wall=upto.wall)
+        ticket_id = event.ticket_id  # an arrival sets it; undone with the rest if it fails
         try:
             with savepoints.undoable(session):
                 outcome = HANDLERS[event.kind](world, event, at)
         except Exception as error:  # one bad event must not stop the drill
             log.exception("scenario event %s of drill %s failed", event.key, drill_id)
             outcome = f"error: {type(error).__name__}"
+            event.ticket_id = ticket_id
         _mark_done(session, event, outcome[:32], upto.wall)
     return len(events)
 
 
 _DONE = (
     update(ScheduledEvent)
-    .where(ScheduledEvent.id == bindparam("event_id"))
-    .values(done_at=bindparam("done_at", type_=UTCDateTime()), outcome=bindparam("outcome"))
+    .where(
+        ScheduledEvent.drill_id == bindparam("drill"), ScheduledEvent.key == bindparam("event_key")
+    )
+    .values(
+        done_at=bindparam("done_at", type_=UTCDateTime()),
+        outcome=bindparam("outcome"),
+        ticket_id=bindparam("ticket_id"),
+    )
 )
 
 
-def _mark_done(session: Session, event: ScheduledEvent, outcome: str, wall: datetime) -> None:
-    """Mark ``event`` done with one plain UPDATE, and the loaded row to match: a flush of
-    its own per event cost more than the event's handling in a headless run. (What the
-    handler changed was flushed when its undoable block ended.)"""
-    params = {"event_id": event.id, "done_at": wall, "outcome": outcome}
-    Deferred.write(session, _DONE, params)  # put off by a headless run (see ``agenda``)
+def _mark_done(session: Session, event: Happening, outcome: str, wall: datetime) -> None:
+    """Mark ``event`` done, with the ticket it made, in one plain UPDATE (put off by a
+    headless run, see ``agenda``), and a loaded row to match: a flush of its own per event
+    cost more than the event's handling in a headless run."""
+    params = {
+        "drill": event.drill_id,
+        "event_key": event.key,
+        "done_at": wall,
+        "outcome": outcome,
+        "ticket_id": event.ticket_id,
+    }
+    Deferred.write(session, _DONE, params)
     Agenda.done(session, event)
-    set_committed_value(event, "outcome", outcome)
-    set_committed_value(event, "done_at", wall)
+    if isinstance(event, ScheduledEvent):
+        set_committed_value(event, "outcome", outcome)
+        set_committed_value(event, "done_at", wall)
+        set_committed_value(event, "ticket_id", event.ticket_id)

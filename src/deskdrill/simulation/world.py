@@ -23,11 +23,12 @@ from deskdrill.core.errors import DomainError
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
 from deskdrill.db import remembered, savepoints
+from deskdrill.db.deferred import Deferred
 from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
 from deskdrill.settings import default_caps
 from deskdrill.simulation import csat, outcomes
-from deskdrill.simulation.agenda import Agenda
+from deskdrill.simulation.agenda import Agenda, Happening
 from deskdrill.simulation.agents import AgentGroup, Bot
 from deskdrill.simulation.bots import Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket, ScheduledEvent
@@ -84,9 +85,7 @@ def scenario_of(session: Session, drill_id: int) -> Scenario | None:
 # Scheduling a key already scheduled is a no-op: one statement, which skips the row when
 # the key is taken (both backends write ON CONFLICT the same way).
 _SCHEDULE = {
-    name: dialect.insert(ScheduledEvent)
-    .on_conflict_do_nothing(index_elements=["drill_id", "key"])
-    .returning(ScheduledEvent.id)
+    name: dialect.insert(ScheduledEvent).on_conflict_do_nothing(index_elements=["drill_id", "key"])
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 _SCHEDULED_PAYLOAD = select(ScheduledEvent.payload).where(
@@ -110,7 +109,6 @@ class World:
     def schedule(
         self, key: str, due: datetime, kind: str, ticket_id: int | None, **payload: Any
     ) -> None:
-        connection = self.session.connection()
         values = {
             "drill_id": self.drill_id,
             "key": key,
@@ -119,9 +117,12 @@ class World:
             "ticket_id": ticket_id,
             "payload": payload,
         }
-        inserted = connection.execute(_SCHEDULE[connection.dialect.name], values).scalar()
-        if inserted is not None:  # None: the key was scheduled already
-            Agenda.added(self.session, inserted, values)
+        agenda = Agenda.of(self.session)
+        if agenda is not None:
+            agenda.schedule(values)
+        else:
+            connection = self.session.connection()
+            connection.execute(_SCHEDULE[connection.dialect.name], values)
 
     def chase_later(self, ticket: Ticket, link: ScenarioTicket, since: datetime, n: int) -> None:
         persona = self.personas[link.persona]
@@ -158,6 +159,7 @@ class World:
         key = (self.drill_id, ref)
         if key not in kept:
             params = {"drill": self.drill_id, "key": ref}
+            Deferred.flush(self.session)
             found = self.session.connection().execute(_SCHEDULED_PAYLOAD, params).scalar()
             if found is None:
                 return None
@@ -173,7 +175,7 @@ class World:
 
     # --- handlers -----------------------------------------------------------------------
 
-    def arrival(self, event: ScheduledEvent, at: Instant) -> str:
+    def arrival(self, event: Happening, at: Instant) -> str:
         payload = event.payload
         if "timeline" in payload:
             case: Injection | Template = self.timeline[payload["timeline"]]
@@ -274,7 +276,7 @@ class World:
             for m in conversation.messages_of(self.session, ticket.id)
         )
 
-    def chase(self, event: ScheduledEvent, at: Instant) -> str:
+    def chase(self, event: Happening, at: Instant) -> str:
         ticket, link = self._ticket(event)
         if ticket.status in (Status.pending_customer, Status.resolved, Status.closed):
             return "not waiting"
@@ -302,7 +304,7 @@ class World:
         self.chase_later(ticket, link, since, event.payload["n"] + 1)
         return "done"
 
-    def answer(self, event: ScheduledEvent, at: Instant) -> str:
+    def answer(self, event: Happening, at: Instant) -> str:
         """The customer's answer to an agent's reply: the first rule that matches."""
         ticket, link = self._ticket(event)
         if ticket.status in (Status.resolved, Status.closed):
@@ -349,7 +351,7 @@ class World:
             found.add("order_action")
         return found or {"none"}
 
-    def third_party_reply(self, event: ScheduledEvent, at: Instant) -> str:
+    def third_party_reply(self, event: Happening, at: Instant) -> str:
         ticket, link = self._ticket(event)
         if ticket.status in (Status.resolved, Status.closed):
             return "ticket finished"
@@ -382,7 +384,7 @@ class World:
         )
         return "done"
 
-    def verdict(self, event: ScheduledEvent, at: Instant) -> str:
+    def verdict(self, event: Happening, at: Instant) -> str:
         """After a resolution: a customer who did not get what they are owed writes back."""
         ticket, link = self._ticket(event)
         case = self.case(link)
@@ -403,7 +405,7 @@ class World:
         self._message(ticket, at, self.say(persona, self.scenario.reactions.reopen))
         return "reopened"
 
-    def rating(self, event: ScheduledEvent, at: Instant) -> str:
+    def rating(self, event: Happening, at: Instant) -> str:
         ticket, link = self._ticket(event)
         if ticket.status not in (Status.resolved, Status.closed):
             return "reopened"
@@ -418,7 +420,7 @@ class World:
         )
         return "done"
 
-    def bot(self, event: ScheduledEvent, at: Instant) -> str:
+    def bot(self, event: Happening, at: Instant) -> str:
         """A built-in agent at a tier nobody staffs takes its next action, then comes back
         when that action is done (or, with nothing to do, a little later)."""
         name = event.payload["bot"]
@@ -452,7 +454,7 @@ class World:
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _ticket(self, event: ScheduledEvent) -> tuple[Ticket, ScenarioTicket]:
+    def _ticket(self, event: Happening) -> tuple[Ticket, ScenarioTicket]:
         assert event.ticket_id is not None
         ticket = self.session.get(Ticket, event.ticket_id)
         link = self.session.get(ScenarioTicket, event.ticket_id)
@@ -469,7 +471,7 @@ class World:
         )
 
 
-HANDLERS: dict[str, Callable[[World, ScheduledEvent, Instant], str]] = {
+HANDLERS: dict[str, Callable[[World, Happening, Instant], str]] = {
     "arrival": World.arrival,
     "chase": World.chase,
     "answer": World.answer,
