@@ -5,7 +5,7 @@ run. What a bot does at the desk is ``simulation.bots``."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -84,6 +84,16 @@ class Bot:
     seen: int = -1  # the change mark when it last found nothing to do
     user_id: int | None = None
     holding: set[int] = field(default_factory=set)  # its tickets when it last looked
+
+    def saved(self) -> Bot:
+        """A copy to go back to (the runner works a stretch again after a refusal): its
+        own random state and collections, the group (which nothing changes) shared. A
+        deep copy cost the runner more than a second per shift."""
+        rng = random.Random()
+        rng.setstate(self.rng.getstate())
+        return replace(
+            self, rng=rng, errors=list(self.errors), skip=set(self.skip), holding=set(self.holding)
+        )
 
     def on_duty(self, start: datetime, at: datetime) -> bool:
         if self.group.shift is None:

@@ -8,7 +8,6 @@ same file, seed and bots give the same trail hashes on every run.
 
 from __future__ import annotations
 
-import copy
 import random
 import resource
 import time
@@ -188,7 +187,7 @@ def run(
         try:
             ended = False
             while not ended:
-                began = copy.deepcopy((stretch.bots, stretch.now, stretch.rounds_at_now))
+                began = ([b.saved() for b in bots], stretch.now, stretch.rounds_at_now)
                 try:
                     with savepoints.optimistic(session):
                         ended = stretch.work(session, trail)
