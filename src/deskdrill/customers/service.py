@@ -14,6 +14,7 @@ from deskdrill.customers.masking import mask_address, mask_email, mask_phone
 from deskdrill.customers.models import Order, Party
 from deskdrill.customers.schemas import OrderCreate, OrderRead, PartyCreate, PartyRead
 from deskdrill.db.kept import PerDrill
+from deskdrill.db.savepoints import flush_before_reading
 
 
 def create_party(*, session: Session, drill_id: int, data: PartyCreate, now: datetime) -> Party:
@@ -43,6 +44,7 @@ class OrderNumbers(PerDrill):
     def id_of(self, drill_id: int, number: str) -> int | None:
         numbers: dict[str, int] | None = self.drills.get(drill_id)
         if numbers is None:
+            flush_before_reading(self.session, ("orders",))
             rows = self.session.connection().execute(_NUMBERS, {"drill": drill_id})
             numbers = self.drills[drill_id] = {row.number: row.id for row in rows}
         return numbers.get(number)

@@ -9,7 +9,9 @@ tables), a statement whose target is not plain to see, a failed statement and an
 rollback drop them all.
 
 Answers are what the database holds: like the plain connection reads they stand for,
-they do not flush pending ORM changes first (the project's sessions do not autoflush).
+they do not flush pending ORM changes first (the project's sessions flush as each action
+ends, not before a read), except in a session that puts those flushes off (see
+``db.savepoints``), which flushes changes to the tables a read depends on before it.
 
 A session that is not ``watching`` reads as before: every call goes to the database.
 Answers that change at nearly every write are better noted by their writers instead
@@ -25,6 +27,8 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
+
+from deskdrill.db import savepoints
 
 T = TypeVar("T")
 _KEY = "deskdrill.remembered"
@@ -110,6 +114,7 @@ def read(session: Session, key: Hashable, tables: tuple[str, ...], fetch: Callab
     memory: Memory | None = session.info.get(_KEY)
     if memory is None:
         return fetch()
+    savepoints.flush_before_reading(session, tables)
     found = memory.answers.get(key, _MISSING)
     if found is not _MISSING:
         return cast(T, found)

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskdrill.core.clock import ClockState, DrillClock, Instant
+from deskdrill.db.savepoints import flush_before_reading
 from deskdrill.drills.models import Drill
 
 
@@ -39,6 +40,7 @@ def instant(session: Session, drill_id: int, wall: datetime) -> Instant:
     """The simulated and wall time of an action in this drill, read without loading it
     (on the connection: every lazy engine check starts with this read). Sessions do not
     autoflush (``db.engine.make_sessionmaker``), so this sees what a session read would."""
+    flush_before_reading(session, ("drills",))
     row = session.connection().execute(_CLOCK, {"drill": drill_id}).one()
     clock = DrillClock(ClockState(row[0]), Decimal(row[1]), row[2], row[3])
     return clock.instant(wall)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from deskdrill.db.deferred import Deferred
 from deskdrill.db.kept import Earliest, PerDrill
+from deskdrill.db.savepoints import flush_before_reading
 from deskdrill.drills.models import Drill
 from deskdrill.simulation.models import ScheduledEvent
 
@@ -112,6 +113,7 @@ class Agenda(PerDrill):
         found: _Pending | None = self.drills.get(drill_id)
         if found is None:
             Deferred.flush(self.session)  # the rows and done marks put off, first
+            flush_before_reading(self.session, ("scheduled_events",))
             connection = self.session.connection()
             params = {"drill": drill_id}
             ids = dict(connection.execute(_KEYS, params).all())

@@ -30,6 +30,7 @@ from deskdrill.core.clock import Instant
 from deskdrill.customers.models import Order
 from deskdrill.db import remembered
 from deskdrill.db.deferred import Deferred
+from deskdrill.db.savepoints import flush_before_reading
 from deskdrill.scenarios import macros
 from deskdrill.scenarios.model import Macro, Scenario
 from deskdrill.simulation import outcomes
@@ -131,6 +132,7 @@ class Desk:
         if desks is not None:
             return desks.mine(self.drill_id, user.id)
         params = {"drill": self.drill_id, "user": user.id}
+        flush_before_reading(self.session, ("tickets",))
         ids = list(self.session.connection().execute(_MINE, params).scalars())
         held: dict[int, Ticket] = {}
         for ticket_id in ids:

@@ -18,6 +18,7 @@ from deskdrill.core.clock import Instant
 from deskdrill.db import savepoints
 from deskdrill.db.base import UTCDateTime
 from deskdrill.db.deferred import Deferred
+from deskdrill.db.savepoints import flush_before_reading
 from deskdrill.drills.models import Drill
 from deskdrill.simulation.agenda import LIVE, Agenda, Happening
 from deskdrill.simulation.models import ScheduledEvent
@@ -61,6 +62,7 @@ def next_due(session: Session, drill_id: int, upto: datetime) -> datetime | None
     # On the connection: a plain read needs none of the ORM's statement handling, which
     # costs more than the read itself.
     params = {"drill": drill_id, "upto": upto}
+    flush_before_reading(session, ("scheduled_events", "drills"))
     return session.connection().execute(_NEXT_DUE, params).scalar()
 
 

@@ -249,7 +249,8 @@ def run(
 @dataclass
 class _Stretch:
     """The run's moments, a commit's worth at a time: each makes happen what is due up
-    to it, lets the bots act, then flushes."""
+    to it, lets the bots act, then flushes (when the stretch is not worked optimistically,
+    see ``db.savepoints``)."""
 
     drill_id: int
     scenario: Scenario
@@ -285,7 +286,7 @@ class _Stretch:
                 cap,
                 trail,
             )
-            session.flush()
+            savepoints.settle(session)
         return False
 
 

@@ -160,6 +160,7 @@ class World:
         if key not in kept:
             params = {"drill": self.drill_id, "key": ref}
             Deferred.flush(self.session)
+            savepoints.flush_before_reading(self.session, ("scheduled_events",))
             found = self.session.connection().execute(_SCHEDULED_PAYLOAD, params).scalar()
             if found is None:
                 return None

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.core.clock import Instant
+from deskdrill.db import savepoints
 from deskdrill.db.base import UTCDateTime
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
@@ -51,6 +52,7 @@ def next_sla_check(session: Session, drill_id: int, upto: datetime) -> datetime 
     if kept is not None:
         return kept.earliest(drill_id, upto)
     # On the connection: a plain read needs none of the ORM's statement handling.
+    savepoints.flush_before_reading(session, ("tickets",))
     params = {"drill": drill_id, "upto": upto}
     return session.connection().execute(_NEXT_SLA_CHECK, params).scalar()
 
@@ -95,7 +97,7 @@ def one_round(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]
     found = [(m, s) for s in SCHEDULES if (m := s.next_due(session, drill_id, now.sim))]
     moment, schedule = min(found, key=lambda f: f[0]) if found else (None, None)
     upto = Instant(sim=moment, wall=now.wall) if moment is not None else now
-    session.flush()  # what the step reads must include this transaction's changes
+    savepoints.settle(session)  # what the step reads must include this transaction's changes
     if _sla_due(session, drill_id, upto.sim):
         recorded, full = engine.batch(session, drill_id, upto)
     else:

@@ -22,6 +22,7 @@ from deskdrill.core.clock import Instant
 from deskdrill.core.errors import Conflict, Forbidden, Invalid, NotFound
 from deskdrill.customers.enums import OrderStatus
 from deskdrill.customers.models import Order
+from deskdrill.db.savepoints import settle
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill
 from deskdrill.settings import Cap
@@ -235,7 +236,7 @@ def compensate(
         event_type="compensation_approved" if granted else "compensation_requested",
         payload={**_describe(comp), "order": order, "needs_approval": not granted},
     )
-    session.flush()
+    settle(session)
     return comp
 
 
@@ -354,7 +355,7 @@ def decide(
         event_type="compensation_approved" if approve else "compensation_rejected",
         payload={**_describe(comp), "note": data.note},
     )
-    session.flush()
+    settle(session)
     return comp
 
 
@@ -373,7 +374,7 @@ def pay(*, session: Session, ticket: Ticket, actor: User, at: Instant, number: i
         event_type="compensation_paid",
         payload=_describe(comp),
     )
-    session.flush()
+    settle(session)
     return comp
 
 
@@ -401,7 +402,7 @@ def record_finding(
         at=at,
         changes={"findings": [*ticket.findings, finding]},
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -468,5 +469,5 @@ def order_action(
         at=at,
         payload={"kind": kind, "order": order, **details},
     )
-    session.flush()
+    settle(session)
     return action

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant
 from deskdrill.core.errors import Conflict, Invalid, NotFound
+from deskdrill.db.savepoints import settle
 from deskdrill.tickets import schemas
 from deskdrill.tickets.enums import Status
 from deskdrill.tickets.models import Ticket, TicketLink
@@ -29,7 +30,7 @@ def link(
     )
     record(session, ticket, action="link", actor=actor, at=at, payload={"other": other})
     record(session, other, action="link", actor=actor, at=at, payload={"other": ticket})
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -100,5 +101,5 @@ def merge(
                 TicketLink(ticket_id=primary.id, other_id=ticket.id, kind="duplicate"),
             ]
         )
-    session.flush()
+    settle(session)
     return ticket

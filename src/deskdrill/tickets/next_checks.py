@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskdrill.db.kept import Earliest, PerDrill
+from deskdrill.db.savepoints import flush_before_reading
 from deskdrill.tickets.models import Ticket
 
 _CHECKS = select(Ticket.id, Ticket.sla_next_check).where(
@@ -31,6 +32,7 @@ class NextChecks(PerDrill):
         """The drill's earliest check up to ``upto``, or None."""
         checks: Earliest[int] | None = self.drills.get(drill_id)
         if checks is None:
+            flush_before_reading(self.session, ("tickets",))
             rows = self.session.connection().execute(_CHECKS, {"drill": drill_id})
             checks = self.drills[drill_id] = Earliest((row.id, row.sla_next_check) for row in rows)
         first = checks.first()

@@ -1,7 +1,8 @@
 """Ticket operations: receive, assignment, conversation, pending, escalation, resolution.
 
 Every function loads nothing it was not given, checks who may act, and records one event
-per change through ``recording.record``. Services flush; the caller owns the transaction.
+per change through ``recording.record``. Services flush as each action ends (``settle``);
+the caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from deskdrill.core.errors import Conflict, Invalid, NotFound
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Order, Party
 from deskdrill.db import remembered
+from deskdrill.db.savepoints import settle
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import DrillMember
 from deskdrill.tickets import conversation, schemas, search
@@ -111,7 +113,7 @@ def claim(
         )
     _member(session, ticket, actor.username, "assignee")
     record(session, ticket, action="claim", actor=actor, at=at, changes={"assignee": actor})
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -136,7 +138,7 @@ def assign(
         payload={"reason": data.reason},
         changes={"assignee": user},
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -162,7 +164,7 @@ def unassign(
         payload={"reason": data.reason},
         changes={"assignee": None},
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -189,7 +191,7 @@ def transfer(
         payload={"reason": data.reason},
         changes={"assignee": user},
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -215,7 +217,7 @@ def change_priority(
         payload={"from": ticket.priority, "reason": data.reason},
         changes={"priority": data.priority},
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -251,7 +253,7 @@ def _converse(
         changes=changes,
     )
     _add_message(session, ticket, kind=kind, author=author, body=body, at=at, seq=seq, party=party)
-    session.flush()
+    settle(session)
     return ticket
 
 

@@ -12,6 +12,7 @@ from deskdrill.core.errors import Conflict, Invalid
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
 from deskdrill.customers.schemas import PartyRead
+from deskdrill.db.savepoints import settle
 from deskdrill.drills import service as drills
 from deskdrill.tickets import schemas
 from deskdrill.tickets.models import Ticket, ticket_key
@@ -75,7 +76,7 @@ def escalate(
         },
         changes=changes,
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -105,7 +106,7 @@ def de_escalate(
         payload={"from": current, "to": data.tier, "reason": data.reason},
         changes={"tier": data.tier, "assignee": None},
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -132,7 +133,7 @@ def resolve(
             "resolved_at": at.sim,
         },
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -163,7 +164,7 @@ def incident_report(
             "handed_at": iso_ms(data.handed_at or at.sim),
         },
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -181,7 +182,7 @@ def customer_rating(
         at=at,
         payload={"rating": rating, "reasons": reasons},
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -196,7 +197,7 @@ def close(
     check_version(ticket, expected_version)
     authorize(ticket, actor, "close")
     record(session, ticket, action="close", actor=actor, at=at, changes={"closed_at": at.sim})
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -225,7 +226,7 @@ def reopen(
         payload={"reason": data.reason},
         changes=REOPEN_CLEARS,
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -255,7 +256,7 @@ def tag(
         payload={"added": data.add, "removed": data.remove},
         changes={"tags": tags},
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -280,7 +281,7 @@ def set_pending(
         event_type="set_pending",
         payload={"waiting_on": data.waiting_on, "reason": data.reason},
     )
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -296,7 +297,7 @@ def resume(
     check_version(ticket, expected_version)
     authorize(ticket, actor, "resume")
     record(session, ticket, action="resume", actor=actor, at=at, payload={"reason": data.reason})
-    session.flush()
+    settle(session)
     return ticket
 
 
@@ -318,5 +319,5 @@ def reveal_contact(
         event_type="contact_revealed",
         payload={"party": party, "reason": data.reason},
     )
-    session.flush()
+    settle(session)
     return customers.party_read(party, reveal=True)
