@@ -82,6 +82,15 @@ def _sqlite_result(value: str | None) -> datetime | None:
 
 
 Money = Numeric(12, 2, asdecimal=True)
+_CENTS = Decimal("0.01")
+
+
+def as_money(amount: Decimal) -> Decimal:
+    """``amount`` to the cent, as a ``Money`` column gives it back, so that an object
+    written in this session reads (and goes on the trail) as one loaded from the table."""
+    return amount.quantize(_CENTS)
+
+
 JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
 
 

@@ -22,6 +22,7 @@ from deskdrill.core.clock import Instant
 from deskdrill.core.errors import Conflict, Forbidden, Invalid, NotFound
 from deskdrill.customers.enums import OrderStatus
 from deskdrill.customers.models import Order
+from deskdrill.db.base import as_money
 from deskdrill.db.savepoints import settle
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill
@@ -194,6 +195,7 @@ def compensate(
     else:
         funded_by = "platform"
     assert amount is not None
+    amount = as_money(amount)
     number = (
         len(
             session.scalars(
