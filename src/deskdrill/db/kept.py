@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 
@@ -87,6 +87,39 @@ class Earliest(Generic[K]):
         while self.heap and self.at.get(self.heap[0][1]) != self.heap[0][0]:
             heapq.heappop(self.heap)
         return self.heap[0] if self.heap else None
+
+
+def insert_now(session: Session, instance: T) -> T:
+    """``instance`` (new) written at once with one plain INSERT and attached, as a flush
+    for its id would write it, but without flushing every other pending change with it
+    (which a session that puts its flushes off, see ``db.savepoints``, would otherwise pay
+    at each new row). Columns left unset take their default, on the object too."""
+    mapper = inspect(type(instance))
+    table = mapper.local_table
+    row: dict[str, Any] = {}
+    generated = None
+    for column in table.columns:
+        attr = mapper.get_property_by_column(column).key
+        if attr not in instance.__dict__:
+            if column.primary_key and column.autoincrement in (True, "auto"):
+                generated = (column, attr)
+                continue
+            default = column.default
+            if default is None:
+                value = None
+            elif default.is_callable:
+                value = default.arg(None)  # type: ignore[attr-defined]
+            else:
+                value = default.arg  # type: ignore[attr-defined]
+            setattr(instance, attr, value)
+        row[column.key] = getattr(instance, attr)
+    statement = insert(table)
+    if generated is None:
+        session.connection().execute(statement, row)
+    else:
+        new_id = session.connection().execute(statement.returning(generated[0]), row).scalar_one()
+        setattr(instance, generated[1], new_id)
+    return attach(session, instance)
 
 
 def attach(session: Session, instance: T) -> T:

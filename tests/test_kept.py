@@ -1,0 +1,52 @@
+"""``db.kept.insert_now`` writes a new row as a flush would, without flushing the rest; on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import inspect, select
+
+from deskdrill.customers.models import Order, Party
+from deskdrill.db.kept import insert_now
+from tests.support.factories import Factory
+
+T = datetime(2026, 5, 1, 9, tzinfo=UTC)
+
+
+def test_insert_now_writes_the_row_a_flush_would_and_leaves_the_rest_pending(
+    factory: Factory, session_factory: Any
+) -> None:
+    desk = factory.desk(trainees=1)
+    with session_factory() as session, session.begin():
+        party = session.scalars(
+            select(Party).where(Party.drill_id == desk.drill_id, Party.ref == desk.refs["consumer"])
+        ).one()
+
+        def order(number: str) -> Order:
+            return Order(
+                drill_id=desk.drill_id, number=number, kind="goods", status="paid",
+                party_id=party.id, amount_paid=Decimal("12.50"), created_at=T,
+            )  # fmt: skip
+
+        flushed = order("BY-FLUSH")
+        session.add(flushed)
+        session.flush()
+        pending = order("STILL-PENDING")
+        session.add(pending)
+        now = insert_now(session, order("AT-ONCE"))
+        assert isinstance(now.id, int) and now.id > flushed.id
+        assert (now.currency, now.refunded_total, now.items) == ("CNY", Decimal("0"), [])
+        assert inspect(now).persistent and now not in session.dirty
+        assert pending in session.new  # not flushed with it
+        assert session.get(Order, now.id) is now
+        ids = (flushed.id, now.id)
+    with session_factory() as session:
+        rows = session.scalars(select(Order).where(Order.id.in_(ids)).order_by(Order.id)).all()
+        columns = [c.key for c in Order.__table__.columns if c.key not in ("id", "number")]
+        by_flush, at_once = ({c: getattr(row, c) for c in columns} for row in rows)
+        assert at_once == by_flush
+        numbers = session.scalars(select(Order.number).where(Order.drill_id == desk.drill_id))
+        assert {"BY-FLUSH", "STILL-PENDING", "AT-ONCE"} <= set(numbers)
