@@ -1,7 +1,8 @@
 """The desks a headless run keeps in memory (who holds which open tickets, what waits in
 each tier's queue, how many active tickets each person holds) answer as the tickets
 table does, through arrivals, claims, an escalation, a resolution, a close and a rolled
-back savepoint; and so do the order numbers it keeps; on SQLite and PostgreSQL."""
+back savepoint; and so do the order numbers and the ledger of compensations and order
+actions it keeps; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deskdrill.accounts.models import User
@@ -18,10 +20,12 @@ from deskdrill.customers.models import Order
 from deskdrill.customers.schemas import OrderCreate
 from deskdrill.customers.service import OrderNumbers
 from deskdrill.drills import clock
+from deskdrill.settings import default_caps
 from deskdrill.simulation import bots, world
-from deskdrill.tickets import intake, schemas, service, workflow
+from deskdrill.tickets import compensation, intake, schemas, service, workflow
 from deskdrill.tickets.desks import Desks
-from deskdrill.tickets.models import Ticket, parse_ticket_key
+from deskdrill.tickets.ledger import Ledger
+from deskdrill.tickets.models import Compensation, OrderAction, Ticket, parse_ticket_key
 from tests.support.factories import Factory
 
 T = datetime(2026, 5, 1, 9, tzinfo=UTC)
@@ -120,3 +124,56 @@ def test_kept_order_numbers_find_what_the_table_holds(
             1 / 0  # noqa: B018
         assert find("UNDONE-1") is None
         assert find("KEPT-1") is made
+
+
+def test_the_kept_ledger_holds_a_tickets_compensations_and_order_actions(
+    factory: Factory, session_factory: Any
+) -> None:
+    """For a ticket the session opened, the ledger gives the compensations and order
+    actions the tables hold (decisions seen as they stand, amounts as stored, what a
+    rollback took back gone); for a ticket opened before, it gives None (read the tables)."""
+    desk = factory.desk(trainees=1)
+    drill_id, order = desk.drill_id, desk.refs["order"]
+    before = desk.receive(order=order)
+    with session_factory() as session, session.begin(), Ledger.keeping(session):
+        trainer = session.get_one(User, desk.trainer.user_id)
+        at = clock.instant(session, drill_id, utc_now())
+        data = schemas.TicketReceive(
+            drill=drill_id, channel="chat", category="refund_return", subject="退款", body="坏了",
+            order=order,
+        )  # fmt: skip
+        ticket = intake.open_ticket(session=session, data=data, actor=trainer, at=at)
+        old = session.get_one(Ticket, parse_ticket_key(before["key"]))
+        assert Ledger.compensations(session, old.id) is None
+        assert Ledger.order_actions(session, old.id) is None
+        assert Ledger.compensations(session, ticket.id) == []
+
+        def table(model: type[Compensation] | type[OrderAction]) -> list[Any]:
+            session.flush()
+            rows = select(model).where(model.ticket_id == ticket.id).order_by(model.id)
+            return list(session.scalars(rows))
+
+        def give(kind: str, amount: str) -> Compensation:
+            asked = schemas.CompensateIn(kind=kind, amount=amount, reason="补偿")
+            return compensation.compensate(
+                session=session, ticket=ticket, actor=trainer, at=at, caps=default_caps(),
+                data=asked,
+            )  # fmt: skip
+
+        give("refund", "30")
+        give("coupon", "5.5")
+        action = schemas.OrderActionIn(kind="return_authorisation", reason="七天无理由")
+        compensation.order_action(session=session, ticket=ticket, actor=trainer, at=at, data=action)
+        with pytest.raises(ZeroDivisionError), session.begin_nested():
+            give("coupon", "8")
+            1 / 0  # noqa: B018
+        kept = Ledger.compensations(session, ticket.id)
+        assert kept == table(Compensation) and len(kept) == 2
+        held = {c.kind: str(c.amount) for c in kept}
+        session.expire_all()  # read back from the table
+        assert held == {c.kind: str(c.amount) for c in table(Compensation)} == {
+            "refund": "30.00", "coupon": "5.50"
+        }  # fmt: skip
+        assert [c.status for c in kept] == [c.status for c in table(Compensation)]
+        assert Ledger.order_actions(session, ticket.id) == table(OrderAction)
+        assert [a.kind for a in table(OrderAction)] == ["return_authorisation"]

@@ -20,6 +20,7 @@ from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.agents import RunPlan, parse_agents
 from deskdrill.tickets.conversation import Conversation
 from deskdrill.tickets.desks import Desks
+from deskdrill.tickets.ledger import Ledger
 from deskdrill.tickets.next_checks import NextChecks
 from tests.test_scenario_drills import scenario as small_scenario
 
@@ -64,8 +65,8 @@ def test_same_file_seed_and_bots_give_the_same_trail(tmp_path: Path) -> None:
 def test_remembered_reads_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The run answers its control reads from memory (kept between writes, or noted by
     the writers: the agenda, the next SLA checks, the conversations, the desks, the order
-    numbers); reading every one from the database instead gives the same trail, hash for
-    hash."""
+    numbers, the ledger of compensations); reading every one from the database instead
+    gives the same trail, hash for hash."""
     agents = ("--agents", "careful:2,sloppy:1")
     remembering = run(tmp_path, "food-dinner-peak", *agents, name="remembering")
     monkeypatch.setattr(remembered, "watching", lambda _session: contextlib.nullcontext())
@@ -74,6 +75,7 @@ def test_remembered_reads_change_nothing(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(Conversation, "keeping", lambda _session: contextlib.nullcontext())
     monkeypatch.setattr(Desks, "keeping", lambda _session: contextlib.nullcontext())
     monkeypatch.setattr(OrderNumbers, "keeping", lambda _session: contextlib.nullcontext())
+    monkeypatch.setattr(Ledger, "keeping", lambda _session: contextlib.nullcontext())
     reading = run(tmp_path, "food-dinner-peak", *agents, name="reading")
     assert reading["trail_hashes"] == remembering["trail_hashes"]
 

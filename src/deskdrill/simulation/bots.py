@@ -39,6 +39,7 @@ from deskdrill.simulation.models import ScenarioTicket
 from deskdrill.tickets import compensation, schemas, service, workflow
 from deskdrill.tickets.desks import Desks
 from deskdrill.tickets.enums import CompensationStatus, Status
+from deskdrill.tickets.ledger import Ledger
 from deskdrill.tickets.models import Compensation, Ticket, TicketEvent
 from deskdrill.tickets.recording import TIER_RANK, Trail
 
@@ -345,6 +346,9 @@ class Desk:
 
     def _requested(self, ticket: Ticket, *kinds: str) -> bool:
         """Whether a compensation of one of these kinds waits for approval."""
+        kept = Ledger.compensations(self.session, ticket.id)
+        if kept is not None:
+            return any(c.kind in kinds and c.status == CompensationStatus.requested for c in kept)
         params = {"ticket": ticket.id, "kinds": list(kinds)}
         found = remembered.read(
             self.session,

@@ -15,6 +15,7 @@ from deskdrill.scenarios.model import Entitlement, Expectation, Scenario
 from deskdrill.simulation.models import ScenarioTicket
 from deskdrill.tickets import conversation
 from deskdrill.tickets.enums import CompensationKind, CompensationStatus, MessageKind
+from deskdrill.tickets.ledger import Ledger
 from deskdrill.tickets.models import Compensation, OrderAction, Ticket
 
 _GRANTED = (CompensationStatus.approved, CompensationStatus.paid)
@@ -40,18 +41,30 @@ _ORDER_ACTIONS = select(OrderAction.kind).where(OrderAction.ticket_id == bindpar
 def outcome(session: Session, ticket: Ticket) -> Outcome:
     found = Outcome(escalated_to=ticket.tier if ticket.escalated_at is not None else None)
     which = {"ticket": ticket.id}
-    for kind, amount in session.execute(_GRANTED_AMOUNTS, which):
+    for kind, amount in _granted(session, ticket.id):
         if kind == CompensationKind.refund:
             found.refunded += amount
         elif kind == CompensationKind.coupon:
             found.coupons += amount
         elif kind == CompensationKind.counterfeit_compensation:
             found.counterfeit = True
-    found.order_actions = list(session.scalars(_ORDER_ACTIONS, which))
+    actions = Ledger.order_actions(session, ticket.id)
+    if actions is None:
+        found.order_actions = list(session.scalars(_ORDER_ACTIONS, which))
+    else:
+        found.order_actions = [a.kind for a in actions]
     found.replies = [
         m.body for m in conversation.messages_of(session, ticket.id) if m.kind == MessageKind.reply
     ]
     return found
+
+
+def _granted(session: Session, ticket_id: int) -> list[tuple[str, Decimal]]:
+    """Kind and amount of each compensation approved or paid on the ticket."""
+    kept = Ledger.compensations(session, ticket_id)
+    if kept is None:
+        return [(k, a) for k, a in session.execute(_GRANTED_AMOUNTS, {"ticket": ticket_id})]
+    return [(c.kind, c.amount) for c in kept if c.status in _GRANTED]
 
 
 def expectations_for(scenario: Scenario, link: ScenarioTicket, category: str) -> list[Expectation]:

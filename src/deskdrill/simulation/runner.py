@@ -43,6 +43,7 @@ from deskdrill.sla.catch_up import drain, next_sla_check
 from deskdrill.tickets import compensation
 from deskdrill.tickets.conversation import Conversation
 from deskdrill.tickets.desks import Desks
+from deskdrill.tickets.ledger import Ledger
 from deskdrill.tickets.models import Ticket, TicketEvent
 from deskdrill.tickets.next_checks import NextChecks
 from deskdrill.tickets.recording import Trail
@@ -182,6 +183,7 @@ def run(
         Conversation.keeping(session),
         Desks.keeping(session),
         OrderNumbers.keeping(session),
+        Ledger.keeping(session),
     ):
         _keep_loaded(session)
         try:

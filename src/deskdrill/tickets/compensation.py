@@ -29,6 +29,7 @@ from deskdrill.drills.models import Drill
 from deskdrill.settings import Cap
 from deskdrill.tickets import schemas
 from deskdrill.tickets.enums import CompensationKind, CompensationStatus, OrderActionKind
+from deskdrill.tickets.ledger import Ledger
 from deskdrill.tickets.models import Compensation, OrderAction, Ticket
 from deskdrill.tickets.recording import authorize, check_version, record
 
@@ -227,6 +228,7 @@ def compensate(
         decided_at=at.sim if granted else None,
     )
     session.add(comp)
+    Ledger.added(session, comp)
     if granted:
         _grant(order, comp)
     record(
@@ -463,6 +465,7 @@ def order_action(
         sim_at=at.sim,
     )
     session.add(action)
+    Ledger.added(session, action)
     record(
         session,
         ticket,

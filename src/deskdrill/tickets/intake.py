@@ -24,6 +24,7 @@ from deskdrill.drills import service as drills
 from deskdrill.tickets import conversation, schemas, search
 from deskdrill.tickets.desks import Desks
 from deskdrill.tickets.enums import Category, MessageKind, Priority, Severity, Status
+from deskdrill.tickets.ledger import Ledger
 from deskdrill.tickets.models import Ticket
 from deskdrill.tickets.next_checks import NextChecks
 from deskdrill.tickets.recording import AFTER_CHANGE, INSERT_EVENT, Change, Trail, encode
@@ -165,6 +166,7 @@ def open_ticket(
         },
     )
     Trail.note(session, ((ticket_id, "receive"),))
+    Ledger.opened(session, ticket_id)
     NextChecks.noted(session, data.drill, ((ticket_id, row["sla_next_check"]),))
     conversation.write(
         session,
