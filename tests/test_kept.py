@@ -1,5 +1,5 @@
-"""``db.kept.insert_now`` writes a new row as a flush would, without flushing the rest; on
-SQLite and PostgreSQL."""
+"""``db.kept.insert_now`` writes a new row as a flush would, without flushing the rest,
+and ``held`` finds a row as ``Session.get`` does; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import NoResultFound
 
 from deskdrill.customers.models import Order, Party
-from deskdrill.db.kept import insert_now
+from deskdrill.db.kept import held, held_one, insert_now
+from deskdrill.drills.models import Drill, DrillMember
 from tests.support.factories import Factory
 
 T = datetime(2026, 5, 1, 9, tzinfo=UTC)
@@ -50,3 +53,21 @@ def test_insert_now_writes_the_row_a_flush_would_and_leaves_the_rest_pending(
         assert at_once == by_flush
         numbers = session.scalars(select(Order.number).where(Order.drill_id == desk.drill_id))
         assert {"BY-FLUSH", "STILL-PENDING", "AT-ONCE"} <= set(numbers)
+
+
+def test_held_gives_what_get_gives(factory: Factory, session_factory: Any) -> None:
+    """From the identity map when the session holds the row, else as ``get`` loads it;
+    None (or get_one's error) for a row that does not exist."""
+    desk = factory.desk(trainees=1)
+    with session_factory() as session:
+        drill = held(session, Drill, desk.drill_id)  # not held yet: loaded
+        assert drill is not None and drill is session.get(Drill, desk.drill_id)
+        assert held(session, Drill, desk.drill_id) is drill
+        session.expire(drill)
+        assert held_one(session, Drill, desk.drill_id).id == desk.drill_id
+        user = desk.trainees[0].user_id
+        member = held(session, DrillMember, (desk.drill_id, user))  # a two-column key
+        assert member is session.get(DrillMember, (desk.drill_id, user))
+        assert held(session, Drill, 10**9) is None
+        with pytest.raises(NoResultFound):
+            held_one(session, Drill, 10**9)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from deskdrill.accounts.enums import Role
 from deskdrill.accounts.models import User
 from deskdrill.core.errors import Conflict, Invalid, NotFound
+from deskdrill.db.kept import held
 from deskdrill.drills.models import Drill, DrillMember
 from deskdrill.drills.schemas import DrillCreate
 
@@ -43,7 +44,7 @@ def create_drill(
 def tier_in(*, session: Session, drill_id: int, user: User) -> str:
     """The tier a person works at in a drill: the roster's, or else their own."""
     if user.id is not None:
-        member = session.get(DrillMember, (drill_id, user.id))
+        member = held(session, DrillMember, (drill_id, user.id))
         if member is not None and member.tier:
             return member.tier
     return str(user.tier)

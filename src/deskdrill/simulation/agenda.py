@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from deskdrill.db.deferred import Deferred
-from deskdrill.db.kept import Earliest, PerDrill
+from deskdrill.db.kept import Earliest, PerDrill, held
 from deskdrill.db.savepoints import flush_before_reading
 from deskdrill.drills.models import Drill
 from deskdrill.simulation.models import ScheduledEvent
@@ -123,7 +123,7 @@ class Agenda(PerDrill):
         return found
 
     def next_due(self, drill_id: int, upto: datetime) -> datetime | None:
-        drill = self.session.get(Drill, drill_id)
+        drill = held(self.session, Drill, drill_id)
         if drill is None or drill.clock_state not in LIVE:
             return None
         earliest = self.pending(drill_id).earliest()

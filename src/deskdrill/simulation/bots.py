@@ -30,6 +30,7 @@ from deskdrill.core.clock import Instant
 from deskdrill.customers.models import Order
 from deskdrill.db import remembered
 from deskdrill.db.deferred import Deferred
+from deskdrill.db.kept import held, held_one
 from deskdrill.db.savepoints import flush_before_reading
 from deskdrill.scenarios import macros
 from deskdrill.scenarios.model import Macro, Scenario
@@ -119,7 +120,7 @@ class Desk:
         """The bot's user row: looked up by name once, then by id (from the session's
         identity map while the session lives)."""
         if bot.user_id is not None:
-            return self.session.get_one(User, bot.user_id)
+            return held_one(self.session, User, bot.user_id)
         user = self.session.scalar(select(User).where(User.username == bot.username))
         assert user is not None
         bot.user_id = user.id
@@ -166,7 +167,7 @@ class Desk:
             return "close"
         if ticket.status in (Status.pending_third_party, Status.pending_customer):
             return None  # waiting: another ticket, or nothing
-        link = self.session.get(ScenarioTicket, ticket.id)
+        link = held(self.session, ScenarioTicket, ticket.id)
         expectations = (
             outcomes.expectations_for(self.scenario, link, str(ticket.category)) if link else []
         )
@@ -279,7 +280,7 @@ class Desk:
         return None
 
     def _who_to_ask(self, ticket: Ticket) -> str | None:
-        order = self.session.get(Order, ticket.order_id) if ticket.order_id else None
+        order = held(self.session, Order, ticket.order_id) if ticket.order_id else None
         if order is None:
             return None
         wanted = _ASK.get(str(ticket.category))
@@ -314,7 +315,7 @@ class Desk:
     def _counterfeit(self, user: User, ticket: Ticket, at: Instant) -> str | None:
         """A counterfeit finding on the first item, then its compensation (a multiple of
         the price, which usually needs a supervisor's approval)."""
-        order = self.session.get(Order, ticket.order_id) if ticket.order_id else None
+        order = held(self.session, Order, ticket.order_id) if ticket.order_id else None
         if order is None or not order.items or self._requested(ticket, "counterfeit_compensation"):
             return None
         sku = order.items[0]["sku"]

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from deskdrill.core.errors import Conflict
 from deskdrill.db.deferred import Deferred
+from deskdrill.db.kept import held
 from deskdrill.simulation import engine
 from deskdrill.simulation.models import ScenarioTicket
 from deskdrill.simulation.world import RATING_AFTER, SIMULATOR, VERDICT_AFTER, World, scenario_of
@@ -23,7 +24,7 @@ _OURS = (SIMULATOR.username, SYSTEM)
 def follow(session: Session, ticket: Ticket, change: Change) -> None:
     if change.actor in _OURS or change.action not in _REACTIONS:
         return
-    link = session.get(ScenarioTicket, ticket.id)
+    link = held(session, ScenarioTicket, ticket.id)
     if link is None:
         return
     scenario = scenario_of(session, ticket.drill_id)
@@ -56,7 +57,7 @@ def guard(session: Session, ticket: Ticket, action: str) -> None:
     """A scenario incident needs its report before it is resolved or closed."""
     if action not in ("resolve", "close"):
         return
-    link = session.get(ScenarioTicket, ticket.id)
+    link = held(session, ScenarioTicket, ticket.id)
     if link is None or not link.report_required:
         return
     session.flush()

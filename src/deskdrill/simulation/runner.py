@@ -28,8 +28,9 @@ from deskdrill.customers.service import OrderNumbers
 from deskdrill.db import remembered, savepoints
 from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import unit_of_work
+from deskdrill.db.kept import held, held_one
 from deskdrill.drills import clock
-from deskdrill.drills.models import Drill
+from deskdrill.drills.models import Drill, DrillMember
 from deskdrill.scenarios.model import Scenario
 from deskdrill.settings import Settings
 from deskdrill.simulation import engine as schedule
@@ -201,7 +202,7 @@ def run(
                     # The drill's clock follows at each commit, so what others may read
                     # of the run stands at one moment; nothing in the run reads it (each
                     # arrival, reaction and action carries its own moment).
-                    _move_clock(session.get_one(Drill, drill_id), utc_now(), stretch.now)
+                    _move_clock(held_one(session, Drill, drill_id), utc_now(), stretch.now)
                 Deferred.flush(session)
                 session.commit()
                 if progress is not None:
@@ -211,7 +212,7 @@ def run(
             raise
     now = stretch.now
     with unit_of_work(factory) as session:
-        drill = session.get_one(Drill, drill_id)
+        drill = held_one(session, Drill, drill_id)
         wall = utc_now()
         _move_clock(drill, wall, now)
         clock.finish(drill, wall)
@@ -301,7 +302,7 @@ def _move_clock(drill: Drill, wall: datetime, to: datetime) -> None:
 
 # Rows a run reads again and again. The identity map holds objects weakly, so without a
 # strong reference each would be loaded anew at every moment.
-_KEPT = (Drill, DrillScenario, User, Ticket, ScenarioTicket, Party, Order)
+_KEPT = (Drill, DrillScenario, DrillMember, User, Ticket, ScenarioTicket, Party, Order)
 
 
 def _keep_loaded(session: Session) -> None:
@@ -353,7 +354,7 @@ def _bots_act(
                 continue  # nothing changed since it last found no work
             if bot.seen not in touched:
                 changed = trail.tickets_since(bot.seen)
-                touched[bot.seen] = [session.get_one(Ticket, i) for i in changed]
+                touched[bot.seen] = [held_one(session, Ticket, i) for i in changed]
             if not any(_concerns(bot, ticket) for ticket in touched[bot.seen]):
                 bot.seen = mark  # what changed is neither its own nor in its queue
                 continue
@@ -389,7 +390,7 @@ def _act(
         with savepoints.undoable(session):
             done = Desk(session, drill_id, scenario, caps).act(bot, at, cap)
             if bot.current is not None:
-                ticket = session.get(Ticket, bot.current)
+                ticket = held(session, Ticket, bot.current)
                 category = str(ticket.category) if ticket is not None else ""
     except DomainError as error:
         bot.errors.append(f"{at.sim.isoformat()}: {error.message}")

@@ -24,7 +24,7 @@ from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
 from deskdrill.db import remembered, savepoints
 from deskdrill.db.deferred import Deferred
-from deskdrill.db.kept import insert_now
+from deskdrill.db.kept import held, held_one, insert_now
 from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
 from deskdrill.settings import default_caps
@@ -71,7 +71,7 @@ _ANY_ORDER_ACTION = select(OrderAction.id).where(OrderAction.ticket_id == bindpa
 
 def scenario_of(session: Session, drill_id: int) -> Scenario | None:
     """The drill's scenario, parsed once per process."""
-    row = session.get(DrillScenario, drill_id)
+    row = held(session, DrillScenario, drill_id)
     if row is None:
         return None
     key = (drill_id, row.source_sha256, row.seed)
@@ -257,7 +257,7 @@ class World:
         free = [p for p in people if load.get(p.id, 0) < team.max_concurrent]
         if not free:
             return  # everyone is at their cap: the ticket waits in the queue
-        state = self.session.get(DrillScenario, self.drill_id)
+        state = held(self.session, DrillScenario, self.drill_id)
         assert state is not None
         if team.assignment == "round_robin":
             chosen = free[state.handed_out % len(free)]
@@ -360,7 +360,7 @@ class World:
         seq = event.payload["seq"]
         party = next(
             (
-                self.session.get_one(Party, m.party_id)
+                held_one(self.session, Party, m.party_id)
                 for m in conversation.messages_of(self.session, ticket.id)
                 if m.event_seq == seq and m.party_id is not None
             ),
@@ -458,8 +458,8 @@ class World:
 
     def _ticket(self, event: Happening) -> tuple[Ticket, ScenarioTicket]:
         assert event.ticket_id is not None
-        ticket = self.session.get(Ticket, event.ticket_id)
-        link = self.session.get(ScenarioTicket, event.ticket_id)
+        ticket = held(self.session, Ticket, event.ticket_id)
+        link = held(self.session, ScenarioTicket, event.ticket_id)
         assert ticket is not None and link is not None
         return ticket, link
 

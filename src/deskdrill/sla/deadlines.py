@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from deskdrill.db.kept import held_one
 from deskdrill.drills.models import Drill
 from deskdrill.sla.models import SlaFiring
 from deskdrill.sla.policy import SlaPolicy, policy_from_settings
@@ -39,7 +40,7 @@ ENGINE = "sla-engine"
 
 def policy_for(session: Session, drill_id: int) -> SlaPolicy:
     """The drill's policy (the drill row from the session when it holds it already)."""
-    return policy_from_settings(session.get_one(Drill, drill_id).settings)
+    return policy_from_settings(held_one(session, Drill, drill_id).settings)
 
 
 def follow(session: Session, ticket: Ticket, change: Change) -> None:
