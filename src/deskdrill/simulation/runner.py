@@ -340,7 +340,8 @@ def _bots_act(
     """Each bot whose action has ended, or that is idle and may find new work, acts. An
     idle bot looks again only once a ticket that concerns it has changed: ``trail`` notes
     each ticket whose trail grew, and its length is the mark a bot saw last."""
-    touched: dict[int, list[Ticket]] = {}  # since a mark: the tickets changed, as they are now
+    changes: dict[int, _Changes] = {}  # since a mark: the tickets changed, as they are now
+    mark = len(trail)
     for bot in bots:
         if bot.free_at is not None and bot.free_at > at.sim:
             continue
@@ -348,30 +349,42 @@ def _bots_act(
         bot.free_at = None
         if not bot.on_duty(start, at.sim):
             continue
-        mark = len(trail)
         if not finished and bot.seen >= 0:
             if bot.seen == mark:
                 continue  # nothing changed since it last found no work
-            if bot.seen not in touched:
-                changed = trail.tickets_since(bot.seen)
-                touched[bot.seen] = [held_one(session, Ticket, i) for i in changed]
-            if not any(_concerns(bot, ticket) for ticket in touched[bot.seen]):
+            since = changes.get(bot.seen)
+            if since is None:
+                changed = [held_one(session, Ticket, i) for i in trail.tickets_since(bot.seen)]
+                since = changes[bot.seen] = _Changes(changed)
+            if not since.concern(bot):
                 bot.seen = mark  # what changed is neither its own nor in its queue
                 continue
-        if _act(session, drill_id, scenario, caps, bot, at, cap):
-            touched.clear()
+        acted = _act(session, drill_id, scenario, caps, bot, at, cap)
+        if acted:
+            changes.clear()
         else:
             bot.seen = mark
+        mark = len(trail)
 
 
-def _concerns(bot: Bot, ticket: Ticket) -> bool:
-    """Whether a changed ticket can change what an idle bot finds to do: one of its own,
-    one it held when it last looked, or one waiting unassigned in its tier's queue."""
-    return (
-        ticket.id in bot.holding
-        or (bot.user_id is not None and ticket.assignee_id == bot.user_id)
-        or (ticket.assignee_id is None and ticket.active and ticket.tier == bot.tier)
-    )
+class _Changes:
+    """The tickets changed since a mark, as an idle bot asks of them: whether one is its
+    own, one it held when it last looked, or one waiting unassigned in its tier's queue
+    (answered from three sets, once for every bot that saw the same mark)."""
+
+    __slots__ = ("assignees", "ids", "queues")
+
+    def __init__(self, tickets: list[Ticket]) -> None:
+        self.ids = {t.id for t in tickets}
+        self.assignees = {t.assignee_id for t in tickets if t.assignee_id is not None}
+        self.queues = {str(t.tier) for t in tickets if t.assignee_id is None and t.active}
+
+    def concern(self, bot: Bot) -> bool:
+        return (
+            not self.ids.isdisjoint(bot.holding)
+            or (bot.user_id is not None and bot.user_id in self.assignees)
+            or str(bot.tier) in self.queues
+        )
 
 
 def _act(

@@ -11,6 +11,7 @@ tickets are read once, at the first question about it, and again after any rollb
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,22 +35,28 @@ def urgency(ticket: Ticket) -> tuple[Any, ...]:
 class _Desk:
     held: dict[int, set[Ticket]] = field(default_factory=dict)  # assignee -> not closed
     queues: dict[str, set[Ticket]] = field(default_factory=dict)  # tier -> active, unheld
-    filed: dict[int, tuple[dict[Any, set[Ticket]], Any]] = field(default_factory=dict)
+    load: Counter[int] = field(default_factory=Counter)  # assignee -> active tickets held
+    # ticket id -> where it is filed, under which key, and whether it counts in the load
+    filed: dict[int, tuple[dict[Any, set[Ticket]], Any, bool]] = field(default_factory=dict)
 
     def file(self, ticket: Ticket) -> None:
         before = self.filed.pop(ticket.id, None)
         if before is not None:
-            where, key = before
+            where, key, counted = before
             where[key].discard(ticket)
+            if counted:
+                self.load[key] -= 1
         if ticket.assignee_id is not None:
             if ticket.status != Status.closed:
-                self._put(self.held, ticket.assignee_id, ticket)
+                self._put(self.held, ticket.assignee_id, ticket, counted=ticket.active)
         elif ticket.active:
-            self._put(self.queues, ticket.tier, ticket)
+            self._put(self.queues, ticket.tier, ticket, counted=False)
 
-    def _put(self, where: dict[Any, set[Ticket]], key: Any, ticket: Ticket) -> None:
+    def _put(self, where: dict[Any, set[Ticket]], key: Any, ticket: Ticket, counted: bool) -> None:
         where.setdefault(key, set()).add(ticket)
-        self.filed[ticket.id] = (where, key)
+        self.filed[ticket.id] = (where, key, counted)
+        if counted:
+            self.load[key] += 1
 
 
 class Desks(PerDrill):
@@ -73,9 +80,7 @@ class Desks(PerDrill):
 
     def load(self, drill_id: int) -> dict[int, int]:
         """How many active tickets each person holds (people holding none left out)."""
-        held = self._desk(drill_id).held.items()
-        counts = {user: sum(1 for t in tickets if t.active) for user, tickets in held}
-        return {user: n for user, n in counts.items() if n}
+        return {user: n for user, n in self._desk(drill_id).load.items() if n}
 
     @classmethod
     def noted(cls, session: Session, tickets: Iterable[Ticket]) -> None:
