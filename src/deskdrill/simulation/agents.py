@@ -88,8 +88,9 @@ class Bot:
     def saved(self) -> Bot:
         """A copy to go back to (the runner works a stretch again after a refusal): its
         own random state and collections, the group (which nothing changes) shared. A
-        deep copy cost the runner more than a second per shift."""
-        rng = random.Random()
+        deep copy cost the runner more than a second per shift; the generator is made
+        without seeding (``Random()`` seeds from the system) since its state is set."""
+        rng = random.Random.__new__(random.Random)
         rng.setstate(self.rng.getstate())
         return replace(
             self, rng=rng, errors=list(self.errors), skip=set(self.skip), holding=set(self.holding)
