@@ -13,7 +13,8 @@ from deskdrill.customers.enums import PartyKind
 from deskdrill.customers.masking import mask_address, mask_email, mask_phone
 from deskdrill.customers.models import Order, Party
 from deskdrill.customers.schemas import OrderCreate, OrderRead, PartyCreate, PartyRead
-from deskdrill.db.kept import PerDrill, insert_now
+from deskdrill.db.deferred import insert_later
+from deskdrill.db.kept import PerDrill
 from deskdrill.db.savepoints import flush_before_reading
 
 
@@ -105,7 +106,7 @@ def create_order(*, session: Session, drill_id: int, data: OrderCreate, now: dat
         created_at=now,
         **fields,
     )
-    insert_now(session, order)
+    insert_later(session, order)
     OrderNumbers.noted(session, order)
     return order
 

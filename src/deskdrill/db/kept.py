@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import Column, Table, event, insert, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 
@@ -95,6 +95,19 @@ def insert_now(session: Session, instance: T) -> T:
     for its id would write it, but without flushing every other pending change with it
     (which a session that puts its flushes off, see ``db.savepoints``, would otherwise pay
     at each new row). Columns left unset take their default, on the object too."""
+    table, row, generated = row_of(instance)
+    statement = insert(table)
+    if generated is None:
+        session.connection().execute(statement, row)
+    else:
+        new_id = session.connection().execute(statement.returning(generated[0]), row).scalar_one()
+        setattr(instance, generated[1], new_id)
+    return attach(session, instance)
+
+
+def row_of(instance: object) -> tuple[Table, dict[str, Any], tuple[Column[Any], str] | None]:
+    """The table, the row a new ``instance`` makes (unset columns take their default, on
+    the object too) and, when the database hands out its id, that column and attribute."""
     mapper = inspect(type(instance))
     table = mapper.local_table
     row: dict[str, Any] = {}
@@ -114,13 +127,8 @@ def insert_now(session: Session, instance: T) -> T:
                 value = default.arg  # type: ignore[attr-defined]
             setattr(instance, attr, value)
         row[column.key] = getattr(instance, attr)
-    statement = insert(table)
-    if generated is None:
-        session.connection().execute(statement, row)
-    else:
-        new_id = session.connection().execute(statement.returning(generated[0]), row).scalar_one()
-        setattr(instance, generated[1], new_id)
-    return attach(session, instance)
+    assert isinstance(table, Table)
+    return table, row, generated
 
 
 def held(session: Session, cls: type[T], ident: Any) -> T | None:

@@ -26,7 +26,7 @@ from deskdrill.core.errors import DomainError
 from deskdrill.customers.models import Order, Party
 from deskdrill.customers.service import OrderNumbers
 from deskdrill.db import remembered, savepoints
-from deskdrill.db.deferred import Deferred
+from deskdrill.db.deferred import Deferred, Ids
 from deskdrill.db.engine import unit_of_work
 from deskdrill.db.kept import held, held_one
 from deskdrill.drills import clock
@@ -181,6 +181,7 @@ def run(
         Agenda.keeping(session),
         NextChecks.keeping(session),
         Deferred.keeping(session),
+        Ids.keeping(session),
         Conversation.keeping(session),
         Desks.keeping(session),
         OrderNumbers.keeping(session),

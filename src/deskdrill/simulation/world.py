@@ -23,8 +23,8 @@ from deskdrill.core.errors import DomainError
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
 from deskdrill.db import remembered, savepoints
-from deskdrill.db.deferred import Deferred
-from deskdrill.db.kept import held, held_one, insert_now
+from deskdrill.db.deferred import Deferred, insert_later
+from deskdrill.db.kept import held, held_one
 from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
 from deskdrill.settings import default_caps
@@ -222,7 +222,7 @@ class World:
             chases=0,
             mood=0,
         )
-        insert_now(self.session, link)  # the bots look it up by id before any flush
+        insert_later(self.session, link)  # the bots look it up by id before any flush
         event.ticket_id = ticket.id
         self.chase_later(ticket, link, at.sim, 1)
         self._assign(ticket, at)

@@ -148,8 +148,10 @@ def open_ticket(
     for hook in AFTER_CHANGE:
         hook(session, draft, Change(action="receive", before=None, at=at))
     row.update({field: getattr(draft, field) for field in SLA_FIELDS})
-    connection = session.connection()
-    ticket_id = connection.execute(_INSERT_TICKET, row).scalar_one()
+    if Deferred.insert_row(session, _TICKETS, row):
+        ticket_id = row["id"]
+    else:
+        ticket_id = session.connection().execute(_INSERT_TICKET, row).scalar_one()
     Deferred.write(
         session,
         INSERT_EVENT,
