@@ -94,8 +94,9 @@ def test_writes_put_off_land_as_written_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The run puts off its trail events, messages, the search index and the done marks of
-    scheduled events until each commit or a read of them; the database it leaves holds
-    what writing each row at once leaves, down to the order of the ids."""
+    scheduled events until each commit or a read of them, and its new tickets, orders and
+    scenario links (with ids of its own) until its next statement; the database it leaves
+    holds what writing each row at once leaves, down to the order of the ids."""
 
     def rows(database: Path) -> tuple[list[Any], ...]:
         with sqlite3.connect(database) as db:
@@ -103,19 +104,26 @@ def test_writes_put_off_land_as_written_at_once(
             done = db.execute("SELECT key, outcome, done_at IS NULL FROM scheduled_events")
             trail = db.execute("SELECT id, ticket_id, seq, type, hash FROM ticket_events")
             said = db.execute("SELECT id, ticket_id, kind, party_id, body, event_seq FROM messages")
+            made = db.execute(
+                "SELECT t.id, t.subject, t.status, t.version, o.id, o.number, o.refunded_total,"
+                " s.ref, s.chases FROM tickets t LEFT JOIN orders o ON o.id = t.order_id"
+                " JOIN scenario_tickets s ON s.ticket_id = t.id"
+            )
             return (
                 search.fetchall(),
                 sorted(done.fetchall()),
                 sorted(trail.fetchall()),
                 sorted(said.fetchall()),
+                sorted(made.fetchall()),
             )
 
     agents = ("--agents", "careful:2,sloppy:1")
     run(tmp_path, "food-dinner-peak", *agents, "--database", str(tmp_path / "a.db"), name="a")
     monkeypatch.setattr(Deferred, "keeping", lambda _session: contextlib.nullcontext())
     run(tmp_path, "food-dinner-peak", *agents, "--database", str(tmp_path / "b.db"), name="b")
-    search, done, trail, said = rows(tmp_path / "a.db")
-    assert (search, done, trail, said) == rows(tmp_path / "b.db")
+    search, done, trail, said, made = rows(tmp_path / "a.db")
+    assert (search, done, trail, said, made) == rows(tmp_path / "b.db")
+    assert len(made) > 20 and all(order is not None for _, _, _, _, order, *_ in made)
     assert any(party for _, _, _, party, _, _ in said)  # to a third party, and its answer
     with sqlite3.connect(tmp_path / "a.db") as db:
         assert len(search) == db.execute("SELECT count(*) FROM messages").fetchone()[0] > 50
