@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
 from deskdrill.accounts.models import User
+from deskdrill.core import garbage
 from deskdrill.core.clock import Instant, utc_now
 from deskdrill.core.errors import DomainError
 from deskdrill.customers.models import Order, Party
@@ -175,6 +176,7 @@ def run(
     # The run is the only writer of its database (a fresh one, on an engine of its own),
     # so its session may remember the engines' control reads between writes.
     with (
+        garbage.fewer_collections(),
         factory() as session,
         remembered.watching(session),
         Trail.keeping(session) as trail,
