@@ -57,9 +57,14 @@ def test_same_file_seed_and_bots_give_the_same_trail(tmp_path: Path) -> None:
     second = run(tmp_path, "food-dinner-peak", "--agents", "careful:2,sloppy:1", name="b")
     assert first["trail_hashes"] == second["trail_hashes"]
     assert len(first["trail_hashes"]) == first["throughput"]["tickets"] > 10
+    # One figure for the whole trail, in the summary too, to compare runs at a glance.
+    assert first["trail_digest"] == second["trail_digest"]
+    [shown] = [line for line in first["_output"].splitlines() if "trail digest" in line]
+    assert first["trail_digest"][:16] in shown
     other = run(tmp_path, "food-dinner-peak", "--agents", "careful:2,sloppy:1", "--seed", "1",
                 name="c")  # fmt: skip
     assert other["trail_hashes"] != first["trail_hashes"]
+    assert other["trail_digest"] != first["trail_digest"]
 
 
 def test_remembered_reads_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

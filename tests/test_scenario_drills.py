@@ -428,6 +428,7 @@ class TestCreating:
         )  # fmt: skip
         assert code == 0, output
         assert "3 arrivals scheduled" in output
+        assert "no trainer runs it: only admins see it" in output
         # The start as 'drill status' and 'drill start' print it, and in the scenario's zone.
         assert "starts at 2026-03-06 09:30:00 UTC (17:30 +0800 in the scenario)" in output
         code, output = run("drill", "create", unique("x-"), "--scenario", str(path),
@@ -438,6 +439,12 @@ class TestCreating:
         assert code == 1 and "timeline[0].persona: no persona with id 'nobody'" in output
         code, output = run("drill", "start", name)
         assert code == 0 and "2026-03-06 09:30:00 UTC" in output and "1x" in output
+        coach = factory.user(Role.trainer)
+        path.write_text(scenario(), encoding="utf-8")
+        led = unique("led-")
+        code, output = run("drill", "create", led, "--scenario", str(path), "--by", coach.username)
+        assert code == 0 and "no trainer runs it" not in output, output
+        assert led in [d["name"] for d in coach.get("/drills").json()]  # theirs to run
 
 
 @pytest.mark.server

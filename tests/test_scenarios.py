@@ -92,8 +92,12 @@ class TestBadFiles:
 
     def test_unknown_key_suggests_the_right_one(self) -> None:
         [found] = problems(SMALL.replace("    name: 李雷", "    name: 李雷\n    patiense: 3m"))
-        assert found.startswith("s.yaml:9:15: personas[0].patiense: unknown key 'patiense'")
+        assert found.startswith("s.yaml:9:5: personas[0].patiense: unknown key 'patiense'")
         assert "did you mean 'patience'?" in found and "expected one of: id, name" in found
+        # A misspelt section is found at its own line, not at its first entry's.
+        [found] = problems(SMALL + "reaction:\n  chase: 在吗？\n")
+        assert found.startswith("s.yaml:23:1: reaction: unknown key 'reaction'"), found
+        assert "did you mean 'reactions'?" in found
 
     def test_missing_field(self) -> None:
         [found] = problems(SMALL.replace("description: {zh: 一张工单, en: One ticket}\n", ""))
@@ -116,6 +120,8 @@ class TestBadFiles:
         assert "personas[1].id: id 'li' is used twice" in found
         [found] = problems(SMALL.replace("duration: 30m", "duration: 30m\nduration: 1h"))
         assert found == "s.yaml:5:1: duplicate key 'duration'"
+        [found] = problems(SMALL.replace("    kind: goods", "    kind: goods\n    kind: food"))
+        assert found == "s.yaml:12:5: duplicate key 'kind' in orders[0]"
 
     def test_object_tags_are_refused(self) -> None:
         for tagged, expected in (

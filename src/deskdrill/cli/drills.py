@@ -175,6 +175,14 @@ def create(
         highlight=False,
         soft_wrap=True,
     )
+    if trainer is None:
+        console.print(
+            "no trainer runs it: only admins see it on the web and in the API; "
+            f"name one with --by TRAINER (e.g. 'deskdrill drill create {name}-2 --scenario "
+            f"{scenario} --by trainer')",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _metrics(m: DrillMetrics) -> None:

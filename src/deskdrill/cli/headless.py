@@ -107,6 +107,7 @@ def summary(report: dict[str, Any], paths: dict[str, Path]) -> None:
             else f"{report['csat']['mean']:.2f} of 5 ({report['csat']['count']} rated)",
         ),
         ("score", f"{report['score']['earned']} of {report['score']['points']}"),
+        ("trail digest", report["trail_digest"][:16]),
     ]
     for name, value in rows:
         table.add_row(name, value)

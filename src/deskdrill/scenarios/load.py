@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from deskdrill.scenarios import references
 from deskdrill.scenarios.model import Scenario
-from deskdrill.scenarios.yamlsafe import Document, Limits, YamlError, load
+from deskdrill.scenarios.yamlsafe import Document, Limits, YamlError, field_name, load
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,6 @@ class ScenarioInvalid(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
-
-
-def field_name(path: tuple[str | int, ...]) -> str:
-    """``timeline[3].persona`` for ("timeline", 3, "persona")."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
 
 
 def parse(raw: bytes, source: str, limits: Limits | None = None) -> Scenario:
@@ -98,8 +90,13 @@ def read(path: Path, limits: Limits | None = None) -> Scenario:
     return parse(raw, source, limits)
 
 
-def _problem(document: Document, source: str, path: tuple[str | int, ...], message: str) -> Problem:
-    place = document.place(path)
+def _problem(
+    document: Document, source: str, path: tuple[str | int, ...], message: str, *, key: bool = False
+) -> Problem:
+    """``key``: the problem is the key itself (one not allowed there), so its place is the
+    key's rather than its value's."""
+    place = document.keys.get(path) if key else None
+    place = place or document.place(path)
     return Problem(source, place and place.line, place and place.column, field_name(path), message)
 
 
@@ -118,7 +115,8 @@ def _problems(error: ValidationError, document: Document, source: str) -> list[P
             continue
         if (path, message) not in seen:
             seen.add((path, message))
-            problems.append(_problem(document, source, path, message))
+            key = kind == "extra_forbidden"
+            problems.append(_problem(document, source, path, message, key=key))
     # In the order of the file (stable: problems without a place keep theirs, at the end).
     return sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.column or 0))
 

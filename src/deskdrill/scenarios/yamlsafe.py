@@ -44,10 +44,19 @@ class YamlError(ValueError):
         self.place = place
 
 
+def field_name(path: Path) -> str:
+    """``timeline[3].persona`` for ("timeline", 3, "persona")."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
 @dataclass
 class Document:
     data: Any
     places: dict[Path, Place] = field(default_factory=dict)
+    keys: dict[Path, Place] = field(default_factory=dict)  # where each key is written
 
     def place(self, path: Path) -> Place | None:
         """The place of the value at ``path``, or of its nearest enclosing value."""
@@ -70,6 +79,7 @@ class _Builder:
         self.limits = limits
         self.values = 0
         self.places: dict[Path, Place] = {}
+        self.keys: dict[Path, Place] = {}
         self.scalars = SafeConstructor()
 
     def build(self, node: Node, path: Path, depth: int) -> Any:
@@ -103,7 +113,9 @@ class _Builder:
                     raise YamlError("a key must be plain text", _place(key_node))
                 key = str(key) if not isinstance(key, str) else key
                 if key in result:
-                    raise YamlError(f"duplicate key {key!r}", _place(key_node))
+                    inside = f" in {field_name(path)}" if path else ""
+                    raise YamlError(f"duplicate key {key!r}{inside}", _place(key_node))
+                self.keys.setdefault((*path, key), _place(key_node))
                 self.places.setdefault((*path, key), _place(value_node))
                 result[key] = self.build(value_node, (*path, key), depth + 1)
             return result
@@ -179,4 +191,4 @@ def load(raw: bytes, limits: Limits | None = None) -> Document:
         raise YamlError("the file is empty", Place(1, 1))
     builder = _Builder(limits)
     data = builder.build(node, (), 0)
-    return Document(data, builder.places)
+    return Document(data, builder.places, builder.keys)

@@ -4,6 +4,8 @@ agent utilisation, SLA attainment, customer ratings and the score by expectation
 
 from __future__ import annotations
 
+import hashlib
+import json
 import statistics
 from datetime import datetime, timedelta
 from typing import Any
@@ -110,7 +112,15 @@ def build(session: Session, result: RunResult) -> dict[str, Any]:
             for i, e in enumerate(scenario.expectations)
         ],
         "trail_hashes": result.hashes,
+        "trail_digest": trail_digest(result.hashes),
     }
+
+
+def trail_digest(hashes: dict[str, str]) -> str:
+    """One figure for a whole run's trail: the SHA-256 of every ticket's last trail hash,
+    by ticket reference; two runs with the same file, seed and bots print the same."""
+    canonical = json.dumps(hashes, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _on_duty(bot: Any, start: datetime, end: datetime) -> timedelta:
