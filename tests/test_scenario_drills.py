@@ -505,6 +505,12 @@ def test_the_score_over_http_with_evidence_and_per_trainee(factory: Factory) -> 
     drill.jump(120)
     key = drill.ticket("外卖超时")["key"]
     agent, other = drill.people
+    untouched = drill.trainer.get(f"/drills/{drill.id}/score").json()
+    [scored] = untouched["tickets"]
+    assert untouched["earned"] == 0  # nothing forbidden was done, but nothing at all was
+    assert {c["name"]: c["detail"] for c in scored["checks"]}["no forbidden phrase"] == (
+        "nobody worked the ticket"
+    )
     agent.ok(f"/tickets/{key}/claim")
     agent.ok(f"/tickets/{key}/reply", {"body": "您好 王丽，已全额退款，请放心"})  # words only
     score = drill.trainer.get(f"/drills/{drill.id}/score").json()

@@ -30,6 +30,7 @@ from deskdrill.tickets.models import Ticket, TicketEvent
 from deskdrill.tickets.recording import TIER_RANK
 
 _MACHINES = frozenset({SYSTEM, SIMULATOR.username})
+_UNTOUCHED = "nobody worked the ticket"
 _COMPENSATION_EVENTS = ("compensation_approved", "compensation_requested", "compensation_paid")
 _ACTION_EVENTS = {
     "contact_third_party": ("contact_third_party",),
@@ -144,6 +145,9 @@ class _Judge:
         self.ticket = ticket
         self.events = events
         self.got = outcomes.outcome(session, ticket)
+        # The checks of what must not be done (too large a refund, a forbidden phrase)
+        # pass by themselves on a ticket nobody touched: they count once someone acted.
+        self.worked = any(e.actor not in _MACHINES for e in events)
 
     def of(self, *types: str) -> list[TicketEvent]:
         return [e for e in self.events if e.type in types]
@@ -186,12 +190,12 @@ class _Judge:
                 )
             )
         if e.max_refund is not None:
-            ok = self.got.refunded <= Decimal(e.max_refund)
+            ok = self.worked and self.got.refunded <= Decimal(e.max_refund)
             found.append(
                 (
                     f"refund at most {Decimal(e.max_refund):.2f}",
                     ok,
-                    f"refunded {self.got.refunded}",
+                    f"refunded {self.got.refunded}" if self.worked else _UNTOUCHED,
                     self.of(*_COMPENSATION_EVENTS),
                 )
             )
@@ -221,7 +225,8 @@ class _Judge:
                 for ev in replies
                 if csat.forbidden_used([str(ev.payload.get("body", ""))], phrases)
             ]
-            found.append(("no forbidden phrase", not bad, "used" if bad else "none used", bad))
+            said = "used" if bad else ("none used" if self.worked else _UNTOUCHED)
+            found.append(("no forbidden phrase", self.worked and not bad, said, bad))
         if e.resolve_within is not None:
             done = self.ticket.resolved_at
             ok = done is not None and done - received <= e.resolve_within
