@@ -196,6 +196,7 @@ def test_the_report_has_its_figures_and_charts(tmp_path: Path) -> None:
     html = (tmp_path / "out" / "report.html").read_text("utf-8")
     assert html.count("<svg") == 4 and "未结工单随时间变化" in html
     assert "外卖晚高峰" in html
+    assert f"轨迹摘要 <code title=\"{report['trail_digest']}\">" in html
 
 
 def test_plans_shifts_and_bad_agents(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ LABELS = {
     "en": {
         "report": "Headless run",
         "seed": "seed",
+        "digest": "trail digest",
         "agents": "agents",
         "summary": "Summary",
         "tickets": "Tickets",
@@ -42,6 +43,7 @@ LABELS = {
     "zh": {
         "report": "无人值守演练",
         "seed": "随机种子",
+        "digest": "轨迹摘要",
         "agents": "坐席",
         "summary": "概要",
         "tickets": "工单",
