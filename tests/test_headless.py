@@ -5,19 +5,23 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from deskdrill.cli.main import app as cli
+from deskdrill.core.errors import Conflict
 from deskdrill.customers.service import OrderNumbers
 from deskdrill.db import remembered, savepoints
 from deskdrill.db.deferred import Deferred
 from deskdrill.scenarios import library
 from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.agents import RunPlan, parse_agents
+from deskdrill.tickets import service
 from deskdrill.tickets.conversation import Conversation
 from deskdrill.tickets.desks import Desks
 from deskdrill.tickets.ledger import Ledger
@@ -171,6 +175,36 @@ def test_a_refused_action_is_worked_again_with_savepoints(
     assert len(optimistic["trail_hashes"]) == 3
 
 
+def test_an_action_refused_after_a_read_keeps_what_was_put_off_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An action that reads (which sends what the stretch put off: a new ticket, its order,
+    trail events) and is then refused sends the run back to work the stretch again with a
+    savepoint per action; rolling the refused action's savepoint back keeps what was put
+    off before it, and the trail is the one savepoints all along give."""
+    claim = service.claim
+    refused: list[int] = []
+
+    def refusing(*, session: Any, ticket: Any, at: Any, **rest: Any) -> Any:
+        if ticket.id == 2 and at.sim - ticket.received_at < timedelta(seconds=30):
+            session.connection().execute(select(1))
+            refused.append(ticket.id)
+            raise Conflict("refused for the test")
+        return claim(session=session, ticket=ticket, at=at, **rest)
+
+    monkeypatch.setattr(service, "claim", refusing)
+    agents = ("--agents", "careful:1")
+    optimistic = run(tmp_path, "new-hire-first-shift", *agents, name="optimistic")
+    assert refused and any(
+        "refused for the test" in e for bot in optimistic["utilisation"] for e in bot["errors"]
+    )
+    monkeypatch.setattr(savepoints, "optimistic", lambda _session: contextlib.nullcontext())
+    careful = run(tmp_path, "new-hire-first-shift", *agents, name="careful")
+    assert careful["trail_hashes"] == optimistic["trail_hashes"]
+    assert len(optimistic["trail_hashes"]) == optimistic["throughput"]["tickets"] >= 2
+    assert optimistic["score"]["earned"] == optimistic["score"]["points"]  # claimed later
+
+
 def test_sloppy_bots_score_lower_and_breach_more(tmp_path: Path) -> None:
     careful = run(tmp_path, "ride-safety-incident", "--agents", "careful:2", name="careful")
     sloppy = run(tmp_path, "ride-safety-incident", "--agents", "sloppy:2", name="sloppy")
@@ -196,7 +230,7 @@ def test_the_report_has_its_figures_and_charts(tmp_path: Path) -> None:
     html = (tmp_path / "out" / "report.html").read_text("utf-8")
     assert html.count("<svg") == 4 and "未结工单随时间变化" in html
     assert "外卖晚高峰" in html
-    assert f"轨迹摘要 <code title=\"{report['trail_digest']}\">" in html
+    assert f'轨迹摘要 <code title="{report["trail_digest"]}">' in html
 
 
 def test_plans_shifts_and_bad_agents(tmp_path: Path) -> None:

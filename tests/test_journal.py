@@ -136,6 +136,15 @@ def test_deferred_writes_wait_for_the_flush_and_go_with_a_rollback(session: Sess
             raise Boom
         Deferred.flush(session)
         assert session.scalars(text("SELECT n FROM put_off ORDER BY n")).all() == [0, 1, 2]
+        # Put off before a savepoint and sent inside it (a flush there, or a read): the
+        # savepoint's rollback does not take it away.
+        Deferred.write(session, insert, {"n": 4})
+        with pytest.raises(Boom), session.begin_nested():
+            Deferred.write(session, insert, {"n": 5})
+            Deferred.flush(session)
+            raise Boom
+        Deferred.flush(session)
+        assert session.scalars(text("SELECT n FROM put_off ORDER BY n")).all() == [0, 1, 2, 4]
 
 
 def test_deferred_updates_follow_the_inserts_and_the_rest_lands_when_the_block_ends(

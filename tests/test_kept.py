@@ -113,6 +113,12 @@ def test_rows_put_off_early_take_the_next_ids_and_go_before_any_statement(
                 raise ZeroDivisionError
             third = insert_later(session, order("E-3"))
             assert third.id == last + 3  # the id of the row rolled back, handed out again
+            # Put off before a savepoint, sent before it is taken: its rollback keeps them.
+            fourth = insert_later(session, order("E-4"))
+            with pytest.raises(ZeroDivisionError), session.begin_nested():
+                session.connection().execute(select(1))
+                raise ZeroDivisionError
+            assert insert_later(session, order("E-5")).id == fourth.id + 1
     with session_factory() as session:
         rows = session.execute(
             select(Order.id, Order.number, Order.status, Order.currency)
@@ -123,4 +129,6 @@ def test_rows_put_off_early_take_the_next_ids_and_go_before_any_statement(
             (last + 1, "E-1", "refunded", "CNY"),
             (last + 2, "E-2", "cancelled", "CNY"),
             (last + 3, "E-3", "paid", "CNY"),
+            (last + 4, "E-4", "paid", "CNY"),
+            (last + 5, "E-5", "paid", "CNY"),
         ]

@@ -13,7 +13,8 @@ New rows that the session holds as objects from the start (a ticket, its order a
 scenario link, which the run reads and changes from memory) can be put off too, when the
 session also keeps ``Ids`` to hand out their ids: ``insert_later``. Those are *early*
 rows: the session sends them before any other statement it executes, since any may read
-them, update them or refer to them.
+them, update them or refer to them. Whatever is put off when a savepoint is taken is sent
+just before, so that rolling the savepoint back undoes only what was written in it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.expression import (
     ReleaseSavepointClause,
     RollbackToSavepointClause,
@@ -59,12 +60,19 @@ class Deferred(Journal):
         super().__init__(session)
         self.early: Counter[str] = Counter()  # early rows held, by table
         self.watched: Connection | None = None
+        # Savepoints begun but not yet taken: SQLAlchemy takes one at the first statement
+        # inside it, and what is put off inside must be held until then (see ``hold``).
+        self.untaken: set[SessionTransaction] = set()
+        event.listen(session, "after_transaction_create", self._created)
+        event.listen(session, "after_transaction_end", self._ended)
         event.listen(session, "after_begin", self._watch)
         if session.in_transaction():
             self._watch(session, None, session.connection())
 
     def close(self) -> None:
         event.remove(self.session, "after_begin", self._watch)
+        event.remove(self.session, "after_transaction_create", self._created)
+        event.remove(self.session, "after_transaction_end", self._ended)
         self._unwatch()
         super().close()
 
@@ -85,7 +93,7 @@ class Deferred(Journal):
         if kept is None:
             session.connection().execute(statement, params)
         else:
-            kept.entries.append((statement, params, None))
+            kept.hold((statement, params, None))
 
     @classmethod
     def insert_row(cls, session: Session, table: Table, row: dict[str, Any]) -> bool:
@@ -100,7 +108,7 @@ class Deferred(Journal):
             row[key.key] = ids.next(table)
         # The row as it is now: lists and dicts on the object may change before it is sent.
         frozen = {k: copy.deepcopy(v) if isinstance(v, list | dict) else v for k, v in row.items()}
-        kept.entries.append((_insert_into(table), frozen, table.name))
+        kept.hold((_insert_into(table), frozen, table.name))
         kept.early[table.name] += 1
         return True
 
@@ -113,15 +121,24 @@ class Deferred(Journal):
         order between statements is free; rows of one statement keep theirs (and so their
         ids)."""
         kept = cls.of(session)
-        if kept is None or not kept.entries:
-            return
+        if kept is not None and kept.entries:
+            kept._send(session.connection())
+
+    def _send(self, connection: Connection) -> None:
         batches: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
-        for statement, params, _early in kept.drain():
+        for statement, params, _early in self.drain():
             batches.setdefault(id(statement), (statement, []))[1].append(params)
-        kept.early.clear()
-        connection = session.connection()
+        self.early.clear()
         for statement, rows in sorted(batches.values(), key=lambda b: _rank(b[0])):
             connection.execute(statement, rows)
+
+    def hold(self, entry: Entry) -> None:
+        """Put off ``entry``. In a savepoint not yet taken, the session takes it first
+        (what is held from before then goes before it, see ``_before_savepoint``), so that
+        the savepoint's rollback takes back just what was put off inside it."""
+        if self.untaken:
+            self.session.connection()
+        self.entries.append(entry)
 
     def forget(self, entries: list[Any]) -> None:
         for _statement, _params, early in entries:
@@ -133,18 +150,37 @@ class Deferred(Journal):
         ones alike: the early rows go first."""
         self._unwatch()
         event.listen(connection, "before_execute", self._before_execute)
+        event.listen(connection, "savepoint", self._before_savepoint)
         self.watched = connection
 
     def _unwatch(self) -> None:
         if self.watched is not None:
             if event.contains(self.watched, "before_execute", self._before_execute):
                 event.remove(self.watched, "before_execute", self._before_execute)
+            if event.contains(self.watched, "savepoint", self._before_savepoint):
+                event.remove(self.watched, "savepoint", self._before_savepoint)
             self.watched = None
 
-    def _before_execute(self, _connection: Connection, statement: object, *_args: object) -> None:
+    def _before_execute(self, connection: Connection, statement: object, *_args: object) -> None:
         # Not amid taking or leaving a savepoint, whose statements pass here too.
         if self.early.total() and not isinstance(statement, _SAVEPOINT_CLAUSES):
-            Deferred.flush(self.session)  # clears ``early`` before it executes anything
+            self._send(connection)  # clears ``early`` before it executes anything
+
+    def _before_savepoint(self, connection: Connection, _name: str) -> None:
+        """What was put off before a savepoint is sent before it is taken: sent inside it,
+        a rollback of the savepoint would take the rows away while the journal, which
+        handed them on, could no longer give them back. Nothing held was put off inside
+        it (``hold``), and its enclosing savepoints are taken with it."""
+        self.untaken.clear()
+        if self.entries:
+            self._send(connection)
+
+    def _created(self, _session: Session, transaction: SessionTransaction) -> None:
+        if transaction.nested:
+            self.untaken.add(transaction)
+
+    def _ended(self, _session: Session, transaction: SessionTransaction) -> None:
+        self.untaken.discard(transaction)
 
 
 class Ids(Kept):
