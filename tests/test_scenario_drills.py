@@ -428,7 +428,7 @@ class TestCreating:
         )  # fmt: skip
         assert code == 0, output
         assert "3 arrivals scheduled" in output
-        assert "no trainer runs it: only admins see it" in output
+        assert "no trainer runs it: only admins and its trainees see it" in output
         # The start as 'drill status' and 'drill start' print it, and in the scenario's zone.
         assert "starts at 2026-03-06 09:30:00 UTC (17:30 +0800 in the scenario)" in output
         code, output = run("drill", "create", unique("x-"), "--scenario", str(path),
@@ -505,13 +505,14 @@ def test_the_score_over_http_with_evidence_and_per_trainee(factory: Factory) -> 
     drill.jump(120)
     key = drill.ticket("外卖超时")["key"]
     agent, other = drill.people
+    assigned = {"assignee": agent.username, "reason": "yours"}
+    drill.trainer.ok(f"/tickets/{key}/assign", assigned)  # the trainer's act, not the agent's
     untouched = drill.trainer.get(f"/drills/{drill.id}/score").json()
     [scored] = untouched["tickets"]
     assert untouched["earned"] == 0  # nothing forbidden was done, but nothing at all was
     assert {c["name"]: c["detail"] for c in scored["checks"]}["no forbidden phrase"] == (
         "nobody worked the ticket"
     )
-    agent.ok(f"/tickets/{key}/claim")
     agent.ok(f"/tickets/{key}/reply", {"body": "您好 王丽，已全额退款，请放心"})  # words only
     score = drill.trainer.get(f"/drills/{drill.id}/score").json()
     [scored] = score["tickets"]

@@ -177,9 +177,8 @@ def create(
     )
     if trainer is None:
         console.print(
-            "no trainer runs it: only admins see it on the web and in the API; "
-            f"name one with --by TRAINER (e.g. 'deskdrill drill create {name}-2 --scenario "
-            f"{scenario} --by trainer')",
+            "no trainer runs it: only admins and its trainees see it, and only admins work "
+            "its clock; to have a trainer run it, create it with --by TRAINER",
             highlight=False,
             soft_wrap=True,
         )

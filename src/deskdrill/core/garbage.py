@@ -25,7 +25,8 @@ def fewer_collections() -> Iterator[None]:
     ours = gc.get_freeze_count() == 0  # a process that froze objects itself keeps them so
     if ours:
         gc.freeze()
-    gc.set_threshold(max(before[0], YOUNG_THRESHOLD), *before[1:])
+    if before[0]:  # 0: the process turned collections off, and so they stay
+        gc.set_threshold(max(before[0], YOUNG_THRESHOLD), *before[1:])
     try:
         yield
     finally:

@@ -138,7 +138,12 @@ def _evidence(event: TicketEvent) -> dict[str, Any]:
 
 class _Judge:
     def __init__(
-        self, session: Session, scenario: Scenario, ticket: Ticket, events: list[TicketEvent]
+        self,
+        session: Session,
+        scenario: Scenario,
+        ticket: Ticket,
+        events: list[TicketEvent],
+        trainees: set[str],
     ):
         self.session = session
         self.scenario = scenario
@@ -146,8 +151,9 @@ class _Judge:
         self.events = events
         self.got = outcomes.outcome(session, ticket)
         # The checks of what must not be done (too large a refund, a forbidden phrase)
-        # pass by themselves on a ticket nobody touched: they count once someone acted.
-        self.worked = any(e.actor not in _MACHINES for e in events)
+        # pass by themselves on a ticket nobody touched: they count once someone on the
+        # desk acted on it (a trainer's assignment is not the assignee's work).
+        self.worked = any(e.actor in trainees for e in events)
 
     def of(self, *types: str) -> list[TicketEvent]:
         return [e for e in self.events if e.type in types]
@@ -293,7 +299,7 @@ def score(session: Session, drill_id: int, scenario: Scenario) -> DrillScore:
                 .order_by(TicketEvent.seq)
             )
         )
-        judge = _Judge(session, scenario, ticket, events)
+        judge = _Judge(session, scenario, ticket, events, trainees)
         holder = _holder(events, trainees)
         for index, expectation in applying:
             found = judge.checks(expectation)
