@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
@@ -132,3 +132,18 @@ def test_rows_put_off_early_take_the_next_ids_and_go_before_any_statement(
             (last + 4, "E-4", "paid", "CNY"),
             (last + 5, "E-5", "paid", "CNY"),
         ]
+
+
+def test_what_is_put_off_goes_with_the_commit(factory: Factory, session_factory: Any) -> None:
+    desk = factory.desk(trainees=1)
+    with session_factory() as session, session.begin():
+        number = insert_now(session, orders_of(session, desk)("TO-SHIP")).number
+    refund = text("UPDATE orders SET status = 'refunded' WHERE number = :n AND drill_id = :d")
+    with session_factory() as session, Deferred.keeping(session):
+        session.execute(select(1))
+        Deferred.write(session, refund, {"n": number, "d": desk.drill_id})
+        session.commit()  # with no flush of what was put off before it
+        with session_factory() as other:
+            mine = (Order.number == number) & (Order.drill_id == desk.drill_id)
+            status = other.scalar(select(Order.status).where(mine))
+            assert status == "refunded"

@@ -65,6 +65,7 @@ class Deferred(Journal):
         self.untaken: set[SessionTransaction] = set()
         event.listen(session, "after_transaction_create", self._created)
         event.listen(session, "after_transaction_end", self._ended)
+        event.listen(session, "before_commit", self._before_commit)
         event.listen(session, "after_begin", self._watch)
         if session.in_transaction():
             self._watch(session, None, session.connection())
@@ -73,6 +74,7 @@ class Deferred(Journal):
         event.remove(self.session, "after_begin", self._watch)
         event.remove(self.session, "after_transaction_create", self._created)
         event.remove(self.session, "after_transaction_end", self._ended)
+        event.remove(self.session, "before_commit", self._before_commit)
         self._unwatch()
         super().close()
 
@@ -174,6 +176,9 @@ class Deferred(Journal):
         self.untaken.clear()
         if self.entries:
             self._send(connection)
+
+    def _before_commit(self, session: Session) -> None:
+        Deferred.flush(session)  # what is put off belongs to the transaction that commits
 
     def _created(self, _session: Session, transaction: SessionTransaction) -> None:
         if transaction.nested:
