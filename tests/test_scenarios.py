@@ -83,8 +83,15 @@ class TestBadFiles:
 
     def test_wrong_type(self) -> None:
         [found] = problems(SMALL.replace("amount: 99.00", "amount: lots"))
-        assert found.startswith("s.yaml:14:13: orders[0].amount:"), found
-        assert "'lots'" in found
+        assert (
+            found
+            == "s.yaml:14:13: orders[0].amount: expected a number, such as 12 or 12.50, got 'lots'"
+        )
+        [found] = problems(SMALL.replace("  - id: li\n    name: 李雷", "  - li"))
+        assert found.startswith("s.yaml:7:5: personas[0]: expected a mapping (key: value) with ")
+        assert "keys such as: id, name" in found and found.endswith("got 'li'")
+        [found] = problems(SMALL.replace("duration: 30m", "duration: 30m\nseed: abc"))
+        assert found == "s.yaml:5:7: seed: expected a whole number, got 'abc'"
 
     def test_duration_without_unit(self) -> None:
         [found] = problems(SMALL.replace("at: 1m", "at: 60"))
@@ -173,7 +180,7 @@ class TestBadFiles:
         code, output = validate(good, bad, tmp_path / "absent.yaml")
         assert code == 1
         assert f"✓ {good}: tiny" in output
-        assert f"✗ {bad}:11:11: orders[0].kind: Input should be 'goods', 'food' or 'ride'" in output
+        assert f"✗ {bad}:11:11: orders[0].kind: expected 'goods', 'food' or 'ride', got" in output
         assert f"✗ {tmp_path / 'absent.yaml'}: No such file or directory" in output
         assert "2 of 3 files invalid" in output
         assert "Traceback" not in output

@@ -153,9 +153,41 @@ def _message(detail: Any, path: tuple[str | int, ...]) -> str:
         return "required, but missing"
     if kind == "value_error":
         return message.removeprefix("Value error, ")
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        keys = _fields_at(path)
+        message = "expected a mapping (key: value)" + (
+            f" with keys such as: {', '.join(keys)}" if keys else ""
+        )
+    else:
+        message = _EXPECTED.get(kind) or _expected(message)
     given = detail.get("input")
-    if kind not in ("missing",) and not isinstance(given, dict | list):
-        return f"{message} (got {given!r})"
+    if not isinstance(given, dict | list):
+        return f"{message}, got {given!r}"
+    return message
+
+
+# Pydantic's wording of the common shapes, in the words a scenario's author uses.
+_WHOLE = "expected a whole number"
+_NUMBER = "expected a number, such as 12 or 12.50"
+_EXPECTED = {
+    "int_parsing": _WHOLE,
+    "int_type": _WHOLE,
+    "int_from_float": _WHOLE,
+    "float_parsing": _NUMBER,
+    "float_type": _NUMBER,
+    "decimal_parsing": _NUMBER,
+    "decimal_type": _NUMBER,
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected text",
+    "list_type": "expected a list ('- item' lines, or [a, b])",
+}
+
+
+def _expected(message: str) -> str:
+    """'Input should be less than 20' as 'expected less than 20'."""
+    if message.startswith("Input should be "):
+        return "expected " + message.removeprefix("Input should be ")
     return message
 
 
