@@ -257,6 +257,20 @@ def test_plans_shifts_and_bad_agents(tmp_path: Path) -> None:
                          ("careful:1@L9", "unknown tier 'L9'")):  # fmt: skip
         result = CliRunner().invoke(cli, ["scenario", "run", "food-dinner-peak", "--agents", bad])
         assert result.exit_code == 1 and message in result.output
+    # A bad plan file is told as a scenario file is: file, line, column, field, expected.
+    plan.write_text("agents:\n  - {kind: careful, count: lots}\n  - {kind: carefull}\n")
+    result = CliRunner().invoke(cli, ["scenario", "run", "food-dinner-peak", "--plan", str(plan)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{plan}:2:28: agents[0].count: expected a whole number, got 'lots'" in result.output
+    assert f"{plan}:3:12: agents[1].kind: expected 'careful' or 'sloppy', got 'carefull'" in (
+        result.output
+    )
+    for text, expected in (("agents: [\n", ":2:1: YAML syntax"), ("- careful\n", ":1:1: expected")):
+        plan.write_text(text)
+        result = CliRunner().invoke(
+            cli, ["scenario", "run", "food-dinner-peak", "--plan", str(plan)]
+        )
+        assert result.exit_code == 1 and f"{plan}{expected}" in result.output, result.output
 
 
 def test_agent_specs() -> None:

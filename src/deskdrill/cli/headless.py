@@ -14,8 +14,9 @@ from rich.table import Table
 from deskdrill.cli.context import console
 from deskdrill.db import migrate
 from deskdrill.db.engine import make_engine, make_sessionmaker, unit_of_work
+from deskdrill.scenarios.load import read_bytes, validated
 from deskdrill.scenarios.model import Scenario
-from deskdrill.scenarios.yamlsafe import load
+from deskdrill.scenarios.yamlsafe import Limits
 from deskdrill.settings import Settings
 from deskdrill.simulation import report as reports
 from deskdrill.simulation.agents import RunPlan, parse_agents
@@ -27,8 +28,8 @@ def plan_from(scenario: Scenario, agents: str | None, plan: Path | None) -> RunP
     """The ``--plan`` file, else ``--agents``, else the scenario's own headless defaults."""
     if plan is None:
         return parse_agents(agents or scenario.headless.agents, scenario.headless.handling)
-    document = load(plan.read_bytes())
-    return RunPlan.model_validate(document.data)
+    raw = read_bytes(plan, Limits())
+    return validated(RunPlan, raw, str(plan))[0]
 
 
 def run_and_report(

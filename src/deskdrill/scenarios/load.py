@@ -47,8 +47,15 @@ class ScenarioInvalid(ValueError):
         self.problems = problems
 
 
-def parse(raw: bytes, source: str, limits: Limits | None = None) -> Scenario:
-    """The scenario in ``raw`` (the bytes of file ``source``), or ScenarioInvalid."""
+M = typing.TypeVar("M", bound=BaseModel)
+
+
+def validated(
+    model: type[M], raw: bytes, source: str, limits: Limits | None = None
+) -> tuple[M, Document]:
+    """``raw`` (the bytes of file ``source``) read safely as a ``model``, with the places of
+    its values; or ScenarioInvalid with every problem of the file. Scenario files and the
+    run plans of headless runs are read so."""
     try:
         document = load(raw, limits)
     except YamlError as error:
@@ -57,13 +64,20 @@ def parse(raw: bytes, source: str, limits: Limits | None = None) -> Scenario:
             [Problem(source, place and place.line, place and place.column, "", error.message)]
         ) from None
     if not isinstance(document.data, dict):
+        required = [k for k, f in model.model_fields.items() if f.is_required()]
+        keys = ", ".join((required or list(model.model_fields))[:2])
         raise ScenarioInvalid(
-            [Problem(source, 1, 1, "", "expected a mapping of keys (id, title, ...) at the top")]
+            [Problem(source, 1, 1, "", f"expected a mapping of keys ({keys}, ...) at the top")]
         )
     try:
-        scenario = Scenario.model_validate(document.data)
+        return model.model_validate(document.data), document
     except ValidationError as error:
-        raise ScenarioInvalid(_problems(error, document, source)) from None
+        raise ScenarioInvalid(_problems(error, document, source, model)) from None
+
+
+def parse(raw: bytes, source: str, limits: Limits | None = None) -> Scenario:
+    """The scenario in ``raw`` (the bytes of file ``source``), or ScenarioInvalid."""
+    scenario, document = validated(Scenario, raw, source, limits)
     found = [
         _problem(document, source, path, message) for path, message in references.check(scenario)
     ]
@@ -74,6 +88,12 @@ def parse(raw: bytes, source: str, limits: Limits | None = None) -> Scenario:
 
 def read(path: Path, limits: Limits | None = None) -> Scenario:
     limits = limits or Limits()
+    return parse(read_bytes(path, limits), str(path), limits)
+
+
+def read_bytes(path: Path, limits: Limits) -> bytes:
+    """The bytes of ``path``, refused (ScenarioInvalid) above the size limit before they
+    are read, or when the file cannot be read."""
     source = str(path)
     try:
         size = path.stat().st_size
@@ -82,12 +102,11 @@ def read(path: Path, limits: Limits | None = None) -> Scenario:
             raise ScenarioInvalid(
                 [Problem(source, None, None, "", f"{message}{limits.max_bytes:,}")]
             )
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise ScenarioInvalid(
             [Problem(source, None, None, "", error.strerror or str(error))]
         ) from None
-    return parse(raw, source, limits)
 
 
 def _problem(
@@ -100,11 +119,13 @@ def _problem(
     return Problem(source, place and place.line, place and place.column, field_name(path), message)
 
 
-def _problems(error: ValidationError, document: Document, source: str) -> list[Problem]:
+def _problems(
+    error: ValidationError, document: Document, source: str, root: type[BaseModel]
+) -> list[Problem]:
     found: list[tuple[tuple[str | int, ...], str, str]] = []
     for detail in error.errors(include_url=False):
         path = _data_path(document.data, detail["loc"], detail["type"])
-        found.append((path, detail["type"], _message(detail, path)))
+        found.append((path, detail["type"], _message(detail, path, root)))
     # A value that may be one of several shapes (a policy's name or a whole policy) fails
     # each shape; when a deeper problem shows which shape was meant, the others are noise.
     deeper = {p[:i] for p, _, _ in found for i in range(len(p))}
@@ -138,10 +159,10 @@ def _data_path(data: Any, loc: tuple[Any, ...], kind: str) -> tuple[str | int, .
     return tuple(path)
 
 
-def _message(detail: Any, path: tuple[str | int, ...]) -> str:
+def _message(detail: Any, path: tuple[str | int, ...], root: type[BaseModel]) -> str:
     kind, message = detail["type"], detail["msg"]
     if kind == "extra_forbidden":
-        allowed = _fields_at(path[:-1])
+        allowed = _fields_at(path[:-1], root)
         text = f"unknown key {path[-1]!r}"
         if allowed:
             close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
@@ -154,7 +175,7 @@ def _message(detail: Any, path: tuple[str | int, ...]) -> str:
     if kind == "value_error":
         return message.removeprefix("Value error, ")
     if kind in ("model_type", "dict_type", "model_attributes_type"):
-        keys = _fields_at(path)
+        keys = _fields_at(path, root)
         message = "expected a mapping (key: value)" + (
             f" with keys such as: {', '.join(keys)}" if keys else ""
         )
@@ -191,9 +212,9 @@ def _expected(message: str) -> str:
     return message
 
 
-def _fields_at(path: tuple[str | int, ...]) -> list[str]:
-    """The keys the model at ``path`` accepts (empty if it cannot tell)."""
-    annotation: Any = Scenario
+def _fields_at(path: tuple[str | int, ...], root: type[BaseModel]) -> list[str]:
+    """The keys the model at ``path`` in a ``root`` accepts (empty if it cannot tell)."""
+    annotation: Any = root
     for part in path:
         if isinstance(part, int):
             continue  # a list's item: _model looks inside list[...]
