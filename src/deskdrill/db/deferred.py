@@ -20,7 +20,6 @@ just before, so that rolling the savepoint back undoes only what was written in 
 from __future__ import annotations
 
 import copy
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -50,7 +49,7 @@ from deskdrill.db.kept import Kept, attach, insert_now, row_of
 
 T = TypeVar("T")
 _SAVEPOINT_CLAUSES = (SavepointClause, ReleaseSavepointClause, RollbackToSavepointClause)
-Entry = tuple[Executable, dict[str, Any], str | None]  # statement, row, early row's table
+Entry = tuple[Executable, dict[str, Any], bool]  # statement, row, whether an early row
 
 
 class Deferred(Journal):
@@ -58,7 +57,7 @@ class Deferred(Journal):
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
-        self.early: Counter[str] = Counter()  # early rows held, by table
+        self.early = 0  # early rows held
         self.watched: Connection | None = None
         # Savepoints begun but not yet taken: SQLAlchemy takes one at the first statement
         # inside it, and what is put off inside must be held until then (see ``hold``).
@@ -95,7 +94,7 @@ class Deferred(Journal):
         if kept is None:
             session.connection().execute(statement, params)
         else:
-            kept.hold((statement, params, None))
+            kept.hold((statement, params, False))
 
     @classmethod
     def insert_row(cls, session: Session, table: Table, row: dict[str, Any]) -> bool:
@@ -110,8 +109,8 @@ class Deferred(Journal):
             row[key.key] = ids.next(table)
         # The row as it is now: lists and dicts on the object may change before it is sent.
         frozen = {k: copy.deepcopy(v) if isinstance(v, list | dict) else v for k, v in row.items()}
-        kept.hold((_insert_into(table), frozen, table.name))
-        kept.early[table.name] += 1
+        kept.hold((_insert_into(table), frozen, True))
+        kept.early += 1
         return True
 
     @classmethod
@@ -130,7 +129,7 @@ class Deferred(Journal):
         batches: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
         for statement, params, _early in self.drain():
             batches.setdefault(id(statement), (statement, []))[1].append(params)
-        self.early.clear()
+        self.early = 0
         for statement, rows in sorted(batches.values(), key=lambda b: _rank(b[0])):
             connection.execute(statement, rows)
 
@@ -143,9 +142,7 @@ class Deferred(Journal):
         self.entries.append(entry)
 
     def forget(self, entries: list[Any]) -> None:
-        for _statement, _params, early in entries:
-            if early is not None:
-                self.early[early] -= 1
+        self.early -= sum(early for _statement, _params, early in entries)
 
     def _watch(self, _session: Session, _transaction: object, connection: Connection) -> None:
         """Every statement of the session passes its connection, the ORM's and plain
@@ -165,7 +162,7 @@ class Deferred(Journal):
 
     def _before_execute(self, connection: Connection, statement: object, *_args: object) -> None:
         # Not amid taking or leaving a savepoint, whose statements pass here too.
-        if self.early.total() and not isinstance(statement, _SAVEPOINT_CLAUSES):
+        if self.early and not isinstance(statement, _SAVEPOINT_CLAUSES):
             self._send(connection)  # clears ``early`` before it executes anything
 
     def _before_savepoint(self, connection: Connection, _name: str) -> None:
