@@ -5,9 +5,10 @@ run. What a bot does at the desk is ``simulation.bots``."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -84,17 +85,32 @@ class Bot:
     seen: int = -1  # the change mark when it last found nothing to do
     user_id: int | None = None
     holding: set[int] = field(default_factory=set)  # its tickets when it last looked
+    draws: int = 0  # handling times drawn: nothing else moves the generator
+    # The generator's state when ``draws`` was ``_drawn``: taken again only once it moved.
+    _state: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    _drawn: int = field(default=-1, repr=False, compare=False)
 
-    def saved(self) -> Bot:
-        """A copy to go back to (the runner works a stretch again after a refusal): its
-        own random state and collections, the group (which nothing changes) shared. A
-        deep copy cost the runner more than a second per shift; the generator is made
-        without seeding (``Random()`` seeds from the system) since its state is set."""
-        rng = random.Random.__new__(random.Random)
-        rng.setstate(self.rng.getstate())
-        return replace(
-            self, rng=rng, errors=list(self.errors), skip=set(self.skip), holding=set(self.holding)
+    def saved(self) -> Callable[[], Bot]:
+        """A way back to the bot as it is now (the runner works a stretch again after a
+        refusal): a copy of its own collections, the group (which nothing changes)
+        shared, and its generator's state, made a generator again only on the way back.
+        The runner saves every bot at every commit and goes back about never; taking
+        the state (625 numbers) each time was most of the cost, at 100 bots a few
+        seconds per shift, so it is taken again only after a draw."""
+        if self._drawn != self.draws:
+            self._state, self._drawn = self.rng.getstate(), self.draws
+        state = self._state
+        copy = replace(
+            self, errors=list(self.errors), skip=set(self.skip), holding=set(self.holding)
         )
+
+        def back() -> Bot:
+            # Made without seeding (``Random()`` seeds from the system): its state is set.
+            copy.rng = random.Random.__new__(random.Random)
+            copy.rng.setstate(state)
+            return copy
+
+        return back
 
     def on_duty(self, start: datetime, at: datetime) -> bool:
         if self.group.shift is None:
@@ -105,4 +121,5 @@ class Bot:
     def handling(self, category: str) -> timedelta:
         chosen = self.group.by_category.get(category, self.group.handling)  # type: ignore[call-overload]
         took = chosen.draw(self.rng)
+        self.draws += 1
         return took * 3 if self.kind == "sloppy" else took  # and so it breaches

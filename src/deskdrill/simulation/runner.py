@@ -199,7 +199,8 @@ def run(
                         ended = stretch.work(session, trail)
                 except savepoints.Redo:
                     _roll_back(session)
-                    bots[:], stretch.now, stretch.rounds_at_now = began
+                    backs, stretch.now, stretch.rounds_at_now = began
+                    bots[:] = [back() for back in backs]
                     ended = stretch.work(session, trail)
                 if not ended:
                     # The drill's clock follows at each commit, so what others may read

@@ -8,11 +8,11 @@ returns the outcome recorded on the schedule (``done``, or why it did nothing).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,7 @@ from deskdrill.db import remembered, savepoints
 from deskdrill.db.deferred import Deferred, insert_later
 from deskdrill.db.kept import held, held_one
 from deskdrill.drills.models import DrillMember
-from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template
+from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template, ThirdParty
 from deskdrill.settings import default_caps
 from deskdrill.simulation import csat, outcomes
 from deskdrill.simulation.agenda import Agenda, Happening
@@ -94,6 +94,39 @@ _SCHEDULED_PAYLOAD = select(ScheduledEvent.payload).where(
 )
 
 
+Names = tuple[dict[str, Persona], dict[str, ThirdParty], dict[str, Injection]]
+_NAMES: dict[int, tuple[Scenario, Names]] = {}
+_NAMES_KEPT = 16
+
+
+def _names(scenario: Scenario) -> Names:
+    """The scenario's personas, third parties and timeline cases by id. A World is made
+    for every engine step and every reaction, and building these for each cost more at
+    ten times the arrivals than the reactions themselves; a scenario is not changed once
+    read. Kept for the last few scenarios (the entry holds the scenario, so its id is not
+    handed to another object while kept)."""
+    found = _NAMES.get(id(scenario))
+    if found is not None and found[0] is scenario:
+        return found[1]
+    names = (
+        {p.id: p for p in scenario.personas},
+        {p.id: p for p in scenario.third_parties},
+        {t.id: t for t in scenario.timeline},
+    )
+    if len(_NAMES) >= _NAMES_KEPT:
+        del _NAMES[next(iter(_NAMES))]  # the oldest
+    _NAMES[id(scenario)] = (scenario, names)
+    return names
+
+
+def _by_tier(rows: Sequence[Row[tuple[User, str | None]]]) -> dict[str, list[User]]:
+    """The drill's trainees at each tier (their seat's, else their own), by username."""
+    found: dict[str, list[User]] = {}
+    for user, tier in rows:
+        found.setdefault(str(tier or user.tier), []).append(user)
+    return found
+
+
 class World:
     """One scenario drill, during one engine step."""
 
@@ -101,9 +134,7 @@ class World:
         self.session = session
         self.drill_id = drill_id
         self.scenario = scenario
-        self.personas = {p.id: p for p in scenario.personas}
-        self.parties = {p.id: p for p in scenario.third_parties}
-        self.timeline = {t.id: t for t in scenario.timeline}
+        self.personas, self.parties, self.timeline = _names(scenario)
 
     # --- scheduling -----------------------------------------------------------------
 
@@ -239,13 +270,13 @@ class World:
         team = self.scenario.team
         if team.assignment == "pull":
             return
-        rows = remembered.read(
+        by_tier = remembered.read(
             self.session,
-            ("trainees", self.drill_id),
+            ("trainees by tier", self.drill_id),
             (User.__tablename__, DrillMember.__tablename__),
-            lambda: self.session.execute(_TRAINEES, {"drill": self.drill_id}).all(),
+            lambda: _by_tier(self.session.execute(_TRAINEES, {"drill": self.drill_id}).all()),
         )
-        people = [user for user, tier in rows if (tier or user.tier) == ticket.tier]
+        people = by_tier.get(str(ticket.tier), [])
         if team.assignment == "skill_based":
             people = [p for p in people if str(ticket.category) in team.skills.get(p.username, [])]
         desks = Desks.of(self.session)
