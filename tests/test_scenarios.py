@@ -93,6 +93,22 @@ class TestBadFiles:
         [found] = problems(SMALL.replace("duration: 30m", "duration: 30m\nseed: abc"))
         assert found == "s.yaml:5:7: seed: expected a whole number, got 'abc'"
 
+    def test_sizes_and_offsets_in_plain_words(self) -> None:
+        """Lengths out of bounds say what is allowed and what was given; a start without
+        its offset from UTC says how to write one."""
+        [found] = problems(SMALL.replace('"2026-03-02T09:00:00+08:00"', "2026-03-02T09:00:00"))
+        assert found == (
+            "s.yaml:5:8: start: expected a date and time with its offset from UTC, such as "
+            "2026-03-06T17:30:00+08:00, got '2026-03-02T09:00:00'"
+        )
+        tags = ", ".join(f"t{i}" for i in range(51))
+        [found] = problems(SMALL.replace("duration: 30m", f"duration: 30m\ntags: [{tags}]"))
+        assert found == "s.yaml:5:7: tags: expected at most 50 items, got 51"
+        [found] = problems(SMALL.replace("title: {zh: 小场景,", 'title: {zh: "",'))
+        assert found == "s.yaml:2:13: title.zh: expected text of at least 1 character, got ''"
+        [found] = problems(SMALL.replace("amount: 99.00", "amount: 1234567890123.5"))
+        assert found.startswith("s.yaml:14:13: orders[0].amount: expected a number of at most 12")
+
     def test_duration_without_unit(self) -> None:
         [found] = problems(SMALL.replace("at: 1m", "at: 60"))
         assert found.startswith("s.yaml:17:9: timeline[0].at: expected a duration with units")
@@ -122,6 +138,27 @@ class TestBadFiles:
         [found] = problems(text)
         assert found.startswith("s.yaml:") and "order 'G-1' belongs to 'li', not 'han'" in found
 
+    def test_an_expectation_nobody_can_meet(self) -> None:
+        """A refund above what the ticket's order was paid, or above the limit set beside
+        it, is refused when the file is validated, not found out in a run's score."""
+        for expected, found_at in (
+            ("{refund: 500}", "s.yaml:24:37: expectations[0].entitled.refund: 500.00 is more "
+             "than order 'G-1' was paid (99.00)"),
+            ("{refund: full}, max_refund: 10", "s.yaml:24:56: expectations[0].max_refund: 10.00 "
+             "is less than the refund the customer is owed (99.00): no handling can meet both"),
+        ):  # fmt: skip
+            text = SMALL + f"expectations:\n  - {{ticket: t1, entitled: {expected}}}\n"
+            assert problems(text) == [found_at]
+        # A value that may be a number or 'full' is told once, with both.
+        text = SMALL + "expectations:\n  - {category: refund_return, entitled: {refund: lots}}\n"
+        assert problems(text) == [
+            "s.yaml:24:50: expectations[0].entitled.refund: expected a number, such as 12 or "
+            "12.50, or 'full', got 'lots'"
+        ]
+        # For a category, the orders are not known before the run: not checked.
+        category = SMALL + "expectations:\n  - {category: refund_return, entitled: {refund: 500}}\n"
+        assert parse(category.encode(), "s.yaml").expectations[0].entitled is not None
+
     def test_duplicate_ids_and_keys(self) -> None:
         [found] = problems(SMALL.replace("orders:", "  - id: li\n    name: 又一个\norders:"))
         assert "personas[1].id: id 'li' is used twice" in found
@@ -138,6 +175,12 @@ class TestBadFiles:
         ):
             [found] = problems(SMALL.replace("subject: 想退货", f"subject: {tagged}"))
             assert found.startswith("s.yaml:21:14: ") and expected in found, found
+        # On a key too (the damaged-file test found one in a flow mapping).
+        [found] = problems(SMALL.replace("title: {zh:", "title: {!zh:"))
+        assert (
+            found
+            == "s.yaml:2:9: unreadable key: could not determine a constructor for the tag '!zh:'"
+        )
 
     def test_alias_bomb(self) -> None:
         lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']

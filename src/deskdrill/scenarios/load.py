@@ -9,7 +9,9 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,8 @@ class Problem:
 
 class ScenarioInvalid(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
+        # In the order of the file, as an author reads it (those with no place last).
+        problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.column or 0))
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
 
@@ -129,17 +133,31 @@ def _problems(
     # A value that may be one of several shapes (a policy's name or a whole policy) fails
     # each shape; when a deeper problem shows which shape was meant, the others are noise.
     deeper = {p[:i] for p, _, _ in found for i in range(len(p))}
-    problems: list[Problem] = []
-    seen: set[tuple[tuple[str | int, ...], str]] = set()
+    said: dict[tuple[tuple[str | int, ...], bool], list[str]] = {}
     for path, kind, message in found:
         if kind.endswith("_type") and path in deeper:
             continue
-        if (path, message) not in seen:
-            seen.add((path, message))
-            key = kind == "extra_forbidden"
-            problems.append(_problem(document, source, path, message, key=key))
+        messages = said.setdefault((path, kind == "extra_forbidden"), [])
+        if message not in messages:
+            messages.append(message)
+    problems = [
+        _problem(document, source, path, _either(messages), key=key)
+        for (path, key), messages in said.items()
+    ]
     # In the order of the file (stable: problems without a place keep theirs, at the end).
     return sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.column or 0))
+
+
+def _either(messages: list[str]) -> str:
+    """One value that fails each shape it may take (a number, or 'full'), said once:
+    'expected a number, such as 12 or 12.50, or 'full', got 'lots''."""
+    if len(messages) == 1:
+        return messages[0]
+    tails = {m.rpartition(", got ")[2] for m in messages}
+    if len(tails) != 1 or not all(m.startswith("expected ") and ", got " in m for m in messages):
+        return "; ".join(messages)
+    shapes = [m.rpartition(", got ")[0].removeprefix("expected ") for m in messages]
+    return f"expected {', or '.join(shapes)}, got {tails.pop()}"
 
 
 def _data_path(data: Any, loc: tuple[Any, ...], kind: str) -> tuple[str | int, ...]:
@@ -179,11 +197,14 @@ def _message(detail: Any, path: tuple[str | int, ...], root: type[BaseModel]) ->
         message = "expected a mapping (key: value)" + (
             f" with keys such as: {', '.join(keys)}" if keys else ""
         )
+    elif kind in _SIZES:
+        message = _SIZES[kind](detail.get("ctx") or {})
     else:
         message = _EXPECTED.get(kind) or _expected(message)
     given = detail.get("input")
     if not isinstance(given, dict | list):
-        return f"{message}, got {given!r}"
+        shown = repr(given.isoformat() if isinstance(given, date) else given)  # datetime too
+        return f"{message}, got {shown if len(shown) <= 80 else shown[:77] + '...'}"
     return message
 
 
@@ -202,6 +223,32 @@ _EXPECTED = {
     "bool_type": "expected true or false",
     "string_type": "expected text",
     "list_type": "expected a list ('- item' lines, or [a, b])",
+}
+
+
+def _items(n: int, noun: str = "item") -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+# Sizes out of bounds, from pydantic's context: what was allowed, and what was given.
+_SIZES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "too_short": lambda c: (
+        f"expected at least {_items(c['min_length'])}, got {c.get('actual_length', 0)}"
+    ),
+    "too_long": lambda c: (
+        f"expected at most {_items(c['max_length'])}, got {c.get('actual_length', 'more')}"
+    ),
+    "string_too_short": lambda c: (
+        f"expected text of at least {_items(c['min_length'], 'character')}"
+    ),
+    "string_too_long": lambda c: f"expected text of at most {_items(c['max_length'], 'character')}",
+    "decimal_max_digits": lambda c: f"expected a number of at most {c['max_digits']} digits",
+    "decimal_max_places": lambda c: (
+        f"expected at most {_items(c['decimal_places'], 'decimal place')}"
+    ),
+    "timezone_aware": lambda _c: (
+        "expected a date and time with its offset from UTC, such as 2026-03-06T17:30:00+08:00"
+    ),
 }
 
 

@@ -6,9 +6,10 @@ Run after the models accept the file; each problem is (path in the file, message
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
-from deskdrill.scenarios.model import Scenario
+from deskdrill.scenarios.model import Expectation, Order, Scenario
 
 Found = tuple[tuple[str | int, ...], str]
 MAX_ARRIVALS = 20_000
@@ -28,6 +29,28 @@ def _known(
     if value is not None and value not in known:
         listed = ", ".join(sorted(known)[:10]) or "none defined"
         yield path, f"no {what} with id {value!r} (known: {listed})"
+
+
+def _refund_fits(expectation: Expectation, order: Order | None, i: int) -> Iterator[Found]:
+    """The refund the customer is owed can be given, and without breaking the limit set
+    beside it: an expectation nobody can meet only lowers every score."""
+    owed = expectation.entitled.refund if expectation.entitled else None
+    if owed == "full":
+        owed = order.amount if order is not None else None
+    if owed is None:
+        return
+    limit = expectation.max_refund
+    if limit is not None and Decimal(owed) > Decimal(limit):
+        yield (
+            ("expectations", i, "max_refund"),
+            f"{Decimal(limit):.2f} is less than the refund the customer is owed "
+            f"({Decimal(owed):.2f}): no handling can meet both",
+        )
+    if order is not None and Decimal(owed) > order.amount:
+        yield (
+            ("expectations", i, "entitled", "refund"),
+            f"{Decimal(owed):.2f} is more than order {order.id!r} was paid ({order.amount:.2f})",
+        )
 
 
 def check(scenario: Scenario) -> list[Found]:
@@ -106,6 +129,8 @@ def _check(s: Scenario) -> Iterator[Found]:
         for flag in ("greeting", "closing"):
             if getattr(expectation, flag) and flag not in kinds:
                 yield ("expectations", i, flag), f"needs at least one macro of kind {flag!r}"
+        case = tickets.get(expectation.ticket or "")
+        yield from _refund_fits(expectation, orders.get(case.order or "") if case else None, i)
     for i, incident in enumerate(s.incidents):
         yield from _known(incident.ticket, tickets, "timeline ticket", ("incidents", i, "ticket"))
     for person, categories in s.team.skills.items():

@@ -108,7 +108,12 @@ class _Builder:
                     raise YamlError("a key must be plain text", _place(key_node))
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     raise YamlError("merge keys (<<) are not supported", _place(key_node))
-                key = self.scalars.construct_object(key_node)
+                try:
+                    key = self.scalars.construct_object(key_node)
+                except yaml.YAMLError as error:  # a tagged key, such as !zh: text
+                    raise YamlError(
+                        f"unreadable key: {_problem(error)}", _place(key_node)
+                    ) from None
                 if not isinstance(key, str | int | bool | float) or key is None:
                     raise YamlError("a key must be plain text", _place(key_node))
                 key = str(key) if not isinstance(key, str) else key
