@@ -81,6 +81,7 @@ def test_the_debriefs_checks_in_chinese() -> None:
         assert escalate == "在 5 分钟 内升级到 事件处理台"
         assert check_text("greeting macro opens the first reply") == "首次回复以问候话术开头"
         assert check_text("refunded 20.00") == "已退款 20.00"
+        assert check_text("60.8 min") == "60.8 分钟"
         assert check_text("something new") == "something new"  # unknown: as written
     finally:
         i18n.use("en")

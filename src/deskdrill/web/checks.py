@@ -24,6 +24,7 @@ _FIXED = {
     N_("used"), N_("none used"), N_("given in full"), N_("not resolved"), N_("never"),
 }  # fmt: skip
 _MINUTES = N_("min")
+_DURATION = re.compile(r"[\d.]+ min")
 
 
 def check_text(text: str) -> str:
@@ -42,4 +43,6 @@ def check_text(text: str) -> str:
             if name in values:
                 values[name] = values[name].replace(" min", " " + _(_MINUTES))
         return _(message) % values
+    if _DURATION.fullmatch(text):  # how long it took ("escalated: 12.5 min" without the head)
+        return text.replace(" min", " " + _(_MINUTES))
     return text

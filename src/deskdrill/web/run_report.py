@@ -7,7 +7,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from deskdrill.paths import resource_dir
-from deskdrill.web import charts
+from deskdrill.web import charts, i18n
+from deskdrill.web.checks import check_text
+from deskdrill.web.i18n import _, word
 
 LABELS = {
     "en": {
@@ -30,6 +32,7 @@ LABELS = {
         "share_waiting": "Never claimed",
         "utilisation": "Agent utilisation",
         "sla": "SLA breaches by timer",
+        "attainment": "SLA attainment",
         "by_expectation": "Score by expectation",
         "applies_to": "Applies to",
         "checks": "Checks and evidence",
@@ -60,6 +63,7 @@ LABELS = {
         "share_waiting": "始终无人认领",
         "utilisation": "坐席利用率",
         "sla": "各计时器的 SLA 违约数",
+        "attainment": "SLA 达标率",
         "by_expectation": "按考核项得分",
         "applies_to": "适用于",
         "checks": "检查项与证据",
@@ -78,7 +82,7 @@ def _pct(value: float | None) -> str:
 
 
 def _minutes(seconds: float | None) -> str:
-    return "–" if seconds is None else f"{seconds / 60:.1f} min"
+    return "–" if seconds is None else f"{seconds / 60:.1f} {_('min')}"
 
 
 def _num(value: float | None) -> str:
@@ -86,7 +90,24 @@ def _num(value: float | None) -> str:
 
 
 def render(report: dict[str, Any], lang: str = "en") -> str:
+    """The page in ``lang``: its labels, and the scoring's check names and details and
+    the data's words (timers, actions, categories) as the debrief shows them."""
+    before = i18n.current()
+    i18n.use("zh" if lang == "zh" else "en")
+    try:
+        return _render(report, lang)
+    finally:
+        i18n.use(before)
+
+
+def _render(report: dict[str, Any], lang: str) -> str:
     t = LABELS["zh" if lang == "zh" else "en"]
+    sla = report["sla"]
+    attained = [
+        (t[key], float(sla[f"{key}_attainment"]))
+        for key in ("first_response", "resolution")
+        if sla[f"{key}_attainment"] is not None
+    ]
     backlog = [(p["sim_at"][11:16], float(p["open"])) for p in report["sla"]["backlog"]]
     util = [(u["agent"], float(u["share"] or 0)) for u in report["utilisation"]]
     breaches = sorted(report["sla"]["breaches_by_timer"].items())
@@ -100,7 +121,10 @@ def render(report: dict[str, Any], lang: str = "en") -> str:
     figures = {
         "backlog": charts.line(t["backlog"], backlog),
         "utilisation": charts.bars(t["utilisation"], util, top_value=100, unit="%"),
-        "breaches": charts.bars(t["sla"], [(k, float(v)) for k, v in breaches], color="#dc2626"),
+        "attainment": charts.bars(t["attainment"], attained, top_value=100, unit="%"),
+        "breaches": charts.bars(
+            t["sla"], [(word(k), float(v)) for k, v in breaches], color="#dc2626"
+        ),
         "expectations": charts.bars(t["by_expectation"], by_exp, top_value=100, unit="%"),
     }
     env = Environment(
@@ -114,6 +138,8 @@ def render(report: dict[str, Any], lang: str = "en") -> str:
         lang="zh" if lang == "zh" else "en",
         charts=figures,
         pct=_pct,
+        check=check_text,
+        word=word,
         minutes=_minutes,
         num=_num,
     )

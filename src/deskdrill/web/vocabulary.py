@@ -43,6 +43,14 @@ WORDS = [
     # order actions
     N_("return_authorisation"), N_("exchange"), N_("reship"), N_("cancel"),
     N_("change_address"),
+    # trail events (the run report's evidence), beyond the words above
+    N_("receive"), N_("claim"), N_("assign"), N_("unassign"), N_("transfer"),
+    N_("change_priority"), N_("pend_customer"), N_("pend_third_party"), N_("resume"),
+    N_("customer_message"), N_("third_party_message"), N_("de_escalate"),
+    N_("compensation_requested"), N_("compensation_approved"), N_("compensation_rejected"),
+    N_("compensation_paid"), N_("record_finding"), N_("resolve"), N_("close"), N_("reopen"),
+    N_("tag"), N_("link"), N_("merge"), N_("merged_from"), N_("reveal_contact"),
+    N_("customer_rating"), N_("sla_warning"), N_("sla_breach"),
     # error page titles (web.errors)
     N_("Bad request"), N_("Please log in"), N_("Not allowed"), N_("Not found"),
     N_("Someone else changed this"), N_("Please check the form"), N_("Too many attempts"),
