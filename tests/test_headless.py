@@ -148,8 +148,10 @@ def test_a_refused_action_is_worked_again_with_savepoints(
     last commit to work that stretch again with savepoints: the refusal is noted once, the
     bot leaves the ticket, and the trail is the one savepoints all along give."""
     path = tmp_path / "refused.yaml"
-    owed = "entitled: {refund: 500}"  # the order is of 40.00
-    text = small_scenario().replace("entitled: {refund: full, coupon: 20}", owed)
+    # The order is of 40.00. (Said of the ticket itself, the file would not validate: a
+    # category's expectation is not checked against the orders its tickets will have.)
+    owed = "{category: logistics, entitled: {refund: 500}"
+    text = small_scenario().replace("{ticket: late, entitled: {refund: full, coupon: 20}", owed)
     path.write_text(text, encoding="utf-8")
     redone = []
     work = savepoints.undoable
@@ -228,9 +230,15 @@ def test_the_report_has_its_figures_and_charts(tmp_path: Path) -> None:
     assert wait["p50_seconds"] is not None and wait["share_waiting"] is not None
     assert all(0 <= u["share"] <= 100 for u in report["utilisation"])
     html = (tmp_path / "out" / "report.html").read_text("utf-8")
-    assert html.count("<svg") == 4 and "未结工单随时间变化" in html
+    assert html.count("<svg") == 5 and "未结工单随时间变化" in html and "SLA 达标率" in html
     assert "外卖晚高峰" in html
     assert f'轨迹摘要 <code title="{report["trail_digest"]}">' in html
+    # The checks, their details, the timers and the trail's events in Chinese too.
+    names = {c["name"] for t in report["score"]["tickets"] for c in t["checks"]}
+    assert "what the customer was owed" in names and "what the customer was owed" not in html
+    assert "客户应得的处理结果" in html
+    for english in ("given in full", "first_response", "compensation approved", " min<"):
+        assert english not in html, english
 
 
 def test_plans_shifts_and_bad_agents(tmp_path: Path) -> None:
@@ -279,3 +287,75 @@ def test_agent_specs() -> None:
     assert [(g.kind, g.count, g.tier) for g in plan.agents] == [
         ("careful", 2, "L1"), ("sloppy", 1, "L2")
     ]  # fmt: skip
+    for bad, message in (
+        ("", "name at least one agent"),
+        ("careful:", "whole number from 1 to 1000"),
+        ("careful:0", "whole number from 1 to 1000"),
+        ("careful:1001", "whole number from 1 to 1000"),
+        ("careful:3,,sloppy:1", "an empty entry between commas"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            parse_agents(bad)
+
+
+def test_bad_run_options_are_refused_before_the_run(tmp_path: Path) -> None:
+    """Each is told in a line, with exit code 1 (2 for what the option parser refuses)
+    and no traceback, before a database is made or a report written."""
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("agents:\n  - {kind: careful, count: 2, shift: [10d, 20d]}\n")
+    cases = (
+        (["--seed", "-3"], 2, "greater than or equal to 0"),
+        (["--seed", str(2**63)], 2, "less than or equal to 9223372036854775807"),
+        (["--out", str(afile)], 1, "is a file, not a folder"),
+        (["--out", str(afile / "sub")], 1, "cannot make the folder"),
+        (["--database", str(afile)], 1, "exists: choose a new file"),
+        (["--lang", "fr"], 1, "the report is in en or zh"),
+        (["--agents", ""], 1, "name at least one agent"),
+        (["--agents", "careful:1", "--plan", str(plan)], 1, "not both"),
+        (["--plan", str(plan)], 1, "its shift begins at 10d, not before the scenario ends"),
+    )
+    for args, code, message in cases:
+        result = CliRunner().invoke(cli, ["scenario", "run", "new-hire-first-shift", *args])
+        assert result.exit_code == code, (args, result.output)
+        assert message in _flat(result.output), (args, result.output)
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+    missing = CliRunner().invoke(cli, ["scenario", "run", str(tmp_path / "nosuch.yaml")])
+    assert missing.exit_code == 1 and "nosuch.yaml: no such file" in missing.output
+    plan.write_text("agents:\n  - {kind: careful, shift: [4h, 1h]}\n")
+    reversed_ = CliRunner().invoke(
+        cli, ["scenario", "run", "new-hire-first-shift", "--plan", str(plan)]
+    )
+    assert f"{plan}:2:5: agents[0]: a shift ends after it begins, got from 4h until 1h" in (
+        reversed_.output
+    )
+
+
+def test_a_scenario_whose_headless_agents_cannot_run_is_invalid(tmp_path: Path) -> None:
+    text = library.find("new-hire-first-shift")[0].read_text(encoding="utf-8")
+    assert 'agents: "careful:1"' in text
+    path = tmp_path / "s.yaml"
+    path.write_text(text.replace('agents: "careful:1"', 'agents: "careful:0"'), "utf-8")
+    as_json = CliRunner().invoke(cli, ["scenario", "validate", "--json", str(path)])
+    lines = [line for line in as_json.stdout.splitlines() if line.strip()]
+    assert as_json.exit_code == 1 and [json.loads(line) for line in lines] == [
+        {
+            "file": str(path),
+            "line": 1 + next(i for i, t in enumerate(text.splitlines()) if "careful:1" in t),
+            "column": 20,
+            "field": "headless.agents",
+            "message": "'careful:0': the count must be a whole number from 1 to 1000",
+        }
+    ]  # one JSON document a line
+    result = CliRunner().invoke(cli, ["scenario", "validate", str(path)])
+    assert result.exit_code == 1
+    assert "headless.agents: 'careful:0': the count must be a whole number from 1 to 1000" in (
+        _flat(result.output)
+    )
+
+
+def _flat(output: str) -> str:
+    """Terminal output as one line, without the frame the option parser draws."""
+    return " ".join(output.replace("│", " ").split())

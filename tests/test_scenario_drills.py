@@ -399,6 +399,12 @@ class TestCreating:
             status=201,
         )
         assert made["scenario"] == "ride-safety-incident" and made["scheduled"] == 3
+        for seed in (-1, 2**63):
+            refused = trainer.post(
+                "/scenarios/drills",
+                {"name": unique("ride-"), "scenario": "ride-safety-incident", "seed": seed},
+            )
+            assert refused.status_code == 422 and "seed" in refused.text
 
     def test_the_list_follows_the_files(
         self, factory: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -434,6 +440,11 @@ class TestCreating:
         code, output = run("drill", "create", unique("x-"), "--scenario", str(path),
                            "--trainees", f"{alice.username}:L7")  # fmt: skip
         assert code == 1 and "unknown tier 'L7'" in output
+        # A seed the drill could not keep (or read back) is refused before it is made.
+        for seed in ("-3", str(2**63)):
+            code, output = run("drill", "create", unique("s-"), "--scenario", str(path),
+                               "--seed", seed)  # fmt: skip
+            assert code == 2 and "Invalid value for '--seed'" in output, output
         path.write_text(scenario().replace("persona: wang", "persona: nobody"), encoding="utf-8")
         code, output = run("drill", "create", unique("y-"), "--scenario", str(path))
         assert code == 1 and "timeline[0].persona: no persona with id 'nobody'" in output

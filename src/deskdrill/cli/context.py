@@ -13,11 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.core.errors import DomainError
 from deskdrill.db.engine import make_engine, make_sessionmaker, unit_of_work
+from deskdrill.scenarios.model import SEED_MAX
 from deskdrill.settings import Settings
 from deskdrill.simulation import hooks as simulation_hooks
 from deskdrill.sla import deadlines, escalation_notices
 
 console = Console()
+# A seed the database can keep (a drill stores it): refused before anything is made.
+Seed = typer.Option(help="default: the scenario's seed", min=0, max=SEED_MAX)
 err_console = Console(stderr=True)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from deskdrill.accounts import service as accounts
 from deskdrill.cli.context import (
+    Seed,
     console,
     err_console,
     factory_scope,
@@ -142,7 +143,7 @@ def create(
     trainees: Annotated[
         str, typer.Option(help="the roster: alice,bob:L2,carol:incident_desk")
     ] = "",
-    seed: Annotated[int | None, typer.Option(help="default: the scenario's seed")] = None,
+    seed: Annotated[int | None, Seed] = None,
     by: Annotated[str | None, typer.Option(help="the trainer who runs it (a member)")] = None,
 ) -> None:
     """Create a drill from a scenario, in draft; start it with 'deskdrill drill start'."""

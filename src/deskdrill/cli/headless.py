@@ -19,17 +19,40 @@ from deskdrill.scenarios.model import Scenario
 from deskdrill.scenarios.yamlsafe import Limits
 from deskdrill.settings import Settings
 from deskdrill.simulation import report as reports
-from deskdrill.simulation.agents import RunPlan, parse_agents
+from deskdrill.simulation.agents import RunPlan, check_fits, parse_agents
 from deskdrill.simulation.runner import run
 from deskdrill.web import run_report
 
 
 def plan_from(scenario: Scenario, agents: str | None, plan: Path | None) -> RunPlan:
-    """The ``--plan`` file, else ``--agents``, else the scenario's own headless defaults."""
+    """The ``--plan`` file, else ``--agents``, else the scenario's own headless defaults;
+    checked against the scenario (every shift begins before it ends)."""
+    if plan is not None and agents is not None:
+        raise ValueError("give --plan or --agents, not both (a plan names its agents)")
     if plan is None:
-        return parse_agents(agents or scenario.headless.agents, scenario.headless.handling)
-    raw = read_bytes(plan, Limits())
-    return validated(RunPlan, raw, str(plan))[0]
+        text = scenario.headless.agents if agents is None else agents
+        chosen = parse_agents(text, scenario.headless.handling)
+    else:
+        chosen = validated(RunPlan, read_bytes(plan, Limits()), str(plan))[0]
+    check_fits(chosen, scenario.duration)
+    return chosen
+
+
+def check_places(out: Path | None, database: Path | None) -> None:
+    """Before the run: the report folder can be made (or is one) and the database file
+    is new, so that a long run does not end in an error about where to write."""
+    if database is not None:
+        if database.exists():
+            raise ValueError(f"{database} exists: choose a new file for the run's database")
+        if not database.parent.is_dir():
+            raise ValueError(f"{database.parent} is not a folder: the run's database goes there")
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} is a file, not a folder")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"--out {out}: cannot make the folder ({error.strerror})") from None
 
 
 def run_and_report(
@@ -99,8 +122,8 @@ def summary(report: dict[str, Any], paths: dict[str, Path]) -> None:
         ("peak memory", f"{t['peak_memory_mib']} MiB"),
         ("first response met", _pct(sla["first_response_attainment"])),
         ("resolution met", _pct(sla["resolution_attainment"])),
-        ("queue wait p50 / p90", _wait(report["queue_wait"])),
-        ("never claimed", _pct(report["queue_wait"]["share_waiting"])),
+        ("queue wait mean / p50 / p90", _wait(report["queue_wait"])),
+        ("never claimed (share waiting)", _pct(report["queue_wait"]["share_waiting"])),
         (
             "mean customer rating",
             "-"
@@ -127,4 +150,5 @@ def _wait(waits: dict[str, Any]) -> str:
     def minutes(v: float | None) -> str:
         return "-" if v is None else f"{v / 60:.1f} min"
 
-    return f"{minutes(waits['p50_seconds'])} / {minutes(waits['p90_seconds'])}"
+    keys = ("mean_seconds", "p50_seconds", "p90_seconds")
+    return " / ".join(minutes(waits[key]) for key in keys)

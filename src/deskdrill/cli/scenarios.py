@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from deskdrill.cli.context import console, err_console, print_problems
+from deskdrill.cli.context import Seed, console, err_console, print_problems
 from deskdrill.core.errors import DomainError
 from deskdrill.scenarios import library
 from deskdrill.scenarios.load import ScenarioInvalid, read
 from deskdrill.scenarios.schema import json_schema
+
+LANGS = ["en", "zh"]
 
 app = typer.Typer(
     help="Scenario files: validate them, publish their schema, run them headless.",
@@ -34,8 +36,8 @@ def validate(
         except ScenarioInvalid as invalid:
             failed += 1
             if as_json:
-                for problem in invalid.problems:
-                    console.print_json(json.dumps(problem.to_json(), ensure_ascii=False))
+                for problem in invalid.problems:  # one line each, for tools to read
+                    typer.echo(json.dumps(problem.to_json(), ensure_ascii=False))
             else:
                 print_problems(invalid.problems)
             continue
@@ -79,7 +81,7 @@ def run(
     plan: Annotated[
         Path | None, typer.Option(help="a run plan (YAML): agent groups, shifts, handling times")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="default: the scenario's seed")] = None,
+    seed: Annotated[int | None, Seed] = None,
     out: Annotated[Path | None, typer.Option(help="report folder (default runs/ID-SEED)")] = None,
     database: Annotated[
         Path | None, typer.Option(help="keep the run's SQLite database here (default: temporary)")
@@ -92,6 +94,9 @@ def run(
     try:
         found, raw = library.resolve(scenario)
         chosen = headless.plan_from(found, agents, plan)
+        headless.check_places(out, database)
+        if lang not in LANGS:
+            raise ValueError(f"--lang {lang}: the report is in {' or '.join(LANGS)}")
     except ScenarioInvalid as invalid:
         print_problems(invalid.problems)
         raise typer.Exit(1) from None

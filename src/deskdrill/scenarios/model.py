@@ -324,16 +324,55 @@ class Incident(Strict):
         return self
 
 
+SEED_MAX = 2**63 - 1  # what SQLite and PostgreSQL store in a BIGINT
 _AGENT = r"(bot|careful|sloppy)(:\d+)?(@[A-Za-z0-9_]+)?"
 AGENTS = rf"^\s*{_AGENT}(\s*,\s*{_AGENT})*\s*$"
+MAX_AGENTS = 1000  # bots in one group
+
+
+def agent_groups(text: str) -> list[tuple[Literal["careful", "sloppy"], int, Tier]]:
+    """``careful:8,sloppy:2,careful:1@L2`` (``bot`` means careful; one bot at L1 unless
+    said) as (kind, count, tier); anything else is a ValueError in a trainer's words,
+    so that a scenario's ``headless.agents`` is refused when it is validated, not when
+    it is run."""
+    if not text.strip():
+        raise ValueError("name at least one agent, e.g. careful:4")
+    groups: list[tuple[Literal["careful", "sloppy"], int, Tier]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            raise ValueError(f"{text.strip()!r}: an empty entry between commas")
+        spec, at, tier = part.partition("@")
+        kind, colon, count = spec.partition(":")
+        kind = "careful" if kind == "bot" else kind
+        if kind not in ("careful", "sloppy"):
+            raise ValueError(f"{part!r}: agents are careful (or bot) and sloppy")
+        if colon and (not count.isdigit() or not 1 <= int(count) <= MAX_AGENTS):
+            raise ValueError(f"{part!r}: the count must be a whole number from 1 to {MAX_AGENTS}")
+        try:
+            level = Tier(tier) if at else Tier.L1
+        except ValueError:
+            tiers = ", ".join(t.value for t in Tier)
+            raise ValueError(f"{part!r}: unknown tier {tier!r} (tiers: {tiers})") from None
+        groups.append((kind, int(count) if colon else 1, level))  # type: ignore[arg-type]
+    return groups
 
 
 class Headless(Strict):
     """Defaults for headless runs of this scenario (``--agents`` and ``--plan`` override
     them): who works it, and how long an action takes."""
 
-    agents: str = Field(default="careful:4", pattern=AGENTS, description="e.g. careful:8,sloppy:2")
+    agents: str = Field(
+        default="careful:4",
+        description="e.g. careful:8,sloppy:2",
+        json_schema_extra={"pattern": AGENTS},  # for editors; the validator says what is wrong
+    )
     handling: Handling = Field(default_factory=Handling)
+
+    @field_validator("agents")
+    @classmethod
+    def _agents(cls, value: str) -> str:
+        agent_groups(value)
+        return value
 
 
 class Team(Strict):
@@ -352,7 +391,7 @@ class Scenario(Strict):
     duration: Duration
     start: AwareDatetime = Field(description="the simulated moment the scenario starts")
     speed: float = Field(default=1, ge=0.1, le=600, description="default clock speed")
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    seed: int = Field(default=0, ge=0, le=SEED_MAX)
     tags: list[str] = Field(default_factory=list, max_length=50)
     difficulty: Literal["intro", "easy", "medium", "hard", "expert"] = "medium"
     sla_policy: str | SlaPolicy = Field(

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from deskdrill.accounts.enums import Tier
 from deskdrill.scenarios.fields import Duration, Handling, Strict
+from deskdrill.scenarios.model import MAX_AGENTS, agent_groups
 from deskdrill.tickets.enums import Category
 
 Kind = Literal["careful", "sloppy"]
@@ -21,13 +22,20 @@ Kind = Literal["careful", "sloppy"]
 
 class AgentGroup(Strict):
     kind: Kind = "careful"
-    count: int = Field(default=1, ge=1, le=1000)
+    count: int = Field(default=1, ge=1, le=MAX_AGENTS)
     tier: Tier = Tier.L1
     shift: tuple[Duration, Duration] | None = Field(
         default=None, description="on duty from, until (from the scenario start)"
     )
     handling: Handling = Field(default_factory=Handling)
     by_category: dict[Category, Handling] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shift_forwards(self) -> AgentGroup:
+        if self.shift is not None and self.shift[0] >= self.shift[1]:
+            begin, end = (_text(d) for d in self.shift)
+            raise ValueError(f"a shift ends after it begins, got from {begin} until {end}")
+        return self
 
 
 class RunPlan(Strict):
@@ -36,28 +44,35 @@ class RunPlan(Strict):
     agents: list[AgentGroup] = Field(min_length=1, max_length=100)
 
 
+def check_fits(plan: RunPlan, duration: timedelta) -> None:
+    """Every shift of ``plan`` begins while the scenario runs (``duration`` from its
+    start): a group on duty only afterwards would never act, and the report would show
+    its tickets unclaimed with no word why. A ValueError otherwise."""
+    for number, group in enumerate(plan.agents, start=1):
+        if group.shift is not None and group.shift[0] >= duration:
+            raise ValueError(
+                f"agents, group {number}: its shift begins at {_text(group.shift[0])}, "
+                f"not before the scenario ends ({_text(duration)} after its start)"
+            )
+
+
+def _text(span: timedelta) -> str:
+    """``1h30m`` as a scenario writes it."""
+    seconds = int(span.total_seconds())
+    parts = [(seconds // 86400, "d"), (seconds % 86400 // 3600, "h")]
+    parts += [(seconds % 3600 // 60, "m"), (seconds % 60, "s")]
+    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0s"
+
+
 def parse_agents(text: str, handling: Handling | None = None) -> RunPlan:
     """``careful:8,sloppy:2,careful:1@L2`` (``bot`` means careful), each taking
-    ``handling`` per action."""
+    ``handling`` per action; a ValueError that says what is wrong otherwise."""
     groups = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        spec, _, tier = part.partition("@")
-        kind, _, count = spec.partition(":")
-        kind = "careful" if kind == "bot" else kind
-        if kind not in ("careful", "sloppy"):
-            raise ValueError(f"{part!r}: agents are careful (or bot) and sloppy")
-        if count and not count.isdigit():
-            raise ValueError(f"{part!r}: the count must be a whole number")
-        try:
-            level = Tier(tier) if tier else Tier.L1
-        except ValueError:
-            raise ValueError(f"{part!r}: unknown tier {tier!r}") from None
-        group = AgentGroup(kind=kind, count=int(count or 1), tier=level)  # type: ignore[arg-type]
+    for kind, count, tier in agent_groups(text):
+        group = AgentGroup(kind=kind, count=count, tier=tier)
         if handling is not None:
             group = group.model_copy(update={"handling": handling})
         groups.append(group)
-    if not groups:
-        raise ValueError("name at least one agent, e.g. careful:4")
     return RunPlan(agents=groups)
 
 

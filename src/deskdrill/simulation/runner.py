@@ -37,7 +37,7 @@ from deskdrill.settings import Settings
 from deskdrill.simulation import engine as schedule
 from deskdrill.simulation import hooks, setup
 from deskdrill.simulation.agenda import Agenda
-from deskdrill.simulation.agents import Bot, RunPlan, staffed
+from deskdrill.simulation.agents import Bot, RunPlan, check_fits, staffed
 from deskdrill.simulation.bots import Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket
 from deskdrill.sla import deadlines
@@ -133,6 +133,7 @@ def run(
 ) -> RunResult:
     """Run ``scenario`` to its end on a freshly migrated database behind ``factory``."""
     started_wall = time.perf_counter()
+    check_fits(plan, scenario.duration)
     deadlines.install()  # SLA timers follow every change
     hooks.install()  # and the scenario's customers and schedule too
     seed = scenario.seed if seed is None else seed

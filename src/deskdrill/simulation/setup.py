@@ -26,7 +26,7 @@ from deskdrill.db.bulk import bind_processor, insert_rows
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill, DrillMember
 from deskdrill.drills.schemas import DrillCreate, DrillSettings
-from deskdrill.scenarios.model import Order, Scenario
+from deskdrill.scenarios.model import SEED_MAX, Order, Scenario
 from deskdrill.simulation.arrivals import generate
 from deskdrill.simulation.models import DrillScenario, ScheduledEvent
 
@@ -75,6 +75,10 @@ def create(
 ) -> Drill:
     """The drill of ``scenario`` for ``roster``, in draft, with everything scheduled."""
     if seed is not None:
+        if not 0 <= seed <= SEED_MAX:
+            raise Invalid(
+                f"the seed is a whole number from 0 to {SEED_MAX}, got {seed}", field="seed"
+            )
         scenario = scenario.model_copy(update={"seed": seed})
     trainees = _trainees(session, roster)
     settings = DrillSettings.model_validate(

@@ -18,7 +18,7 @@ from deskdrill.core.clock import iso_ms
 from deskdrill.core.errors import Invalid
 from deskdrill.scenarios import library
 from deskdrill.scenarios.load import ScenarioInvalid, parse, read
-from deskdrill.scenarios.model import Scenario
+from deskdrill.scenarios.model import SEED_MAX, Scenario
 from deskdrill.scenarios.schema import json_schema
 from deskdrill.scenarios.yamlsafe import Limits
 from deskdrill.simulation import setup
@@ -134,7 +134,7 @@ class ScenarioDrillCreate(BaseModel):
         default=None, max_length=Limits().max_bytes, description="or a scenario file's text"
     )
     trainees: list[SeatIn] = Field(default_factory=list, max_length=500)
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    seed: int | None = Field(default=None, ge=0, le=SEED_MAX)
 
 
 class ScenarioDrill(BaseModel):
