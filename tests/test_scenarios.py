@@ -207,7 +207,7 @@ class TestBadFiles:
         )
 
     def test_not_utf8_and_empty(self) -> None:
-        assert problems(SMALL.encode() + b"# \xff\n") == ["s.yaml:23:1: the file is not UTF-8 text"]
+        assert problems(SMALL.encode() + b"# \xff\n") == ["s.yaml:23:3: the file is not UTF-8 text"]
         assert problems("") == ["s.yaml:1:1: the file is empty"]
         assert problems("id: x\nb: a\x07b\n") == [
             "s.yaml:2:5: character U+0007 is not allowed in YAML"
@@ -406,3 +406,16 @@ def test_scenario_text_is_escaped_in_the_html_report() -> None:
     }
     html = run_report.render(report, "en")
     assert hostile not in html and "&lt;script&gt;" in html
+
+
+def test_libyaml_and_python_read_files_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader reads with LibYAML (PyYAML's wheels carry it); the pure-Python parser,
+    its fallback, gives the same values and the same places for every shipped scenario."""
+    from deskdrill.scenarios import yamlsafe
+
+    assert yamlsafe._Composer is yamlsafe._LibYamlComposer
+    fast = [load(path.read_bytes()) for path in LIBRARY]
+    monkeypatch.setattr(yamlsafe, "_Composer", yamlsafe._PythonComposer)
+    slow = [load(path.read_bytes()) for path in LIBRARY]
+    for a, b in zip(fast, slow, strict=True):
+        assert (a.data, a.places, a.keys) == (b.data, b.places, b.keys)

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 Path = tuple[str | int, ...]
 
@@ -127,14 +129,12 @@ class _Builder:
         raise YamlError(f"unsupported YAML node {node.tag}", _place(node))  # pragma: no cover
 
 
-class _Composer(yaml.SafeLoader):
-    """Composes nodes, counting aliases as the parser meets them."""
+class _Counting(Composer):
+    """Composes nodes, counting aliases and depth as the parser meets them."""
 
-    def __init__(self, text: str, limits: Limits) -> None:
-        super().__init__(text)
-        self.limits = limits
-        self.aliases = 0
-        self.depth = 0
+    limits: Limits
+    aliases = 0
+    depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         event = self.peek_event()
@@ -153,6 +153,31 @@ class _Composer(yaml.SafeLoader):
             self.depth -= 1
 
 
+class _PythonComposer(_Counting, yaml.SafeLoader):
+    def __init__(self, text: str, limits: Limits) -> None:
+        yaml.SafeLoader.__init__(self, text)
+        self.limits = limits
+
+
+if yaml.__with_libyaml__:
+    from yaml.cyaml import CParser
+
+    class _LibYamlComposer(_Counting, Resolver, CParser):  # type: ignore[misc]
+        """LibYAML's scanner and parser (PyYAML's wheels carry it) read a large scenario
+        several times faster than the pure-Python ones; the nodes are still composed here,
+        so that aliases and depth are counted as they are met."""
+
+        def __init__(self, text: str, limits: Limits) -> None:
+            CParser.__init__(self, text)
+            Composer.__init__(self)
+            Resolver.__init__(self)
+            self.limits = limits
+
+    _Composer: type[_Counting] = _LibYamlComposer
+else:  # pragma: no cover
+    _Composer = _PythonComposer
+
+
 def _problem(error: yaml.YAMLError) -> str:
     problem = getattr(error, "problem", None) or str(error)
     context = getattr(error, "context", None)
@@ -169,31 +194,55 @@ def load(raw: bytes, limits: Limits | None = None) -> Document:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise YamlError("the file is not UTF-8 text", Place(line, 1)) from None
-    composer: _Composer | None = None
+        before = raw[: error.start]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        raise YamlError("the file is not UTF-8 text", Place(line, column)) from None
     try:
-        composer = _Composer(text, limits)
-        node = composer.get_single_node()
-    except YamlError:
-        raise
-    except yaml.reader.ReaderError as error:
-        line = text[: error.position].count("\n") + 1
-        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
-        raise YamlError(
-            f"character U+{error.character:04X} is not allowed in YAML", Place(line, column)
-        ) from None
+        node = _compose(_Composer, text, limits)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        place = Place(mark.line + 1, mark.column + 1) if mark is not None else None
-        raise YamlError(f"YAML syntax: {_problem(error)}", place) from None
-    except yaml.YAMLError as error:
-        raise YamlError(f"YAML syntax: {_problem(error)}") from None
-    finally:
-        if composer is not None:
-            composer.dispose()
+        if "maximum nesting depth" not in str(error.problem):
+            raise _syntax(error) from None
+        # LibYAML's own limit (1,000 levels), met while it reads ahead: the pure-Python
+        # parser finds the level that passes deskdrill's, and where it is.
+        try:
+            node = _compose(_PythonComposer, text, limits)
+        except yaml.MarkedYAMLError as again:
+            raise _syntax(again) from None
     if node is None:
         raise YamlError("the file is empty", Place(1, 1))
     builder = _Builder(limits)
     data = builder.build(node, (), 0)
     return Document(data, builder.places, builder.keys)
+
+
+def _compose(kind: type[_Counting], text: str, limits: Limits) -> Node | None:
+    """The document's node tree; YamlError for what is not YAML (MarkedYAMLError passes
+    on, for the caller to tell LibYAML's nesting limit from a syntax error)."""
+    composer: Any = None
+    try:
+        composer = kind(text, limits)  # type: ignore[call-arg]
+        return composer.get_single_node()  # type: ignore[no-any-return]
+    except (YamlError, yaml.MarkedYAMLError):
+        raise
+    except yaml.reader.ReaderError as error:
+        # LibYAML tells the byte of the UTF-8 text, the Python reader the character.
+        before = text[: error.position]
+        if kind is not _PythonComposer:
+            before = text.encode()[: error.position].decode("utf-8", "replace")
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        raise YamlError(
+            f"character U+{error.character:04X} is not allowed in YAML", Place(line, column)
+        ) from None
+    except yaml.YAMLError as error:
+        raise YamlError(f"YAML syntax: {_problem(error)}") from None
+    finally:
+        if composer is not None:
+            composer.dispose()
+
+
+def _syntax(error: yaml.MarkedYAMLError) -> YamlError:
+    mark = error.problem_mark or error.context_mark
+    place = Place(mark.line + 1, mark.column + 1) if mark is not None else None
+    return YamlError(f"YAML syntax: {_problem(error)}", place)
