@@ -342,7 +342,8 @@ class TestLimits:
 
     def test_durations_infinite_numbers_and_names(self) -> None:
         for old, new, expected in (
-            ("duration: 30m", "duration: 999999999d", "duration: expected a duration"),
+            ("duration: 30m", "duration: 999999999d", "duration: at most 30 days"),
+            ("duration: 30m", "duration: 30 minutes", "duration: expected a duration"),
             ("duration: 30m", "duration: 31d", "duration: at most 30 days"),
             ("    name: 李雷", "    name: " + "李" * 129, "personas[0].name"),
             ("    name: 李雷", "    name: 7", "personas[0].name: expected a text, or one per"),
@@ -355,7 +356,18 @@ class TestLimits:
             for p in ("P1", "P2", "P3", "P4")
         )
         [found] = problems(SMALL + policy)
-        assert "sla_policy.targets.P1.resolution" in found and "finite" in found
+        assert found.endswith(
+            "sla_policy.targets.P1.resolution: expected less than or equal to 525600, got inf"
+        )
+        # Targets are minutes, or durations with units as everywhere else in the file.
+        units = policy.replace(".inf", "2h").replace("first_response: 1,", "first_response: 90s,")
+        targets = parse((SMALL + units).encode(), "s.yaml").sla_policy.targets  # type: ignore[union-attr]
+        assert targets["P1"].resolution == 120 and targets["P2"].first_response == 1.5
+        [found] = problems(SMALL + units.replace("2h", "2 hours"))
+        assert found.endswith(
+            "sla_policy.targets.P1.resolution: expected minutes (such as 30) or a duration with "
+            "units (such as 45s, 5m or 1h30m), got '2 hours'"
+        )
 
     def test_too_many_generated_arrivals(self) -> None:
         text = SMALL.replace("duration: 30m", "duration: 30d") + (

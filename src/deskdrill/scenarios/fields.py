@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 _DURATION = re.compile(r"^(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?$")
+_UNBOUNDED = re.compile(r"^(?=\d)(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
 MAX_DURATION = timedelta(days=30)
 _DURATION_HELP = "a duration with units, such as 45s, 5m, 1h30m or 2d"
 
@@ -31,6 +32,8 @@ def _duration(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError(f"expected {_DURATION_HELP}, got {value!r}")
     match = _DURATION.match(value.strip())
+    if match is None and _UNBOUNDED.match(value.strip()):  # units right, but too many digits
+        raise ValueError(f"at most {MAX_DURATION.days} days, got {value!r}")
     if not value.strip() or match is None:
         raise ValueError(f"expected {_DURATION_HELP}, got {value!r}")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from deskdrill.accounts.enums import Tier
-from deskdrill.scenarios.fields import Duration, Handling, Strict
+from deskdrill.scenarios.fields import Duration, Handling, Strict, format_duration
 from deskdrill.scenarios.model import MAX_AGENTS, agent_groups
 from deskdrill.tickets.enums import Category
 
@@ -33,7 +33,7 @@ class AgentGroup(Strict):
     @model_validator(mode="after")
     def _shift_forwards(self) -> AgentGroup:
         if self.shift is not None and self.shift[0] >= self.shift[1]:
-            begin, end = (_text(d) for d in self.shift)
+            begin, end = (format_duration(d) for d in self.shift)
             raise ValueError(f"a shift ends after it begins, got from {begin} until {end}")
         return self
 
@@ -51,17 +51,9 @@ def check_fits(plan: RunPlan, duration: timedelta) -> None:
     for number, group in enumerate(plan.agents, start=1):
         if group.shift is not None and group.shift[0] >= duration:
             raise ValueError(
-                f"agents, group {number}: its shift begins at {_text(group.shift[0])}, "
-                f"not before the scenario ends ({_text(duration)} after its start)"
+                f"agents, group {number}: its shift begins at {format_duration(group.shift[0])}, "
+                f"not before the scenario ends ({format_duration(duration)} after its start)"
             )
-
-
-def _text(span: timedelta) -> str:
-    """``1h30m`` as a scenario writes it."""
-    seconds = int(span.total_seconds())
-    parts = [(seconds // 86400, "d"), (seconds % 86400 // 3600, "h")]
-    parts += [(seconds % 3600 // 60, "m"), (seconds % 60, "s")]
-    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0s"
 
 
 def parse_agents(text: str, handling: Handling | None = None) -> RunPlan:

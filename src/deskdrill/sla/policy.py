@@ -9,18 +9,53 @@ one inline (``{"sla_policy": {...}}``); scenario files will define their own.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from deskdrill.core.errors import Invalid
 from deskdrill.sla.calendar import MAX_DAYS, REFERENCE, BusinessHours, NoOpenTime
 from deskdrill.tickets.enums import Category, Channel, Priority
 
 # A target in minutes: positive and finite, at most a year.
-Minutes = Annotated[float, Field(gt=0, le=525_600, allow_inf_nan=False)]
+_SPAN = re.compile(r"^(?=\d)(?:(\d{1,4})d)?(?:(\d{1,6})h)?(?:(\d{1,7})m)?(?:(\d{1,9})s)?$")
+
+
+def _minutes(value: Any) -> Any:
+    """A number of minutes, or the same as a duration with units (``90s``, ``1h30m``), as
+    every other time in a scenario file is written."""
+    if not isinstance(value, str):
+        return value
+    found = _SPAN.match(value.strip())
+    if found is None:
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(
+                "expected minutes (such as 30) or a duration with units (such as 45s, 5m or "
+                f"1h30m), got {value!r}"
+            ) from None
+    days, hours, minutes, seconds = (int(g or 0) for g in found.groups())
+    return days * 1440 + hours * 60 + minutes + seconds / 60
+
+
+Minutes = Annotated[
+    float,
+    BeforeValidator(_minutes),
+    Field(gt=0, le=525_600, allow_inf_nan=False),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "maximum": 525_600},
+                {"type": "string", "pattern": _SPAN.pattern},
+            ],
+            "description": "minutes (30), or a duration with units (45s, 5m, 1h30m)",
+        }
+    ),
+]
 BreachAction = Literal["notify", "bump_priority", "escalate"]
 PRIORITIES = tuple(Priority)
 
