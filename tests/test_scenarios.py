@@ -263,8 +263,8 @@ def test_what_the_validator_accepts_the_schema_accepts_too() -> None:
     ]
     assert "10m" in durations and not any(d.startswith("P") for d in durations)
     for value in durations:
-        with_value = SMALL.replace("    name: 李雷", f"    name: 李雷\n    patience: {value}")
-        assert parse(with_value.encode(), "s").personas[0].patience is not None
+        with_value = SMALL.replace("    name: 李雷", f"    name: 李雷\n    reply_after: {value}")
+        assert parse(with_value.encode(), "s").personas[0].reply_after is not None
 
 
 def test_the_schema_refuses_what_the_validator_refuses() -> None:
@@ -368,6 +368,18 @@ class TestLimits:
             "sla_policy.targets.P1.resolution: expected minutes (such as 30) or a duration with "
             "units (such as 45s, 5m or 1h30m), got '2 hours'"
         )
+
+    def test_times_to_wait_or_meet_are_longer_than_zero(self) -> None:
+        text = SMALL.replace("    name: 李雷", "    name: 李雷\n    patience: 0s") + (
+            "expectations:\n  - {ticket: t1, resolve_within: 0s}\n"
+            "incidents:\n  - {ticket: t1, within: 0s}\n"
+        )
+        longer = "expected a duration longer than 0s, such as 30s or 5m"
+        assert problems(text) == [
+            f"s.yaml:9:15: personas[0].patience: {longer}",
+            f"s.yaml:25:34: expectations[0].resolve_within: {longer}",
+            f"s.yaml:27:26: incidents[0].within: {longer}",
+        ]
 
     def test_too_many_generated_arrivals(self) -> None:
         text = SMALL.replace("duration: 30m", "duration: 30d") + (

@@ -53,6 +53,13 @@ FORMAT = 1
 # --- catalogue -------------------------------------------------------------------------
 
 
+def _longer_than_zero(value: timedelta) -> timedelta:
+    """A time to wait for or to meet: 0s would be met (or missed) at the same moment."""
+    if value <= timedelta(0):
+        raise ValueError("expected a duration longer than 0s, such as 30s or 5m")
+    return value
+
+
 class Persona(Strict):
     """A simulated customer: how they write, and how long they wait before chasing."""
 
@@ -64,6 +71,12 @@ class Persona(Strict):
     patience: Duration = Field(
         default=timedelta(minutes=10), description="unanswered this long, they chase"
     )
+
+    @field_validator("patience")
+    @classmethod
+    def _some_patience(cls, value: timedelta) -> timedelta:
+        return _longer_than_zero(value)
+
     give_up_after: int = Field(
         default=3, ge=1, le=20, description="chases before they abandon the ticket"
     )
@@ -206,6 +219,11 @@ class Expectation(Strict):
     forbidden_phrases: list[Text] = Field(default_factory=list, max_length=100)
     resolve_within: Duration | None = None
 
+    @field_validator("escalate_within", "resolve_within")
+    @classmethod
+    def _some_time(cls, value: timedelta | None) -> timedelta | None:
+        return value if value is None else _longer_than_zero(value)
+
     @model_validator(mode="after")
     def _one_target(self) -> Expectation:
         if (self.ticket is None) == (self.category is None):
@@ -316,6 +334,11 @@ class Incident(Strict):
     tier: Tier = Tier.incident_desk
     within: Duration = timedelta(minutes=5)
     report_required: bool = True
+
+    @field_validator("within")
+    @classmethod
+    def _some_time(cls, value: timedelta) -> timedelta:
+        return _longer_than_zero(value)
 
     @model_validator(mode="after")
     def _one_target(self) -> Incident:
