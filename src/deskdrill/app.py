@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from deskdrill import __version__
+from deskdrill.accounts.passwords import dummy_hash
 from deskdrill.accounts.throttle import LoginThrottle
 from deskdrill.api import errors
 from deskdrill.api.routes import auth, clock, drills, receive, scenarios, sla, tickets, users
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dummy_hash()  # made before the first login, so that its time does not tell anything
         app.state.engine_loop.start()
         yield
         await app.state.live_hub.stop()

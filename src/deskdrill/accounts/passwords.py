@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -21,5 +23,9 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-# A fixed hash to verify against when the user does not exist, so timing does not reveal it.
-DUMMY_HASH = _hasher.hash("not-a-real-password")
+@cache
+def dummy_hash() -> str:
+    """A fixed hash to verify against when the user does not exist, so that timing does not
+    reveal it; made at the first such login, not at import (a hash takes a tenth of a
+    second, which every command and every server start paid)."""
+    return _hasher.hash("not-a-real-password")

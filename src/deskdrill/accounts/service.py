@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deskdrill.accounts.models import ApiToken, User
-from deskdrill.accounts.passwords import DUMMY_HASH, hash_password, verify_password
+from deskdrill.accounts.passwords import dummy_hash, hash_password, verify_password
 from deskdrill.accounts.schemas import UserCreate
 from deskdrill.core.errors import Conflict, Invalid, NotFound, Unauthorized
 
@@ -52,7 +52,7 @@ def list_users(*, session: Session) -> list[User]:
 def authenticate(*, session: Session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.active:
-        verify_password(DUMMY_HASH, password)
+        verify_password(dummy_hash(), password)
         raise Unauthorized("wrong username or password")
     if not verify_password(user.password_hash, password):
         raise Unauthorized("wrong username or password")
