@@ -298,7 +298,9 @@ def test_agent_specs() -> None:
             parse_agents(bad)
 
 
-def test_bad_run_options_are_refused_before_the_run(tmp_path: Path) -> None:
+def test_bad_run_options_are_refused_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each is told in a line, with exit code 1 (2 for what the option parser refuses)
     and no traceback, before a database is made or a report written."""
     afile = tmp_path / "afile"
@@ -321,9 +323,18 @@ def test_bad_run_options_are_refused_before_the_run(tmp_path: Path) -> None:
         assert result.exit_code == code, (args, result.output)
         assert message in _flat(result.output), (args, result.output)
         assert "Traceback" not in result.output
-    assert not (tmp_path / "runs").exists()
+    # Nothing is made for a run refused for any reason, the report folder included.
+    out = tmp_path / "never" / "made"
+    result = CliRunner().invoke(
+        cli, ["scenario", "run", "new-hire-first-shift", "--lang", "fr", "--out", str(out)]
+    )
+    assert result.exit_code == 1 and not (tmp_path / "never").exists()
     missing = CliRunner().invoke(cli, ["scenario", "run", str(tmp_path / "nosuch.yaml")])
     assert missing.exit_code == 1 and "nosuch.yaml: no such file" in missing.output
+    # A folder named as a shipped scenario does not hide it.
+    (tmp_path / "new-hire-first-shift").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert library.resolve("new-hire-first-shift")[0].id == "new-hire-first-shift"
     plan.write_text("agents:\n  - {kind: careful, shift: [4h, 1h]}\n")
     reversed_ = CliRunner().invoke(
         cli, ["scenario", "run", "new-hire-first-shift", "--plan", str(plan)]

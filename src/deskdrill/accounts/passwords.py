@@ -26,6 +26,6 @@ def verify_password(password_hash: str, password: str) -> bool:
 @cache
 def dummy_hash() -> str:
     """A fixed hash to verify against when the user does not exist, so that timing does not
-    reveal it; made at the first such login, not at import (a hash takes a tenth of a
-    second, which every command and every server start paid)."""
+    reveal it. Made once, when the server starts (or at the first such login), not at
+    import: a hash takes a tenth of a second, which every command paid."""
     return _hasher.hash("not-a-real-password")

@@ -92,11 +92,11 @@ def run(
     from deskdrill.cli import headless
 
     try:
-        found, raw = library.resolve(scenario)
-        chosen = headless.plan_from(found, agents, plan)
-        headless.check_places(out, database)
         if lang not in LANGS:
             raise ValueError(f"--lang {lang}: the report is in {' or '.join(LANGS)}")
+        found, raw = library.resolve(scenario)
+        chosen = headless.plan_from(found, agents, plan)
+        headless.check_places(out, database)  # last: it makes the --out folder
     except ScenarioInvalid as invalid:
         print_problems(invalid.problems)
         raise typer.Exit(1) from None

@@ -21,7 +21,8 @@ from pydantic import (
 )
 
 _DURATION = re.compile(r"^(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?$")
-_UNBOUNDED = re.compile(r"^(?=\d)(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
+# The same with any number of digits (leading zeros, or too large a value to tell as such).
+_UNBOUNDED = re.compile(r"^(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 MAX_DURATION = timedelta(days=30)
 _DURATION_HELP = "a duration with units, such as 45s, 5m, 1h30m or 2d"
 
@@ -31,16 +32,14 @@ def _duration(value: Any) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError(f"expected {_DURATION_HELP}, got {value!r}")
-    match = _DURATION.match(value.strip())
-    if match is None and _UNBOUNDED.match(value.strip()):  # units right, but too many digits
-        raise ValueError(f"at most {MAX_DURATION.days} days, got {value!r}")
+    match = _DURATION.match(value.strip()) or _UNBOUNDED.match(value.strip())
     if not value.strip() or match is None:
         raise ValueError(f"expected {_DURATION_HELP}, got {value!r}")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    found = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if found > MAX_DURATION:
+    # In whole seconds first: timedelta itself stops at 999,999,999 days.
+    if days * 86400 + hours * 3600 + minutes * 60 + seconds > MAX_DURATION.total_seconds():
         raise ValueError(f"at most {MAX_DURATION.days} days, got {value!r}")
-    return found
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:

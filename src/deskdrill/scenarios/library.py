@@ -37,9 +37,8 @@ def resolve(given: str) -> tuple[Scenario, bytes]:
     path = Path(given)
     if path.is_file():
         return read(path), path.read_bytes()
-    if path.exists():
-        raise NotFound(f"{given} is not a file")
     if path.suffix.lower() in (".yaml", ".yml") or "/" in given or "\\" in given:
-        raise NotFound(f"{given}: no such file")  # a path, not a shipped scenario's id
+        # A path, not a shipped scenario's id (a folder of that name does not hide one).
+        raise NotFound(f"{given} is not a file" if path.exists() else f"{given}: no such file")
     path, scenario = find(given)
     return scenario, path.read_bytes()

@@ -153,10 +153,11 @@ def _either(messages: list[str]) -> str:
     'expected a number, such as 12 or 12.50, or 'full', got 'lots''."""
     if len(messages) == 1:
         return messages[0]
-    tails = {m.rpartition(", got ")[2] for m in messages}
+    # "expected <shape>, got <value>": the shape never holds ", got ", the value may.
+    tails = {m.partition(", got ")[2] for m in messages}
     if len(tails) != 1 or not all(m.startswith("expected ") and ", got " in m for m in messages):
         return "; ".join(messages)
-    shapes = [m.rpartition(", got ")[0].removeprefix("expected ") for m in messages]
+    shapes = [m.partition(", got ")[0].removeprefix("expected ") for m in messages]
     return f"expected {', or '.join(shapes)}, got {tails.pop()}"
 
 

@@ -53,13 +53,6 @@ FORMAT = 1
 # --- catalogue -------------------------------------------------------------------------
 
 
-def _longer_than_zero(value: timedelta) -> timedelta:
-    """A time to wait for or to meet: 0s would be met (or missed) at the same moment."""
-    if value <= timedelta(0):
-        raise ValueError("expected a duration longer than 0s, such as 30s or 5m")
-    return value
-
-
 class Persona(Strict):
     """A simulated customer: how they write, and how long they wait before chasing."""
 
@@ -71,11 +64,6 @@ class Persona(Strict):
     patience: Duration = Field(
         default=timedelta(minutes=10), description="unanswered this long, they chase"
     )
-
-    @field_validator("patience")
-    @classmethod
-    def _some_patience(cls, value: timedelta) -> timedelta:
-        return _longer_than_zero(value)
 
     give_up_after: int = Field(
         default=3, ge=1, le=20, description="chases before they abandon the ticket"
@@ -219,11 +207,6 @@ class Expectation(Strict):
     forbidden_phrases: list[Text] = Field(default_factory=list, max_length=100)
     resolve_within: Duration | None = None
 
-    @field_validator("escalate_within", "resolve_within")
-    @classmethod
-    def _some_time(cls, value: timedelta | None) -> timedelta | None:
-        return value if value is None else _longer_than_zero(value)
-
     @model_validator(mode="after")
     def _one_target(self) -> Expectation:
         if (self.ticket is None) == (self.category is None):
@@ -335,11 +318,6 @@ class Incident(Strict):
     within: Duration = timedelta(minutes=5)
     report_required: bool = True
 
-    @field_validator("within")
-    @classmethod
-    def _some_time(cls, value: timedelta) -> timedelta:
-        return _longer_than_zero(value)
-
     @model_validator(mode="after")
     def _one_target(self) -> Incident:
         if (self.ticket is None) == (self.category is None):
@@ -387,15 +365,9 @@ class Headless(Strict):
     agents: str = Field(
         default="careful:4",
         description="e.g. careful:8,sloppy:2",
-        json_schema_extra={"pattern": AGENTS},  # for editors; the validator says what is wrong
+        json_schema_extra={"pattern": AGENTS},  # for editors; references.check says what is wrong
     )
     handling: Handling = Field(default_factory=Handling)
-
-    @field_validator("agents")
-    @classmethod
-    def _agents(cls, value: str) -> str:
-        agent_groups(value)
-        return value
 
 
 class Team(Strict):

@@ -6,10 +6,11 @@ Run after the models accept the file; each problem is (path in the file, message
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from deskdrill.scenarios.model import Expectation, Order, Scenario
+from deskdrill.scenarios.model import Expectation, Order, Scenario, agent_groups
 
 Found = tuple[tuple[str | int, ...], str]
 MAX_ARRIVALS = 20_000
@@ -51,6 +52,26 @@ def _refund_fits(expectation: Expectation, order: Order | None, i: int) -> Itera
             ("expectations", i, "entitled", "refund"),
             f"{Decimal(owed):.2f} is more than order {order.id!r} was paid ({order.amount:.2f})",
         )
+
+
+def _times(s: Scenario) -> Iterator[Found]:
+    """Times to wait for or to meet are longer than 0s: at 0s a persona chases and gives
+    up the moment the ticket arrives, and a deadline is missed before anyone can act.
+    (Here, not in the models: a drill's stored scenario is read again by them, and a
+    drill made before this rule must go on working.)"""
+    longer = "expected a duration longer than 0s, such as 30s or 5m"
+    zero = timedelta(0)
+    for i, persona in enumerate(s.personas):
+        if persona.patience <= zero:
+            yield ("personas", i, "patience"), longer
+    for i, expectation in enumerate(s.expectations):
+        for name in ("escalate_within", "resolve_within"):
+            value = getattr(expectation, name)
+            if value is not None and value <= zero:
+                yield ("expectations", i, name), longer
+    for i, incident in enumerate(s.incidents):
+        if incident.within <= zero:
+            yield ("incidents", i, "within"), longer
 
 
 def check(scenario: Scenario) -> list[Found]:
@@ -131,6 +152,11 @@ def _check(s: Scenario) -> Iterator[Found]:
                 yield ("expectations", i, flag), f"needs at least one macro of kind {flag!r}"
         case = tickets.get(expectation.ticket or "")
         yield from _refund_fits(expectation, orders.get(case.order or "") if case else None, i)
+    yield from _times(s)
+    try:
+        agent_groups(s.headless.agents)
+    except ValueError as error:
+        yield ("headless", "agents"), str(error)
     for i, incident in enumerate(s.incidents):
         yield from _known(incident.ticket, tickets, "timeline ticket", ("incidents", i, "ticket"))
     for person, categories in s.team.skills.items():

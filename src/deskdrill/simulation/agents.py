@@ -112,10 +112,14 @@ class Bot:
         )
 
         def back() -> Bot:
-            # Made without seeding (``Random()`` seeds from the system): its state is set.
-            copy.rng = random.Random.__new__(random.Random)
-            copy.rng.setstate(state)
-            return copy
+            # A bot of its own each time, as saved; its generator is made without seeding
+            # (``Random()`` seeds from the system), since its state is set.
+            rng = random.Random.__new__(random.Random)
+            rng.setstate(state)
+            return replace(
+                copy, rng=rng, errors=list(copy.errors), skip=set(copy.skip),
+                holding=set(copy.holding),
+            )  # fmt: skip
 
         return back
 

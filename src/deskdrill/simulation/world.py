@@ -8,6 +8,7 @@ returns the outcome recorded on the schedule (``done``, or why it did nothing).
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -97,6 +98,7 @@ _SCHEDULED_PAYLOAD = select(ScheduledEvent.payload).where(
 Names = tuple[dict[str, Persona], dict[str, ThirdParty], dict[str, Injection]]
 _NAMES: dict[int, tuple[Scenario, Names]] = {}
 _NAMES_KEPT = 16
+_NAMES_LOCK = threading.Lock()
 
 
 def _names(scenario: Scenario) -> Names:
@@ -113,9 +115,10 @@ def _names(scenario: Scenario) -> Names:
         {p.id: p for p in scenario.third_parties},
         {t.id: t for t in scenario.timeline},
     )
-    if len(_NAMES) >= _NAMES_KEPT:
-        del _NAMES[next(iter(_NAMES))]  # the oldest
-    _NAMES[id(scenario)] = (scenario, names)
+    with _NAMES_LOCK:  # the engine loop's threads and the request handlers share it
+        if len(_NAMES) >= _NAMES_KEPT:
+            _NAMES.pop(next(iter(_NAMES)), None)  # the oldest
+        _NAMES[id(scenario)] = (scenario, names)
     return names
 
 

@@ -44,16 +44,17 @@ def _minutes(value: Any) -> Any:
 
 Minutes = Annotated[
     float,
-    BeforeValidator(_minutes),
     Field(gt=0, le=525_600, allow_inf_nan=False),
+    BeforeValidator(_minutes),
     WithJsonSchema(
-        {
+        mode="validation",  # what a file may hold; the API gives numbers back
+        json_schema={
             "anyOf": [
                 {"type": "number", "exclusiveMinimum": 0, "maximum": 525_600},
                 {"type": "string", "pattern": _SPAN.pattern},
             ],
             "description": "minutes (30), or a duration with units (45s, 5m, 1h30m)",
-        }
+        },
     ),
 ]
 BreachAction = Literal["notify", "bump_priority", "escalate"]
