@@ -129,6 +129,30 @@ class TestClockAPI:
         assert trail[-1]["sim_at"] == replied["first_response_at"]
         assert trail[-1]["wall_at"] != trail[-1]["sim_at"]
 
+    def test_a_finished_drill_keeps_its_tickets_as_they_were(self, factory: Factory) -> None:
+        """Its trail, and so its score and debrief, stay as they were at the end: actions
+        on its tickets, and new tickets, are refused; reading them is not."""
+        desk = factory.desk()
+        base = f"/drills/{desk.drill_id}/clock"
+        desk.trainer.ok(f"{base}/start", {})
+        ticket = desk.receive()
+        agent = desk.trainees[0]
+        agent.ok(f"/tickets/{ticket['key']}/claim")
+        desk.trainer.ok(f"{base}/finish")
+        for who, path, body in (
+            (agent, "reply", {"body": "这不关我们的事"}),
+            (agent, "resolve", {"code": "solved", "summary": "done"}),
+            (desk.trainer, "assign", {"assignee": agent.username}),
+        ):
+            refused = who.post(f"/tickets/{ticket['key']}/{path}", body)
+            assert refused.status_code == 409, (path, refused.text)
+            assert "the drill is finished" in refused.json()["detail"]
+        new = {"drill": desk.drill_id, "channel": "chat", "category": "other", "subject": "x"}
+        late = desk.trainer.post("/tickets", {**new, "body": "y"})
+        assert late.status_code == 409 and "finished" in late.json()["detail"]
+        trail = agent.get(f"/tickets/{ticket['key']}").json()["trail"]
+        assert [e["type"] for e in trail] == ["receive", "claim"]
+
     def test_a_restarted_server_finds_the_same_time(self, factory: Factory, settings) -> None:
         desk = factory.desk()
         base = f"/api/v1/drills/{desk.drill_id}/clock"

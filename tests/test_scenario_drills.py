@@ -539,7 +539,14 @@ def test_the_score_over_http_with_evidence_and_per_trainee(factory: Factory) -> 
     assert after["earned"] == score["earned"]  # still short of the coupon
     mine = agent.get(f"/drills/{drill.id}/score").json()
     assert [t["ticket"] for t in mine["tickets"]] == [key]
-    assert other.get(f"/drills/{drill.id}/score").json()["tickets"] == []
+    # A trainee's own figures by expectation, of their own tickets only.
+    [row] = [
+        r for r in after["by_expectation"] if r["expectation"] == mine["tickets"][0]["expectation"]
+    ]
+    assert mine["by_expectation"] == [{**row, "tickets": 1, "earned": mine["earned"],
+                                       "points": mine["points"]}]  # fmt: skip
+    theirs = other.get(f"/drills/{drill.id}/score").json()
+    assert theirs["tickets"] == [] and theirs["by_expectation"] == []
     plain = factory.desk()
     missing = plain.trainer.get(f"/drills/{plain.drill_id}/score")
     assert missing.status_code == 404 and "not started from a scenario" in missing.text
@@ -564,6 +571,19 @@ def test_a_bot_works_the_tier_nobody_staffs(factory: Factory) -> None:
     assert detail["ticket"]["status"] in ("resolved", "closed")
     actors = {e["actor"] for e in detail["trail"]}
     assert any(a.endswith("-bot-l2") for a in actors)
+
+
+def test_an_l2_only_roster_gets_an_l1_bot_that_escalates_to_it(factory: Factory) -> None:
+    """Tickets arrive at L1: with nobody there, an L1 bot takes them first."""
+    drill = ScenarioDrill(factory, tiers=[Tier.L2])
+    members = drill.trainer.get(f"/drills/{drill.id}").json()["members"]
+    bots = sorted(m.split("-bot-")[1] for m in members if "-bot-" in m)
+    assert bots == ["incident-desk", "l1", "supervisor"]
+    drill.start()
+    drill.jump(30 * 60)
+    detail = drill.detail(drill.ticket("外卖超时")["key"])
+    actors = {e["actor"] for e in detail["trail"]}
+    assert any(a.endswith("-bot-l1") for a in actors), actors
 
 
 def test_an_event_that_fails_is_recorded_and_the_drill_goes_on(factory: Factory) -> None:

@@ -209,6 +209,11 @@ class TestBadFiles:
             f"{path}: the file is {size:,} bytes; scenario files may have at most 1,048,576"
             in output
         )
+        # An upload is read only up to the limit: its size is not told as if known.
+        [found] = problems(SMALL.encode() + b"#" * (1024 * 1024))
+        assert (
+            found == "s.yaml: the file is over 1,048,576 bytes, the most a scenario file may have"
+        )
 
     def test_not_utf8_and_empty(self) -> None:
         assert problems(SMALL.encode() + b"# \xff\n") == ["s.yaml:23:3: the file is not UTF-8 text"]

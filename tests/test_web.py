@@ -379,6 +379,9 @@ def test_the_debrief_shows_score_evidence_and_response_times(app: Any, factory: 
     overview = watcher.page(f"/drills/{drill}/debrief")
     assert overview.status_code == 200 and 'name="who"' in overview.text
     assert watcher.page(f"/drills/{drill}/debrief?who={me.username}").status_code == 200
+    stranger = factory.user(Role.trainee)  # not on this drill, or nobody at all
+    for who in (stranger.username, "ghost"):
+        assert watcher.page(f"/drills/{drill}/debrief?who={who}").status_code == 404
     outsider = _browser(app, factory.user(Role.trainee))
     assert outsider.page(f"/drills/{drill}/debrief").status_code == 404
 

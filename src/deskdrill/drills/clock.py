@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskdrill.core.clock import ClockState, DrillClock, Instant
+from deskdrill.core.errors import Conflict
 from deskdrill.db.savepoints import flush_before_reading
 from deskdrill.drills.models import Drill
 
@@ -36,13 +37,18 @@ _CLOCK = select(
 ).where(Drill.id == bindparam("drill"))
 
 
-def instant(session: Session, drill_id: int, wall: datetime) -> Instant:
+def instant(session: Session, drill_id: int, wall: datetime, *, acting: bool = False) -> Instant:
     """The simulated and wall time of an action in this drill, read without loading it
     (on the connection: every lazy engine check starts with this read). Sessions do not
-    autoflush (``db.engine.make_sessionmaker``), so this sees what a session read would."""
+    autoflush (``db.engine.make_sessionmaker``), so this sees what a session read would.
+
+    ``acting``: for a person's action on the drill's tickets, which a finished drill
+    refuses: its trail, and so its score and debrief, stay as they were when it ended."""
     flush_before_reading(session, ("drills",))
     row = session.connection().execute(_CLOCK, {"drill": drill_id}).one()
     clock = DrillClock(ClockState(row[0]), Decimal(row[1]), row[2], row[3])
+    if acting and clock.state == ClockState.finished:
+        raise Conflict("the drill is finished: its tickets stay as they were when it ended")
     return clock.instant(wall)
 
 

@@ -188,8 +188,9 @@ def load(raw: bytes, limits: Limits | None = None) -> Document:
     """Parse one YAML document from ``raw`` bytes (UTF-8) within ``limits``."""
     limits = limits or Limits()
     if len(raw) > limits.max_bytes:
+        # Only so much of an upload is read: its whole size is not known here.
         raise YamlError(
-            f"the file is {len(raw):,} bytes; scenario files may have at most {limits.max_bytes:,}"
+            f"the file is over {limits.max_bytes:,} bytes, the most a scenario file may have"
         )
     try:
         text = raw.decode("utf-8")

@@ -88,9 +88,13 @@ class DrillScore:
             row["points"] += scored.points
         return {k: {n: round(v, 2) for n, v in row.items()} for k, row in found.items()}
 
-    def by_expectation(self) -> list[dict[str, Any]]:
+    def by_expectation(self, only: str | None = None) -> list[dict[str, Any]]:
+        """Per expectation: its tickets, points and what was earned (of ``only``'s
+        tickets, when given)."""
         rows: dict[int, dict[str, Any]] = {}
         for scored in self.tickets:
+            if only is not None and scored.trainee != only:
+                continue
             row = rows.setdefault(
                 scored.expectation,
                 {"expectation": scored.expectation, "tickets": 0, "earned": 0.0, "points": 0.0},
@@ -113,7 +117,7 @@ class DrillScore:
             "earned": round(sum(s.earned for s in tickets), 2),
             "points": round(sum(s.points for s in tickets), 2),
             "by_trainee": {k: v for k, v in self.by_trainee().items() if only in (None, k)},
-            "by_expectation": self.by_expectation() if only is None else [],
+            "by_expectation": self.by_expectation(only),
             "tickets": [
                 {
                     "ticket": s.ticket,

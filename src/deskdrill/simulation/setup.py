@@ -108,7 +108,10 @@ def create(
         assert member is not None
         member.tier = tier.value if tier is not None else None
     staffed = {str(tier or user.tier) for user, tier in trainees}
-    bots = [_desk_bot(session, drill, Tier(t), now) for t in BOT_TIERS if t not in staffed]
+    # Tickets arrive at L1: a roster with nobody there (L2 trainees practising what is
+    # escalated to them) gets an L1 bot too, or nothing would ever reach them.
+    tiers = (Tier.L1, *BOT_TIERS) if trainees else BOT_TIERS
+    bots = [_desk_bot(session, drill, Tier(t), now) for t in tiers if t not in staffed]
     drill.clock_anchor_sim = scenario.start
     drill.clock_speed = Decimal(str(scenario.speed))
     session.add(

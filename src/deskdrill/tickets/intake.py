@@ -83,7 +83,7 @@ def receive(*, session: Session, data: schemas.TicketReceive, actor: User, at: I
         raise Forbidden("new tickets come from customers; trainers and admins inject them")
     if not drills.can_see(session=session, drill_id=data.drill, user=actor):
         raise NotFound(f"no drill with id {data.drill}")
-    at = clock.instant(session, data.drill, at.wall)  # the drill's simulated time
+    at = clock.instant(session, data.drill, at.wall, acting=True)  # the drill's simulated time
     return open_ticket(session=session, data=data, actor=actor, at=at)
 
 

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from deskdrill.accounts.enums import Role
 from deskdrill.accounts.models import User
+from deskdrill.core.errors import NotFound
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import service as drills
 from deskdrill.simulation.score import score
@@ -40,6 +41,9 @@ def _debrief(request: Request, user: User, drill_id: int, who: str | None) -> Re
     person = who if manager and who else user.username
     with unit_of_work(request.app.state.session_factory, read_only=True) as session:
         drill = drills.get_drill(session=session, drill_id=drill_id, user=user)
+        members = drills.member_names(session=session, drill=drill) if manager else []
+        if manager and who and who not in members:
+            raise NotFound(f"{who} is not a member of this drill")
         view = clock_view(session, drill)
         scenario = scenario_of(session, drill_id)
         result: dict[str, Any] | None = None
@@ -54,7 +58,6 @@ def _debrief(request: Request, user: User, drill_id: int, who: str | None) -> Re
             unit="s",
             legend=(i18n._("within target"), i18n._("over target"), i18n._("target")),
         )
-        members = drills.member_names(session=session, drill=drill) if manager else []
         return render(
             request,
             "debrief.html",

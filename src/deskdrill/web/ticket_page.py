@@ -207,7 +207,7 @@ def _do(
 ) -> Response:
     with unit_of_work(request.app.state.session_factory) as session:
         ticket = _ticket(session, user, drill_id, key)
-        at = clock.instant(session, drill_id, utc_now())
+        at = clock.instant(session, drill_id, utc_now(), acting=True)
         kwargs: dict[str, Any] = {"session": session, "ticket": ticket, "actor": user, "at": at}
         if data is not None:
             kwargs["data"] = data

@@ -67,7 +67,7 @@ def verify_trail(key: str, user: CurrentUser, session: SessionDep) -> VerifyResu
 
 def _in_drill(session: SessionDep, ticket: Ticket, at: Instant) -> Instant:
     """The request's moment on the ticket's drill clock."""
-    return clock.instant(session, ticket.drill_id, at.wall)
+    return clock.instant(session, ticket.drill_id, at.wall, acting=True)
 
 
 def _act(
