@@ -82,6 +82,8 @@ def test_the_debriefs_checks_in_chinese() -> None:
         assert check_text("greeting macro opens the first reply") == "首次回复以问候话术开头"
         assert check_text("refunded 20.00") == "已退款 20.00"
         assert check_text("60.8 min") == "60.8 分钟"
+        owed = check_text("refund 0 of 76.00; coupon 0 of 20; order action reship")
+        assert owed == "退款 0 / 应得 76.00; 优惠券 0 / 应得 20; 订单操作：补发"
         assert check_text("something new") == "something new"  # unknown: as written
     finally:
         i18n.use("en")

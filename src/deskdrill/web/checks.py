@@ -17,11 +17,18 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"did: (?P<action>.+)"), N_("did: %(action)s")),
     (re.compile(r"escalated: (?P<when>.+)"), N_("escalated: %(when)s")),
     (re.compile(r"refunded (?P<amount>[\d.]+)"), N_("refunded %(amount)s")),
+    # what the customer was owed and did not get (simulation.outcomes.shortfalls)
+    (re.compile(r"refund (?P<got>[\d.]+) of (?P<owed>[\d.]+)"),
+     N_("refund %(got)s of %(owed)s")),
+    (re.compile(r"coupon (?P<got>[\d.]+) of (?P<owed>[\d.]+)"),
+     N_("coupon %(got)s of %(owed)s")),
+    (re.compile(r"order action (?P<action>\w+)"), N_("order action %(action)s")),
 ]  # fmt: skip
 _FIXED = {
     N_("greeting macro opens the first reply"), N_("closing macro ends the last reply"),
     N_("no forbidden phrase"), N_("what the customer was owed"), N_("done"), N_("not done"),
     N_("used"), N_("none used"), N_("given in full"), N_("not resolved"), N_("never"),
+    N_("counterfeit compensation"),
 }  # fmt: skip
 _MINUTES = N_("min")
 _DURATION = re.compile(r"[\d.]+ min")
@@ -31,6 +38,8 @@ def check_text(text: str) -> str:
     """``text`` translated where it is one of the scoring's phrases; else as it is."""
     if text in _FIXED:
         return _(text)
+    if "; " in text:  # several shortfalls, each told on its own
+        return "; ".join(check_text(part) for part in text.split("; "))
     for pattern, message in _PATTERNS:
         found = pattern.fullmatch(text)
         if found is None:

@@ -51,6 +51,7 @@ def _debrief(request: Request, user: User, drill_id: int, who: str | None) -> Re
             only = None if manager and not who else person
             result = score(session, drill_id, scenario).to_json(only=only)
             result["names"] = {i: _name(e) for i, e in enumerate(scenario.expectations)}
+
         sla = personal_sla(session, drill_id, person, view["sim_now"])
         chart = charts.against_targets(
             i18n._("First response time against the target (simulated seconds)"),
@@ -67,5 +68,7 @@ def _debrief(request: Request, user: User, drill_id: int, who: str | None) -> Re
 
 
 def _name(expectation: Any) -> str:
-    """An expectation as a reader knows it: its ticket or category."""
-    return str(expectation.ticket or expectation.category or "")
+    """An expectation as a reader knows it: its ticket, or its category in their words."""
+    if expectation.ticket:
+        return str(expectation.ticket)
+    return i18n.word(expectation.category) if expectation.category else ""
