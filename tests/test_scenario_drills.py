@@ -440,6 +440,9 @@ class TestCreating:
         code, output = run("drill", "create", unique("x-"), "--scenario", str(path),
                            "--trainees", f"{alice.username}:L7")  # fmt: skip
         assert code == 1 and "unknown tier 'L7'" in output
+        code, output = run("drill", "create", unique("x-"), "--scenario", str(path),
+                           "--trainees", f"{alice.username},{alice.username}:L2")  # fmt: skip
+        assert code == 1 and f"'{alice.username}' is on the roster twice" in output
         # A seed the drill could not keep (or read back) is refused before it is made.
         for seed in ("-3", str(2**63)):
             code, output = run("drill", "create", unique("s-"), "--scenario", str(path),

@@ -155,7 +155,11 @@ def _desk_bot(session: Session, drill: Drill, tier: Tier, now: datetime) -> User
 
 def _trainees(session: Session, roster: list[Seat]) -> list[tuple[User, Tier | None]]:
     found = []
+    seen: set[str] = set()
     for seat in roster:
+        if seat.username in seen:  # which of the two tiers was meant cannot be told
+            raise Invalid(f"{seat.username!r} is on the roster twice", field="trainees")
+        seen.add(seat.username)
         user = session.scalar(select(User).where(User.username == seat.username))
         if user is None:
             raise Invalid(f"no user named {seat.username!r}", field="trainees")
