@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import pytest
+
 from deskdrill.accounts.enums import Tier
+from deskdrill.core.errors import InvalidTransition
+from deskdrill.tickets.lifecycle import next_status
 from tests.support.factories import Agent, Desk, Factory
 
 
@@ -360,3 +364,16 @@ class TestVersionsAndDetail:
         desk = factory.desk()
         for key in ("DD-999999999", "nonsense", "DD-abc"):
             assert desk.trainer.get(f"/tickets/{key}").status_code == 404
+
+
+def test_a_step_that_is_not_allowed_says_why() -> None:
+    for action, current, hint in (
+        ("close", "open", "resolve it first"),
+        ("close", "closed", "it is closed already"),
+        ("reply", "closed", "reopen it first"),
+    ):
+        with pytest.raises(InvalidTransition) as refused:
+            next_status(action, current)
+        assert f"a ticket that is {current}; {hint}. From {current} the next steps are" in str(
+            refused.value.message
+        )

@@ -97,6 +97,8 @@ def next_status(action: str, current: str) -> Status:
     if status not in table:
         options = ", ".join(a for a in _LIFECYCLE if status in TRANSITIONS[a]) or "nothing"
         hint = f"; {_HINTS[action]}" if action in _HINTS else ""
+        if action == "close" and status == Status.closed:
+            hint = "; it is closed already"
         raise InvalidTransition(
             f"cannot {action.replace('_', ' ')} a ticket that is {status}{hint}. "
             f"From {status} the next steps are: {options}",
