@@ -29,11 +29,16 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _problem(error: dict[str, Any]) -> dict[str, str]:
+    if error.get("type") == "json_invalid":  # its loc is ("body", offset): not a field
+        at = error.get("loc", ("body", "?"))[-1]
+        reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+        return {"field": "body", "message": f"not valid JSON at character {at}: {reason}"}
+    return {"field": _location(tuple(error.get("loc", ()))), "message": error.get("msg", "")}
+
+
 def validation_body(exc: RequestValidationError) -> dict[str, Any]:
-    errors = [
-        {"field": _location(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
-        for e in exc.errors()
-    ]
+    errors = [_problem(e) for e in exc.errors()]
     first = errors[0] if errors else {"field": "body", "message": "invalid request"}
     return {
         "error": "validation_error",
