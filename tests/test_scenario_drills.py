@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
-from deskdrill.core.clock import Instant
+from deskdrill.core.clock import Instant, utc_now
 from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import unit_of_work
 from deskdrill.scenarios import library
@@ -574,6 +574,41 @@ def test_a_bot_works_the_tier_nobody_staffs(factory: Factory) -> None:
     assert detail["ticket"]["status"] in ("resolved", "closed")
     actors = {e["actor"] for e in detail["trail"]}
     assert any(a.endswith("-bot-l2") for a in actors)
+    # The bot acted after the escalation, not at a moment before it that it had not seen.
+    times = [datetime.fromisoformat(e["sim_at"]) for e in detail["trail"]]
+    assert times == sorted(times), [(e["seq"], e["type"], e["sim_at"]) for e in detail["trail"]]
+
+
+def test_a_bot_turn_worked_late_does_not_act_before_what_it_could_not_have_seen(
+    factory: Factory, session_factory: sessionmaker[Session]
+) -> None:
+    """A live drill's engine may work a bot's turn after a person acted at a later moment
+    (a clock jump right after an escalation): the L2 bot's turn from before the
+    escalation leaves the ticket alone, and the trail keeps its order."""
+    drill = ScenarioDrill(factory, tiers=[Tier.L1])
+    drill.start()
+    drill.jump(120)
+    key = drill.ticket("外卖超时")["key"]
+    person = drill.people[0]
+    person.ok(f"/tickets/{key}/claim")
+    person.ok(f"/tickets/{key}/reply", {"body": "您好，我来处理"})
+    escalated = person.ok(
+        f"/tickets/{key}/escalate", {"tier": "L2", "reason": "needs L2", "complaint": COMPLAINT}
+    )
+    moment = datetime.fromisoformat(escalated["escalated_at"])
+    [l2_bot] = [
+        m for m in drill.trainer.get(f"/drills/{drill.id}").json()["members"] if "-bot-l2" in m
+    ]
+    early = moment - timedelta(seconds=40)
+    with unit_of_work(session_factory) as session:
+        found = scenario_of(session, drill.id)
+        assert found is not None
+        World(session, drill.id, found).schedule("test:late-turn", early, "bot", None, bot=l2_bot)
+        assert engine.step(session, drill.id, Instant(sim=early, wall=utc_now())) >= 1
+    trail = drill.detail(key)["trail"]
+    times = [datetime.fromisoformat(e["sim_at"]) for e in trail]
+    assert times == sorted(times), [(e["seq"], e["type"], e["sim_at"]) for e in trail]
+    assert trail[-1]["type"] == "escalate"  # the bot's early turn did not claim it
 
 
 def test_an_l2_only_roster_gets_an_l1_bot_that_escalates_to_it(factory: Factory) -> None:

@@ -96,13 +96,22 @@ class Desk:
         self.scenario = scenario
         self.caps = caps
 
-    def act(self, bot: Bot, at: Instant, max_concurrent: int) -> str | None:
-        """One action of ``bot`` at ``at``; its name, or None when there was nothing to do."""
+    def act(self, bot: Bot, at: Instant, max_concurrent: int, *, late: bool = False) -> str | None:
+        """One action of ``bot`` at ``at``; its name, or None when there was nothing to do.
+
+        ``late``: the turn may be worked after people acted at later moments (a live
+        drill's engine catching up): a ticket changed after ``at`` has not happened yet
+        for the bot, which leaves it to its next turn. (The headless runner works every
+        moment in order, and its bots act on what the moment itself changed.)"""
+
+        def unseen(ticket: Ticket) -> bool:
+            return late and ticket.updated_at > at.sim
+
         user = self._user(bot)
         mine = self._mine(user)
         bot.holding = {t.id for t in mine}
         for ticket in mine:
-            if ticket.id in bot.skip:
+            if ticket.id in bot.skip or unseen(ticket):
                 continue
             bot.current = ticket.id
             done = self._work(bot, user, ticket, at)
@@ -111,7 +120,7 @@ class Desk:
         bot.current = None
         if sum(1 for t in mine if t.active) < max_concurrent:
             ticket = self._next_in_queue(bot.tier)
-            if ticket is not None:
+            if ticket is not None and not unseen(ticket):
                 service.claim(session=self.session, ticket=ticket, actor=user, at=at)
                 return "claim"
         return None

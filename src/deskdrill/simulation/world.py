@@ -471,7 +471,7 @@ class World:
         try:
             with savepoints.undoable(self.session):
                 done = Desk(self.session, self.drill_id, self.scenario, caps).act(
-                    agent, at, self.scenario.team.max_concurrent
+                    agent, at, self.scenario.team.max_concurrent, late=True
                 )
         except DomainError as error:
             done = f"refused: {error.message}"[:32]
