@@ -144,6 +144,16 @@ class ScenarioDrill:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def answered(self, person: Agent, body: str) -> str:
+        """Start, let the late-delivery ticket arrive, and have ``person`` claim it and
+        reply ``body``; its key."""
+        self.start()
+        self.jump(120)
+        key = self.ticket("外卖超时")["key"]
+        person.ok(f"/tickets/{key}/claim")
+        person.ok(f"/tickets/{key}/reply", {"body": body})
+        return key
+
     def said(self, key: str, kind: str = "customer") -> list[str]:
         return [m["body"] for m in self.detail(key)["messages"] if m["kind"] == kind]
 
@@ -234,23 +244,15 @@ class TestCustomersAndThirdParties:
 
     def test_a_reply_stops_the_chasing(self, factory: Factory) -> None:
         drill = ScenarioDrill(factory)
-        drill.start()
-        drill.jump(120)
-        key = drill.ticket("外卖超时")["key"]
         agent = drill.people[0]
-        agent.ok(f"/tickets/{key}/claim")
-        agent.ok(f"/tickets/{key}/reply", {"body": "您好，正在为您处理"})
+        key = drill.answered(agent, "您好，正在为您处理")
         drill.jump(20 * 60)
         assert drill.said(key) == ["外卖超时一个小时了"]  # no keyword, no action: no answer
 
     def test_answers_follow_keywords_and_actions_once_each(self, factory: Factory) -> None:
         drill = ScenarioDrill(factory)
-        drill.start()
-        drill.jump(120)
-        key = drill.ticket("外卖超时")["key"]
         agent = drill.people[0]
-        agent.ok(f"/tickets/{key}/claim")
-        agent.ok(f"/tickets/{key}/reply", {"body": "正在为您核实"})
+        key = drill.answered(agent, "正在为您核实")
         drill.jump(60)
         assert drill.said(key)[-1] == "那你们快点"
         agent.ok(
@@ -267,12 +269,8 @@ class TestCustomersAndThirdParties:
 
     def test_a_wrong_answer_is_reopened_and_the_right_one_rated(self, factory: Factory) -> None:
         drill = ScenarioDrill(factory)
-        drill.start()
-        drill.jump(120)
-        key = drill.ticket("外卖超时")["key"]
         agent = drill.people[0]
-        agent.ok(f"/tickets/{key}/claim")
-        agent.ok(f"/tickets/{key}/reply", {"body": "您好 王丽，这不关我们的事"})
+        key = drill.answered(agent, "您好 王丽，这不关我们的事")
         agent.ok(
             f"/tickets/{key}/resolve", {"code": "information_provided", "summary": "explained"}
         )
@@ -560,12 +558,8 @@ def test_a_bot_works_the_tier_nobody_staffs(factory: Factory) -> None:
     members = drill.trainer.get(f"/drills/{drill.id}").json()["members"]
     bots = sorted(m for m in members if "-bot-" in m)
     assert sorted(b.split("-bot-")[1] for b in bots) == ["incident-desk", "l2", "supervisor"]
-    drill.start()
-    drill.jump(120)
-    key = drill.ticket("外卖超时")["key"]
     person = drill.people[0]
-    person.ok(f"/tickets/{key}/claim")
-    person.ok(f"/tickets/{key}/reply", {"body": "您好，我来处理"})
+    key = drill.answered(person, "您好，我来处理")
     escalation = {"tier": "L2", "reason": "needs L2", "complaint": COMPLAINT}
     person.ok(f"/tickets/{key}/escalate", escalation)
     drill.jump(30 * 60)
@@ -586,12 +580,8 @@ def test_a_bot_turn_worked_late_does_not_act_before_what_it_could_not_have_seen(
     (a clock jump right after an escalation): the L2 bot's turn from before the
     escalation leaves the ticket alone, and the trail keeps its order."""
     drill = ScenarioDrill(factory, tiers=[Tier.L1])
-    drill.start()
-    drill.jump(120)
-    key = drill.ticket("外卖超时")["key"]
     person = drill.people[0]
-    person.ok(f"/tickets/{key}/claim")
-    person.ok(f"/tickets/{key}/reply", {"body": "您好，我来处理"})
+    key = drill.answered(person, "您好，我来处理")
     escalated = person.ok(
         f"/tickets/{key}/escalate", {"tier": "L2", "reason": "needs L2", "complaint": COMPLAINT}
     )
