@@ -21,7 +21,7 @@ from deskdrill.customers.schemas import OrderCreate
 from deskdrill.customers.service import OrderNumbers
 from deskdrill.drills import clock
 from deskdrill.settings import default_caps
-from deskdrill.simulation import bots, world
+from deskdrill.simulation import assignment, bots
 from deskdrill.tickets import compensation, intake, schemas, service, workflow
 from deskdrill.tickets.desks import Desks
 from deskdrill.tickets.ledger import Ledger
@@ -49,7 +49,9 @@ def test_kept_desks_answer_as_the_tickets_table_does(
             params = {"drill": drill_id, "tier": tier}
             first = session.scalar(bots._NEXT_IN_QUEUE, params)
             assert desks.next_in_queue(drill_id, tier) is first
-        assert desks.load(drill_id) == dict(session.execute(world._LOAD, {"drill": drill_id}).all())
+        assert desks.load(drill_id) == dict(
+            session.execute(assignment._LOAD, {"drill": drill_id}).all()
+        )
 
     with session_factory() as session, session.begin(), Desks.keeping(session) as desks:
         trainer = session.get_one(User, desk.trainer.user_id)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,20 +23,18 @@ from deskdrill.core.clock import Instant, iso_ms
 from deskdrill.core.errors import DomainError
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
-from deskdrill.db import remembered, savepoints
+from deskdrill.db import savepoints
 from deskdrill.db.deferred import Deferred, insert_later
 from deskdrill.db.kept import held, held_one
-from deskdrill.drills.models import DrillMember
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template, ThirdParty
 from deskdrill.settings import default_caps
-from deskdrill.simulation import csat, outcomes
+from deskdrill.simulation import assignment, csat, outcomes
 from deskdrill.simulation.agenda import Agenda, Happening
 from deskdrill.simulation.agents import AgentGroup, Bot
 from deskdrill.simulation.bots import Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket, ScheduledEvent
 from deskdrill.simulation.setup import fresh_order
 from deskdrill.tickets import compensation, conversation, intake, schemas, service, workflow
-from deskdrill.tickets.desks import Desks
 from deskdrill.tickets.enums import CompensationStatus, MessageKind, Status
 from deskdrill.tickets.models import Compensation, OrderAction, Ticket
 
@@ -51,18 +49,6 @@ BOT_OVERTIME = timedelta(hours=2)  # after the scenario's end, bots work on this
 _CACHE: dict[tuple[int, str, int], Scenario] = {}
 
 # Built once (the handlers run for every scheduled event of a run).
-_TRAINEES = (
-    select(User, DrillMember.tier)
-    .join(DrillMember, DrillMember.user_id == User.id)
-    .where(DrillMember.drill_id == bindparam("drill"), User.role == Role.trainee)
-    .order_by(User.username)
-)
-_LOAD = (
-    select(Ticket.assignee_id, func.count())
-    .where(Ticket.drill_id == bindparam("drill"), Ticket.active.is_(True))
-    .where(Ticket.assignee_id.is_not(None))
-    .group_by(Ticket.assignee_id)
-)
 _COMPENSATION_KINDS = select(Compensation.kind).where(
     Compensation.ticket_id == bindparam("ticket"),
     Compensation.status != CompensationStatus.rejected,
@@ -120,14 +106,6 @@ def _names(scenario: Scenario) -> Names:
             _NAMES.pop(next(iter(_NAMES)), None)  # the oldest
         _NAMES[id(scenario)] = (scenario, names)
     return names
-
-
-def _by_tier(rows: Sequence[Row[tuple[User, str | None]]]) -> dict[str, list[User]]:
-    """The drill's trainees at each tier (their seat's, else their own), by username."""
-    found: dict[str, list[User]] = {}
-    for user, tier in rows:
-        found.setdefault(str(tier or user.tier), []).append(user)
-    return found
 
 
 class World:
@@ -259,7 +237,7 @@ class World:
         insert_later(self.session, link)  # the bots look it up by id before any flush
         event.ticket_id = ticket.id
         self.chase_later(ticket, link, at.sim, 1)
-        self._assign(ticket, at)
+        assignment.hand_out(self.session, self.drill_id, self.scenario.team, ticket, SIMULATOR, at)
         return "done"
 
     def _report_required(self, ref: str, category: str) -> bool:
@@ -267,43 +245,6 @@ class World:
         return any(
             i.report_required and (i.category == category or (own and i.ticket == own))
             for i in self.scenario.incidents
-        )
-
-    def _assign(self, ticket: Ticket, at: Instant) -> None:
-        team = self.scenario.team
-        if team.assignment == "pull":
-            return
-        by_tier = remembered.read(
-            self.session,
-            ("trainees by tier", self.drill_id),
-            (User.__tablename__, DrillMember.__tablename__),
-            lambda: _by_tier(self.session.execute(_TRAINEES, {"drill": self.drill_id}).all()),
-        )
-        people = by_tier.get(str(ticket.tier), [])
-        if team.assignment == "skill_based":
-            people = [p for p in people if str(ticket.category) in team.skills.get(p.username, [])]
-        desks = Desks.of(self.session)
-        load = (
-            desks.load(self.drill_id)
-            if desks is not None
-            else dict(self.session.execute(_LOAD, {"drill": self.drill_id}).all())
-        )
-        free = [p for p in people if load.get(p.id, 0) < team.max_concurrent]
-        if not free:
-            return  # everyone is at their cap: the ticket waits in the queue
-        state = held(self.session, DrillScenario, self.drill_id)
-        assert state is not None
-        if team.assignment == "round_robin":
-            chosen = free[state.handed_out % len(free)]
-        else:  # least_loaded, skill_based
-            chosen = min(free, key=lambda p: (load.get(p.id, 0), p.username))
-        state.handed_out += 1
-        service.assign(
-            session=self.session,
-            ticket=ticket,
-            actor=SIMULATOR,
-            at=at,
-            data=schemas.AssignIn(assignee=chosen.username, reason=f"{team.assignment} assignment"),
         )
 
     def _replied_since(self, ticket: Ticket, since: datetime) -> bool:
