@@ -66,9 +66,7 @@ def run_and_report(
     lang: str,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     with tempfile.TemporaryDirectory(prefix="deskdrill-run-") as scratch:
-        path = database or Path(scratch) / "run.db"
-        if path.exists():
-            raise SystemExit(f"{path} exists: choose a new file for the run's database")
+        path = database or Path(scratch) / "run.db"  # new: see check_places
         url = f"sqlite:///{path}"
         logging.getLogger("alembic").setLevel(logging.WARNING)
         migrate.upgrade(url)

@@ -103,15 +103,11 @@ class Desk:
         drill's engine catching up): a ticket changed after ``at`` has not happened yet
         for the bot, which leaves it to its next turn. (The headless runner works every
         moment in order, and its bots act on what the moment itself changed.)"""
-
-        def unseen(ticket: Ticket) -> bool:
-            return late and ticket.updated_at > at.sim
-
         user = self._user(bot)
         mine = self._mine(user)
         bot.holding = {t.id for t in mine}
         for ticket in mine:
-            if ticket.id in bot.skip or unseen(ticket):
+            if ticket.id in bot.skip or (late and ticket.updated_at > at.sim):
                 continue
             bot.current = ticket.id
             done = self._work(bot, user, ticket, at)
@@ -120,7 +116,7 @@ class Desk:
         bot.current = None
         if sum(1 for t in mine if t.active) < max_concurrent:
             ticket = self._next_in_queue(bot.tier)
-            if ticket is not None and not unseen(ticket):
+            if ticket is not None and not (late and ticket.updated_at > at.sim):
                 service.claim(session=self.session, ticket=ticket, actor=user, at=at)
                 return "claim"
         return None
