@@ -78,7 +78,7 @@ def test_remembered_reads_change_nothing(tmp_path: Path, monkeypatch: pytest.Mon
     gives the same trail, hash for hash."""
     agents = ("--agents", "careful:2,sloppy:1")
     remembering = run(tmp_path, "food-dinner-peak", *agents, name="remembering")
-    monkeypatch.setattr(remembered, "watching", lambda _session: contextlib.nullcontext())
+    monkeypatch.setattr(remembered, "watching", lambda *_args: contextlib.nullcontext())
     monkeypatch.setattr(Agenda, "keeping", lambda _session: contextlib.nullcontext())
     monkeypatch.setattr(NextChecks, "keeping", lambda _session: contextlib.nullcontext())
     monkeypatch.setattr(Conversation, "keeping", lambda _session: contextlib.nullcontext())

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
@@ -23,6 +23,7 @@ from deskdrill.simulation import engine
 from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.models import ScheduledEvent
 from deskdrill.simulation.world import World, scenario_of
+from deskdrill.sla import catch_up
 from tests.support.factories import Agent, Factory, unique
 from tests.support.server import start_server
 from tests.test_engine_loop import wait_for
@@ -612,6 +613,43 @@ def test_an_l2_only_roster_gets_an_l1_bot_that_escalates_to_it(factory: Factory)
     detail = drill.detail(drill.ticket("外卖超时")["key"])
     actors = {e["actor"] for e in detail["trail"]}
     assert any(a.endswith("-bot-l1") for a in actors), actors
+
+
+def test_a_catch_up_in_one_transaction_writes_what_one_per_round_writes(
+    factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a long jump the engine works many rounds per transaction (on SQLite keeping
+    what it writes in memory, with no savepoint per action); the trails are those of a
+    transaction per round, event for event."""
+
+    def trails(budget: float) -> tuple[list[list[tuple[str, str, str]]], int]:
+        """The drill's trails (bots by tier), and how many transactions its catch-up took."""
+        monkeypatch.setattr(catch_up, "TRANSACTION_BUDGET", budget)
+        drill = ScenarioDrill(factory, tiers=[Tier.L2])  # an L1 bot works the queue
+        drill.start()
+        drill.jump(90 * 60)
+        commits = [0]
+
+        def count(_connection: Connection) -> None:
+            commits[0] += 1
+
+        event.listen(Engine, "commit", count)  # a database COMMIT, not a savepoint's release
+        try:
+            tickets = drill.tickets()  # the read catches the drill up
+        finally:
+            event.remove(Engine, "commit", count)
+        return [
+            [(e["type"], e["actor"].rpartition("-bot-")[2], e["sim_at"]) for e in trail]
+            for trail in (drill.detail(t["key"])["trail"] for t in tickets)
+        ], commits[0]
+
+    per_round, transactions = trails(0.0)
+    shared, fewer = trails(60.0)
+    assert shared == per_round
+    assert fewer < 5 < transactions, (fewer, transactions)
+    kinds = {kind for trail in shared for kind, _actor, _at in trail}
+    expected = {"receive", "claim", "escalate", "contact_third_party", "close", "customer_rating"}
+    assert expected <= kinds, kinds
 
 
 def test_an_event_that_fails_is_recorded_and_the_drill_goes_on(factory: Factory) -> None:

@@ -163,3 +163,29 @@ def attach(session: Session, instance: T) -> T:
     make_transient_to_detached(instance)
     session.add(instance)
     return instance
+
+
+# A session event for each way an object comes to be held: read, written, or written with
+# a plain statement and then attached.
+_HELD_EVENTS = ("loaded_as_persistent", "pending_to_persistent", "detached_to_persistent")
+
+
+@contextmanager
+def kept_loaded(session: Session, kinds: tuple[type, ...] = (object,)) -> Iterator[list[object]]:
+    """Hold each object of ``kinds`` the session reads or writes while the block runs.
+    The identity map holds objects weakly, so a row read again and again by a long piece
+    of work (a run, a catch-up) would otherwise be loaded anew each time. Clear the list
+    yielded to let go of them (after a rollback)."""
+    kept: list[object] = []
+
+    def keep(_session: Session, instance: object) -> None:
+        if isinstance(instance, kinds):
+            kept.append(instance)
+
+    for name in _HELD_EVENTS:
+        event.listen(session, name, keep)
+    try:
+        yield kept
+    finally:
+        for name in _HELD_EVENTS:
+            event.remove(session, name, keep)

@@ -94,13 +94,14 @@ def _target(head: str, words: list[str]) -> str | None:
 
 
 @contextmanager
-def watching(session: Session) -> Iterator[Memory]:
-    """Let ``session`` remember reads (see ``read``) while the block runs. Its bind must
-    be its own: statements of other sessions on the same engine count as its writes,
-    and writes from other processes are not seen at all."""
+def watching(session: Session, bind: Engine | Connection | None = None) -> Iterator[Memory]:
+    """Let ``session`` remember reads (see ``read``) while the block runs. Its bind (or
+    ``bind``, the connection of a transaction nobody else may write in) must be its own:
+    statements of other sessions on the same engine count as its writes, and writes from
+    other processes are not seen at all."""
     if _KEY in session.info:
         raise RuntimeError("this session is already watched")
-    memory = session.info[_KEY] = Memory(session.get_bind())
+    memory = session.info[_KEY] = Memory(bind if bind is not None else session.get_bind())
     try:
         yield memory
     finally:

@@ -11,10 +11,12 @@ from deskdrill.core.errors import Conflict
 from deskdrill.db.deferred import Deferred
 from deskdrill.db.kept import held
 from deskdrill.simulation import engine
+from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.models import ScenarioTicket
 from deskdrill.simulation.world import RATING_AFTER, SIMULATOR, VERDICT_AFTER, World, scenario_of
 from deskdrill.sla import catch_up
 from deskdrill.sla.engine import SYSTEM
+from deskdrill.tickets import sole_writer
 from deskdrill.tickets.models import Ticket, TicketEvent
 from deskdrill.tickets.recording import AFTER_CHANGE, BEFORE_CHANGE, Change
 
@@ -81,6 +83,8 @@ def install() -> None:
         AFTER_CHANGE.append(follow)
     if guard not in BEFORE_CHANGE:
         BEFORE_CHANGE.append(guard)
+    if Agenda not in sole_writer.KEPT:
+        sole_writer.KEPT.append(Agenda)
     schedule = catch_up.Schedule(next_due=engine.next_due, step=engine.step)
     if schedule not in catch_up.SCHEDULES:
         catch_up.SCHEDULES.append(schedule)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
@@ -25,29 +25,23 @@ from deskdrill.core import garbage
 from deskdrill.core.clock import Instant, utc_now
 from deskdrill.core.errors import DomainError
 from deskdrill.customers.models import Order, Party
-from deskdrill.customers.service import OrderNumbers
-from deskdrill.db import remembered, savepoints
-from deskdrill.db.deferred import Deferred, Ids
+from deskdrill.db import savepoints
+from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import unit_of_work
-from deskdrill.db.kept import held, held_one
+from deskdrill.db.kept import held, held_one, kept_loaded
 from deskdrill.drills import clock
 from deskdrill.drills.models import Drill, DrillMember
 from deskdrill.scenarios.model import Scenario
 from deskdrill.settings import Settings
 from deskdrill.simulation import engine as schedule
 from deskdrill.simulation import hooks, setup
-from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.agents import Bot, RunPlan, check_fits, staffed
 from deskdrill.simulation.bots import Desk
 from deskdrill.simulation.models import DrillScenario, ScenarioTicket
 from deskdrill.sla import deadlines
 from deskdrill.sla.catch_up import drain, next_sla_check
-from deskdrill.tickets import compensation
-from deskdrill.tickets.conversation import Conversation
-from deskdrill.tickets.desks import Desks
-from deskdrill.tickets.ledger import Ledger
+from deskdrill.tickets import compensation, sole_writer
 from deskdrill.tickets.models import Ticket, TicketEvent
-from deskdrill.tickets.next_checks import NextChecks
 from deskdrill.tickets.recording import Trail
 
 Progress = Callable[[float], None]  # simulated seconds done
@@ -179,18 +173,9 @@ def run(
     with (
         garbage.fewer_collections(),
         factory() as session,
-        remembered.watching(session),
-        Trail.keeping(session) as trail,
-        Agenda.keeping(session),
-        NextChecks.keeping(session),
-        Deferred.keeping(session),
-        Ids.keeping(session),
-        Conversation.keeping(session),
-        Desks.keeping(session),
-        OrderNumbers.keeping(session),
-        Ledger.keeping(session),
+        sole_writer.keeping(session) as trail,
+        kept_loaded(session, _KEPT) as kept,
     ):
-        _keep_loaded(session)
         try:
             ended = False
             while not ended:
@@ -199,7 +184,7 @@ def run(
                     with savepoints.optimistic(session):
                         ended = stretch.work(session, trail)
                 except savepoints.Redo:
-                    _roll_back(session)
+                    _roll_back(session, kept)
                     backs, stretch.now, stretch.rounds_at_now = began
                     bots[:] = [back() for back in backs]
                     ended = stretch.work(session, trail)
@@ -305,30 +290,17 @@ def _move_clock(drill: Drill, wall: datetime, to: datetime) -> None:
         clock.jump(drill, wall, behind)
 
 
-# Rows a run reads again and again. The identity map holds objects weakly, so without a
-# strong reference each would be loaded anew at every moment.
+# Rows a run reads again and again (see ``kept_loaded``).
 _KEPT = (Drill, DrillScenario, DrillMember, User, Ticket, ScenarioTicket, Party, Order)
 
 
-def _keep_loaded(session: Session) -> None:
-    kept: list[object] = session.info.setdefault("kept", [])
-
-    def keep(_session: Session, instance: object) -> None:
-        if isinstance(instance, _KEPT):
-            kept.append(instance)
-
-    event.listen(session, "loaded_as_persistent", keep)
-    event.listen(session, "pending_to_persistent", keep)
-    event.listen(session, "detached_to_persistent", keep)  # a row written, then attached
-
-
-def _roll_back(session: Session) -> None:
+def _roll_back(session: Session, kept: list[object]) -> None:
     """Back to the last commit, with nothing loaded: rows inserted with plain statements and
     then attached (a new ticket) are not known to the session as new, so a rollback alone
     would leave them in its identity map."""
     session.rollback()
     session.expunge_all()
-    session.info["kept"].clear()
+    kept.clear()
 
 
 def _bots_act(

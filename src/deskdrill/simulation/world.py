@@ -23,7 +23,7 @@ from deskdrill.core.clock import Instant, iso_ms
 from deskdrill.core.errors import DomainError
 from deskdrill.customers import service as customers
 from deskdrill.customers.models import Party
-from deskdrill.db import savepoints
+from deskdrill.db import remembered, savepoints
 from deskdrill.db.deferred import Deferred, insert_later
 from deskdrill.db.kept import held, held_one
 from deskdrill.scenarios.model import Fact, Injection, Persona, Scenario, Template, ThirdParty
@@ -53,6 +53,7 @@ _COMPENSATION_KINDS = select(Compensation.kind).where(
     Compensation.ticket_id == bindparam("ticket"),
     Compensation.status != CompensationStatus.rejected,
 )
+_USER_BY_NAME = select(User.id, User.tier).where(User.username == bindparam("name"))
 _ANY_ORDER_ACTION = select(OrderAction.id).where(OrderAction.ticket_id == bindparam("ticket"))
 
 
@@ -401,12 +402,22 @@ class World:
         """A built-in agent at a tier nobody staffs takes its next action, then comes back
         when that action is done (or, with nothing to do, a little later)."""
         name = event.payload["bot"]
-        user = self.session.scalar(select(User).where(User.username == name))
+        found = remembered.read(
+            self.session,
+            ("bot", name),
+            ("users",),
+            lambda: self.session.connection().execute(_USER_BY_NAME, {"name": name}).first(),
+        )
         end = self.scenario.start + self.scenario.duration + BOT_OVERTIME
-        if user is None or at.sim > end:
+        if found is None or at.sim > end:
             return "off duty"
-        group = AgentGroup(tier=user.tier, handling=self.scenario.headless.handling)
-        agent = Bot(name, "careful", Tier(user.tier), group, random.Random(event.key))
+        user_id, tier = found
+        group = AgentGroup(tier=tier, handling=self.scenario.headless.handling)
+        # Drawn from the scenario's seed, the tier and the moment, not the bot's name (which
+        # holds the drill's id): two drills from one file and seed get the same bots.
+        draws = random.Random(f"{self.scenario.seed}/{Tier(tier).value}/{iso_ms(at.sim)}")
+        agent = Bot(name, "careful", Tier(tier), group, draws)
+        agent.user_id = user_id  # a turn every few seconds: the row by id from then on
         agent.skip = set(event.payload.get("skip", []))
         caps = compensation.caps_for(self.session, self.drill_id, default_caps())
         try:
