@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from deskdrill.customers.models import Party
+from deskdrill.db import migrate
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills.models import Drill
 from deskdrill.tickets import queries
@@ -137,3 +139,24 @@ def test_drill_clock_commands(run, factory) -> None:
     assert code == 1 and "no drill named" in out
     code, out = run("drill", "start", name, "--at", "2026-03-01T09:00")
     assert code == 2 and "time zone" in out
+
+
+def test_a_database_without_this_schema_is_refused_with_what_to_run(run, tmp_path: Path) -> None:
+    """Every command that uses the database, and the server, first checks its schema."""
+    fresh = tmp_path / "never-migrated.db"
+    code, out = run("drill", "status", "x", env={"DESKDRILL_DATABASE_URL": f"sqlite:///{fresh}"})
+    assert code == 1 and "no deskdrill schema yet: run 'deskdrill migrate' first" in out, out
+    assert not fresh.exists()  # asking made no file
+    code, out = run("serve", env={"DESKDRILL_DATABASE_URL": f"sqlite:///{fresh}"})
+    assert code == 1 and "run 'deskdrill migrate' first" in out, out
+    older = tmp_path / "older.db"
+    migrate.upgrade(f"sqlite:///{older}", "0006")
+    code, out = run("users", "list", env={"DESKDRILL_DATABASE_URL": f"sqlite:///{older}"})
+    assert code == 1 and f"at schema revision 0006, this deskdrill needs {migrate.head()}" in out
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_text("shopping list\n")
+    code, out = run("demo", env={"DESKDRILL_DATABASE_URL": f"sqlite:///{not_a_database}"})
+    assert code == 1 and "cannot be read: file is not a database" in out, out
+    migrate.upgrade(f"sqlite:///{older}")
+    code, out = run("users", "list", env={"DESKDRILL_DATABASE_URL": f"sqlite:///{older}"})
+    assert code == 0, out

@@ -42,10 +42,22 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def check_schema(settings: Settings) -> None:
+    """Refuse, with what to run, a database whose schema is not this code's (a fresh
+    checkout that was never migrated would otherwise fail at its first table)."""
+    from deskdrill.db import migrate  # Alembic's import is only for commands that use it
+
+    problem = migrate.behind(settings.database_url)
+    if problem is not None:
+        err_console.print(f"[red]error:[/red] {escape(problem)}", highlight=False)
+        raise typer.Exit(1)
+
+
 @contextmanager
 def factory_scope(settings: Settings | None = None) -> Iterator[sessionmaker[Session]]:
     """A session factory for work that runs its own transactions (the engine's catch-up)."""
     settings = settings or load_settings()
+    check_schema(settings)
     engine = make_engine(settings)
     try:
         yield make_sessionmaker(engine)
@@ -60,6 +72,7 @@ def factory_scope(settings: Settings | None = None) -> Iterator[sessionmaker[Ses
 def session_scope(settings: Settings | None = None) -> Iterator[Session]:
     """One unit of work; domain errors become a red sentence and exit code 1."""
     settings = settings or load_settings()
+    check_schema(settings)
     engine = make_engine(settings)
     try:
         with unit_of_work(make_sessionmaker(engine)) as session:

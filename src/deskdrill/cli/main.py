@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from deskdrill.cli import drills, scenarios, users
-from deskdrill.cli.context import console, load_settings
+from deskdrill.cli.context import check_schema, console, load_settings
 
 app = typer.Typer(
     help="deskdrill: a support-desk ticketing sandbox for training.",
@@ -40,6 +40,7 @@ def serve(
     import uvicorn
 
     settings = load_settings()
+    check_schema(settings)
     uvicorn.run(
         "deskdrill.app:app_factory",
         factory=True,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, make_url
 
 from deskdrill.db.engine import ensure_sqlite_dir
 from deskdrill.paths import resource_dir
@@ -49,3 +51,32 @@ def current(database_url: str) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def head() -> str | None:
+    """The revision this code's migrations end at."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def behind(database_url: str) -> str | None:
+    """Why the database at ``database_url`` cannot be used as it is, or None when its
+    schema is this code's: a sentence that says what to run."""
+    url = make_url(database_url)
+    missing = "the database has no deskdrill schema yet: run 'deskdrill migrate' first"
+    on_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if on_file and not Path(str(url.database)).expanduser().exists():
+        return missing  # and is not made by asking
+    try:
+        found = current(database_url)
+    except Exception as error:  # an unreachable server, a file that is not a database
+        cause = getattr(error, "orig", None) or error
+        return f"the database cannot be read: {str(cause).splitlines()[0]}"
+    wanted = head()
+    if found == wanted:
+        return None
+    if found is None:
+        return missing
+    return (
+        f"the database is at schema revision {found}, this deskdrill needs {wanted}: "
+        "run 'deskdrill migrate' first"
+    )
