@@ -104,6 +104,28 @@ class TestResolutionAndPauses:
         resolution = drill.timers(key)["resolution"]
         assert (resolution["state"], resolution["seconds_left"]) == ("ok", 3600)
 
+    def test_reopening_a_closed_ticket_days_later_starts_afresh(self, factory: Factory) -> None:
+        """The days a ticket stayed closed count for no timer: the resolution window is a
+        fresh one from the reopen, and no warning or breach is recorded for a moment
+        before it."""
+        drill = Drill(factory)
+        key = drill.ticket(priority="P1")  # resolution within 60 minutes
+        drill.agent.ok(f"/tickets/{key}/reply", {"body": "已处理"})
+        drill.jump(600)
+        drill.agent.ok(f"/tickets/{key}/resolve", {"code": "solved", "summary": "done"})
+        drill.agent.ok(f"/tickets/{key}/close")
+        drill.jump(3 * 24 * 3600)
+        drill.agent.ok(f"/tickets/{key}/reopen", {"reason": "the customer wrote again"})
+        resolution = drill.timers(key)["resolution"]
+        assert (resolution["state"], resolution["seconds_left"]) == ("ok", 3600)
+        drill.jump(3601)
+        assert drill.state(key, "resolution") == "breached"
+        trail = drill.agent.get(f"/tickets/{key}").json()["trail"]
+        times = [e["sim_at"] for e in trail]
+        assert times == sorted(times), [(e["type"], e["sim_at"]) for e in trail]
+        reopened = next(e["sim_at"] for e in trail if e["type"] == "reopen")
+        assert [e["type"] for e in trail if e["sim_at"] > reopened] == ["sla_warning", "sla_breach"]
+
 
 class TestNextResponseAndUpdates:
     def test_customer_chasing_starts_the_next_response_timer(self, factory: Factory) -> None:

@@ -19,6 +19,9 @@ class TestBreachActions:
         drill.jump(3600)
         assert drill.agent.get(f"/tickets/{key}").json()["ticket"]["priority"] == "P2"
         assert drill.agent.get(f"/tickets/{key}/trail/verify").json()["ok"] is True
+        # The miss is counted under the priority the ticket had when it was missed.
+        m = drill.trainer.get(f"/drills/{drill.desk.drill_id}/metrics").json()
+        assert m["breaches_by_priority"] == {"P3": 1}, m
 
     def test_unescalated_safety_incident_goes_to_the_incident_desk(self, factory) -> None:
         drill = Drill(factory)

@@ -134,7 +134,8 @@ def update(ticket: Ticket, change: Change, policy: SlaPolicy) -> None:
     ):
         ticket.awaiting_reply_since = at
         ticket.next_response_due = policy.add(at, _target(policy, ticket, "next_response"))
-    if action in _REOPENING and change.before == Status.resolved:
+    if action in _REOPENING and change.before in _DONE:
+        # From resolved or closed alike: the time it stood done counts for no timer.
         ticket.resolution_due, ticket.paused_ms = policy.add(at, resolution), 0
     if ticket.status == Status.pending_third_party and change.before != Status.pending_third_party:
         if policy.keep_informed_every:

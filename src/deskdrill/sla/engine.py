@@ -246,13 +246,13 @@ def _claim_all(
     """Insert every firing's stable key at once; those inserted now are ours to record.
     Returns their keys, or None when every one was inserted (the usual case)."""
     rows = [
-        (row.id, timer, kind, when(due), wall)
+        (row.id, timer, kind, when(due), wall, str(row.priority))
         for row, firings, _ in plans
         for timer, kind, _, due in firings
     ]
     if not rows:
         return None
-    columns = (*_FIRING_KEY, "fired_wall")
+    columns = (*_FIRING_KEY, "fired_wall", "priority")
     if connection.dialect.name == "sqlite":
         # This transaction holds SQLite's only write lock: when every row went in, all
         # are ours; otherwise ours are those with ids past the newest one before.

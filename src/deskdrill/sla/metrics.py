@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from deskdrill.sla.models import SlaFiring
@@ -66,7 +66,7 @@ def drill_metrics(session: Session, drill_id: int, now: datetime, points: int = 
     resolved = [t for t in tickets if t.resolved_at is not None and t.resolution_due]
     resolved_met = sum(1 for t in resolved if t.resolved_at <= t.resolution_due)
     rows = session.execute(
-        select(SlaFiring.timer, Ticket.priority, Ticket.category)
+        select(SlaFiring.timer, func.coalesce(SlaFiring.priority, Ticket.priority), Ticket.category)
         .join(Ticket, Ticket.id == SlaFiring.ticket_id)
         .where(Ticket.drill_id == drill_id, SlaFiring.kind == "breach")
     ).all()

@@ -20,6 +20,8 @@ class SlaFiring(Base):
     kind: Mapped[str] = mapped_column(String(16))
     due: Mapped[datetime]
     fired_wall: Mapped[datetime]
+    # The ticket's priority when it fired (a miss may raise it): what the metrics count.
+    priority: Mapped[str | None] = mapped_column(String(2))
 
 
 class Notification(Base):
