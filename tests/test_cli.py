@@ -127,6 +127,9 @@ def test_drill_clock_commands(run, factory) -> None:
     assert code == 0 and "paused" in out
     code, out = run("drill", "jump", name, "30")
     assert code == 0 and "2026-03-01 01:3" in out
+    for minutes in ("nan", "inf", "10081", "0"):  # at most 7 days, as the API and the desk
+        code, out = run("drill", "jump", name, minutes)
+        assert code == 1 and "at most 10,080" in out, (minutes, out)
     code, out = run("drill", "speed", name, "10")
     assert code == 0 and "10x" in out
     code, out = run("drill", "pause", name)

@@ -468,6 +468,7 @@ def test_a_trainer_runs_the_clock_from_the_desk(app: Any, desk: Desk) -> None:
     assert operate(op="start").status_code == 204
     assert operate(op="speed", speed="30").status_code == 204
     assert operate(op="jump", minutes="10").status_code == 204
+    assert "between 1 and 10080 minutes" in operate(op="jump", minutes="10081").text
     state = desk.trainer.get(f"/drills/{desk.drill_id}/clock").json()
     assert (state["state"], float(state["speed"])) == ("running", 30.0)
     refused = operate(op="speed", speed="fast")

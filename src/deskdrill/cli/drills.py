@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
@@ -17,7 +18,7 @@ from deskdrill.cli.context import (
     print_problems,
     session_scope,
 )
-from deskdrill.core.clock import DrillClock, utc_now
+from deskdrill.core.clock import MAX_JUMP, DrillClock, utc_now
 from deskdrill.core.errors import DomainError
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
@@ -107,7 +108,11 @@ def jump(
     name: DrillName,
     minutes: Annotated[float, typer.Argument(help="simulated minutes to skip")],
 ) -> None:
-    """Skip simulated time forward."""
+    """Skip simulated time forward (at most 7 days)."""
+    most = MAX_JUMP / timedelta(minutes=1)
+    if not (math.isfinite(minutes) and 0 < minutes <= most):
+        err_console.print(f"[red]error:[/red] minutes: more than 0 and at most {most:,.0f}")
+        raise typer.Exit(1)
     with session_scope() as session:
         wall = utc_now()
         moved = clock.jump(_drill(session, name), wall, timedelta(minutes=minutes))

@@ -114,6 +114,8 @@ class DrillClock:
         self._require({ClockState.running, ClockState.paused}, "jump")
         if by <= timedelta(0):
             raise Invalid("the clock only jumps forward", field="seconds")
+        if by > MAX_JUMP:
+            raise Invalid(f"a jump is at most {MAX_JUMP.days} days", field="seconds")
         anchored = self._anchored(wall)
         assert anchored.anchor_sim is not None
         return replace(anchored, anchor_sim=anchored.anchor_sim + by // _MS * _MS)
@@ -140,3 +142,4 @@ class DrillClock:
 
 MIN_SPEED = Decimal("0.1")
 MAX_SPEED = Decimal(600)
+MAX_JUMP = timedelta(days=7)  # the longest skip of simulated time, by API, web or CLI

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from deskdrill.core.clock import MAX_JUMP
 from deskdrill.sla.policy import DEFAULT_POLICY, POLICIES, SlaPolicy
 
 
@@ -72,4 +73,6 @@ class ClockSpeed(BaseModel):
 
 class ClockJump(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    seconds: int = Field(gt=0, le=7 * 24 * 3600, description="simulated seconds to skip")
+    seconds: int = Field(
+        gt=0, le=int(MAX_JUMP.total_seconds()), description="simulated seconds to skip"
+    )

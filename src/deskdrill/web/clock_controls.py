@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from deskdrill.accounts.enums import Role
-from deskdrill.core.clock import utc_now
+from deskdrill.core.clock import MAX_JUMP, utc_now
 from deskdrill.core.errors import Forbidden, Invalid
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
@@ -20,7 +20,7 @@ from deskdrill.web.session import FormUser
 
 router = APIRouter(include_in_schema=False)
 OPERATIONS = ("start", "pause", "resume", "speed", "jump", "finish")
-MAX_JUMP_MINUTES = 24 * 60
+MAX_JUMP_MINUTES = int(MAX_JUMP.total_seconds() // 60)  # as the API allows
 
 
 @router.post("/drills/{drill_id}/clock")
