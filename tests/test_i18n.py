@@ -88,3 +88,44 @@ def test_the_debriefs_checks_in_chinese() -> None:
     finally:
         i18n.use("en")
     assert check_text("did: contact third party") == "did: contact third party"
+
+
+# Sentences as the domain writes them (tickets, compensation, the scenario hooks).
+DOMAIN_SENTENCES = [
+    "only trainers and admins may change priority",
+    "ticket DD-000007 is assigned to someone else; only they or a trainer can change it",
+    "you already hold ticket DD-000007",
+    "ticket DD-000007 is not assigned to anyone",
+    "ticket DD-000007 is already P2",
+    "ticket DD-000007 is a major incident: file the incident report first "
+    "(POST /api/v1/tickets/DD-000007/incident-report)",
+    "a refund needs an order on the ticket; ticket DD-000007 has none",
+    "refund of 80.00 exceeds what is left to refund on order F-1: 76.00 paid, 0.00 already "
+    "refunded, 0.00 awaiting approval (at most 76.00 more)",
+    "a coupon needs an amount",
+    "counterfeit compensation needs a counterfeit finding for item 'SKU-1' on this ticket first",
+    "compensation 2 is paid; only requested ones can be approved or rejected",
+    "refund of 500.00 is above your approval limit; it needs someone with a higher limit",
+    "a request by wang is decided by a higher role or tier (L1 < L2 < supervisor / incident "
+    "desk < trainer < admin)",
+    "order F-1 is delivered; cancel is only possible before it ships (use a return "
+    "authorisation or reship instead)",
+    "order F-1 is shipped; return_authorisation needs a delivered order",
+    "cannot reply a ticket that is closed; reopen it first. From closed the next steps are: "
+    "reopen",
+    "the drill is finished: its tickets stay as they were when it ended",
+]
+
+
+def test_the_domains_refusals_read_in_chinese() -> None:
+    from deskdrill.web.domain_text import domain_text
+
+    i18n.use("zh")
+    try:
+        for sentence in DOMAIN_SENTENCES:
+            told = domain_text(sentence)
+            assert told != sentence and re.search(r"[\u4e00-\u9fff]", told), sentence
+            assert "%(" not in told, told
+    finally:
+        i18n.use("en")
+    assert domain_text(DOMAIN_SENTENCES[0]) == DOMAIN_SENTENCES[0]

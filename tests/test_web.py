@@ -491,3 +491,24 @@ def test_a_drills_times_are_shown_in_its_own_zone(app: Any, factory: Factory) ->
     shown = re.search(r'class="mono sim-now">([^<]+)<', page)
     assert shown is not None and shown.group(1).startswith("03-06 17:30"), shown
     assert 'data-offset="480"' in page  # the page's script keeps to the same zone
+
+
+def test_a_refusal_is_told_in_the_readers_language(app: Any, desk: Desk) -> None:
+    """The domain's sentences (a step the status does not allow, a ticket someone else
+    holds) reach a Chinese desk in Chinese, values kept; an English desk reads them as
+    written."""
+    key, drill = desk.receive()["key"], desk.drill_id
+    first, second = _browser(app, desk.trainees[0]), _browser(app, desk.trainees[1])
+    chosen = {"language": "zh", "next": "/drills", "csrf_token": second.csrf}
+    assert second.client.post("/language", data=chosen).status_code == 303
+    assert first.act(drill, key, "claim").status_code == 200
+    taken = second.act(drill, key, "claim")
+    assert taken.headers["HX-Retarget"] == "#alerts"
+    assert f"工单 {key} 已被 {desk.trainees[0].username} 领取" in taken.text, taken.text
+    early = first.act(drill, key, "close")
+    assert "cannot close a ticket that is new; resolve it first" in early.text, early.text
+    desk.trainer.ok(f"/tickets/{key}/unassign")
+    assert second.act(drill, key, "claim").status_code == 200
+    closing = second.act(drill, key, "close")
+    told = "工单当前为“新建”，不能执行“关闭”；请先标记为已解决。此状态下可以：客服回复、"
+    assert told in closing.text and "reply" not in closing.text, closing.text

@@ -19,7 +19,9 @@ from starlette.exceptions import HTTPException
 
 from deskdrill.api.errors import validation_body
 from deskdrill.core.errors import DomainError
-from deskdrill.web.render import render
+from deskdrill.web import i18n
+from deskdrill.web.domain_text import domain_text
+from deskdrill.web.render import language, render
 from deskdrill.web.session import LoginRequired
 
 TITLES = {
@@ -36,6 +38,8 @@ CONFLICT = "the ticket was changed by someone else at the same moment; it has be
 
 
 def _page(request: Request, status: int, message: str) -> Response:
+    i18n.use(language(request))  # the handler runs outside the endpoint's context
+    message = domain_text(message)
     if request.headers.get("hx-request"):
         # HTMX swaps only successful answers; tell the page what went wrong instead.
         swap = {"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"}
