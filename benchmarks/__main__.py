@@ -16,12 +16,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m benchmarks",
         description="deskdrill benchmarks: ticket create over HTTP (wrk), queue queries "
         "and the SLA engine step at the database layer (SQLite and PostgreSQL), the "
-        "headless runner on the 8-hour shift (SQLite), and the workspace pages and live "
-        "updates (SQLite). With no arguments: all five.",
+        "headless runner on the 8-hour shift (SQLite), the workspace pages and live "
+        "updates (SQLite), and scenario validation over HTTP beside other requests. With "
+        "no arguments: all six.",
     )
     parser.add_argument(
         "command", nargs="?", default="all",
-        choices=["all", "create", "queues", "engine", "scenario", "web"],
+        choices=["all", "create", "queues", "engine", "scenario", "web", "validate"],
         help="which benchmark to run (default: all)",
     )  # fmt: skip
     parser.add_argument("--backend", choices=list(BACKENDS), default="both")
@@ -144,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         options = WebOptions(tickets=args.web_tickets, clients=args.web_clients,
                              repeat=args.web_repeat, rebuild=args.rebuild)  # fmt: skip
         outcomes += web_outcomes(run_web(options))
+    if args.command in ("all", "validate"):
+        from benchmarks.validate import ValidateOptions, run_validate
+        from benchmarks.validate import outcomes as validate_outcomes
+
+        outcomes += validate_outcomes(run_validate(ValidateOptions()))
     _summary(outcomes)
     return 0
 

@@ -111,8 +111,7 @@ DOMAIN_SENTENCES = [
     "order F-1 is delivered; cancel is only possible before it ships (use a return "
     "authorisation or reship instead)",
     "order F-1 is shipped; return_authorisation needs a delivered order",
-    "cannot reply a ticket that is closed; reopen it first. From closed the next steps are: "
-    "reopen",
+    "cannot reply a ticket that is closed; reopen it first. From closed the next steps are: reopen",
     "the drill is finished: its tickets stay as they were when it ended",
 ]
 

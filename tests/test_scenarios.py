@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -312,6 +314,43 @@ def test_schema_and_validation_over_http(factory: Factory) -> None:
     )
     assert check(trainee, SMALL).status_code == 403
     assert check(None, SMALL).status_code == 401
+
+
+def test_a_server_reads_one_scenario_file_at_a_time(
+    factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validations sent at once are read one after the other (each holds the interpreter
+    for a while, and the process's other requests wait behind all of them otherwise); each
+    still gets its answer."""
+    from deskdrill.api.routes import scenarios as routes
+
+    reading, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_parse(*args: object) -> Scenario:
+        with lock:
+            reading[0] += 1
+            most[0] = max(most[0], reading[0])
+        time.sleep(0.3)
+        with lock:
+            reading[0] -= 1
+        return parse(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(routes, "parse", slow_parse)
+    trainer = factory.user(Role.trainer)
+    headers = {"content-type": "application/yaml", **trainer.headers}
+    answers: list[int] = []
+
+    def check() -> None:
+        sent = factory.client.post("/api/v1/scenarios/validate", content=SMALL, headers=headers)
+        answers.append(sent.status_code)
+
+    workers = [threading.Thread(target=check) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert answers == [200] * 4 and most[0] == 1, (answers, most)
 
 
 @settings(max_examples=300, derandomize=True, deadline=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,15 @@ from deskdrill.scenarios.yamlsafe import Limits
 from deskdrill.simulation import setup
 
 router = APIRouter(prefix="/scenarios", tags=["scenarios"], responses=ERROR_RESPONSES)
+# Reading a large file is a few seconds of Python, part of it in single calls that hold
+# the interpreter (validating the whole model): several at once made every other request
+# of the process wait up to a second. One at a time, the others queue behind it.
+_READING = threading.BoundedSemaphore(1)
+
+
+def _parse(raw: bytes, name: str, limits: Limits) -> Scenario:
+    with _READING:
+        return parse(raw, name, limits)
 
 
 @router.get("/schema")
@@ -64,7 +74,7 @@ async def validate_scenario(request: Request, _user: ManagerUser) -> Any:
             break  # parse() reports the size; the rest is not read
     name = request.headers.get("x-filename", "scenario.yaml")[:200]
     try:
-        scenario = await run_in_threadpool(parse, bytes(raw), name, limits)
+        scenario = await run_in_threadpool(_parse, bytes(raw), name, limits)
     except ScenarioInvalid as invalid:
         body = Checked(valid=False, problems=[p.to_json() for p in invalid.problems])
         return JSONResponse(body.model_dump(), status_code=422)
@@ -157,7 +167,7 @@ def create_drill(
     if data.yaml is not None:
         raw = data.yaml.encode()
         try:
-            scenario = parse(raw, "request", Limits())
+            scenario = _parse(raw, "request", Limits())
         except ScenarioInvalid as invalid:
             problems = invalid.problems
             raise Invalid(
