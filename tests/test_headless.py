@@ -239,6 +239,7 @@ def test_the_report_has_its_figures_and_charts(tmp_path: Path) -> None:
     assert "客户应得的处理结果" in html
     for english in ("given in full", "first_response", "compensation approved", " min<"):
         assert english not in html, english
+    assert "3 × 细心 @ L1" in html and "× careful" not in html  # the bots, in Chinese too
 
 
 def test_plans_shifts_and_bad_agents(tmp_path: Path) -> None:

@@ -40,6 +40,8 @@ WORDS = [
     N_("contact_third_party"), N_("escalate"), N_("incident_report"), N_("order_action"),
     # tiers
     N_("supervisor"), N_("incident_desk"),
+    # the headless runner's bot kinds
+    N_("careful"), N_("sloppy"),
     # order actions
     N_("return_authorisation"), N_("exchange"), N_("reship"), N_("cancel"),
     N_("change_address"),
