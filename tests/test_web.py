@@ -491,6 +491,12 @@ def test_a_drills_times_are_shown_in_its_own_zone(app: Any, factory: Factory) ->
     shown = re.search(r'class="mono sim-now">([^<]+)<', page)
     assert shown is not None and shown.group(1).startswith("03-06 17:30"), shown
     assert 'data-offset="480"' in page  # the page's script keeps to the same zone
+    assert "<h1>Test <small" in page and "测试" not in page  # its title in English ...
+    reader = _browser(app, drill.people[1])
+    chosen = {"language": "zh", "next": "/drills", "csrf_token": reader.csrf}
+    assert reader.client.post("/language", data=chosen).status_code == 303
+    assert "<td>测试</td>" in reader.page("/drills").text  # ... and in Chinese
+    assert "<h1>测试 <small" in reader.page(f"/drills/{drill.id}").text
 
 
 def test_a_refusal_is_told_in_the_readers_language(app: Any, desk: Desk) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -24,6 +24,10 @@ class DrillSettings(BaseModel):
     sla_policy: str | SlaPolicy = Field(
         default=DEFAULT_POLICY.name,
         description="the name of a shipped policy, or a whole policy of the drill's own",
+    )
+    titles: dict[Literal["zh", "en"], Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=dict,
+        description="the title in each language the pages are read in (default: title)",
     )
 
     @field_validator("sla_policy")

@@ -84,6 +84,7 @@ def create(
     settings = DrillSettings.model_validate(
         {
             "sla_policy": scenario.sla_policy,
+            "titles": {"zh": scenario.title.zh[:256], "en": scenario.title.en[:256]},
             "compensation_caps": {
                 level: {str(kind): cap.model_dump(mode="json") for kind, cap in caps.items()}
                 for level, caps in scenario.limits.items()

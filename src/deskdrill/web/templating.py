@@ -60,6 +60,12 @@ def _money(amount: Any) -> str:
     return f"¥{amount:,.2f}" if amount is not None else "—"
 
 
+def drill_title(drill: Any) -> str:
+    """The drill's title in the reader's language (a scenario's drill has both)."""
+    titles = (drill.settings or {}).get("titles") or {}
+    return str(titles.get(i18n.current()) or drill.title)
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(resource_dir("web") / "templates")),
@@ -78,7 +84,9 @@ def build_environment() -> Environment:
         duration=duration,
         check=check_text,
     )
-    env.globals.update(languages=i18n.LANGUAGES, current_language=i18n.current)
+    env.globals.update(
+        languages=i18n.LANGUAGES, current_language=i18n.current, drill_title=drill_title
+    )
     return env
 
 
