@@ -137,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.scenario import ScenarioOptions, run_scenario
         from benchmarks.scenario import outcomes as scenario_outcomes
 
-        outcomes += scenario_outcomes(run_scenario(ScenarioOptions(scales=args.scenario_scales)))
+        outcomes += scenario_outcomes(
+            run_scenario(ScenarioOptions(scales=args.scenario_scales, backends=tuple(backends)))
+        )
     if args.command in ("all", "web"):
         from benchmarks.web import WebOptions, run_web
         from benchmarks.web import outcomes as web_outcomes

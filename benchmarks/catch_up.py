@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from benchmarks.pg import postgres
 from benchmarks.report import console
 from deskdrill.accounts.enums import Role, Tier
 from deskdrill.accounts.models import User
@@ -38,67 +39,75 @@ from deskdrill.tickets.models import Ticket, TicketEvent
 JUMP = timedelta(hours=8)
 
 
-def measure(shift: Path) -> dict[str, Any]:
-    """Create the drill, jump its clock 8 hours, and time the catch-up."""
+def measure(shift: Path, backend: str = "sqlite") -> dict[str, Any]:
+    """Create the drill, jump its clock 8 hours, and time the catch-up (``backend``:
+    sqlite, or postgresql on a throwaway server)."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="deskdrill-bench-") as scratch:
+            return _measure(shift, f"sqlite:///{Path(scratch) / 'live.db'}", backend)
+    with postgres() as server:
+        return _measure(shift, server.create_database("bench_catch_up"), backend)
+
+
+def _measure(shift: Path, url: str, backend: str) -> dict[str, Any]:
     deadlines.install()
     hooks.install()
     scenario = read(shift)
-    with tempfile.TemporaryDirectory(prefix="deskdrill-bench-") as scratch:
-        url = f"sqlite:///{Path(scratch) / 'live.db'}"
-        migrate.upgrade(url)
-        settings = Settings(env="test", database_url=url, secret_key="bench-" + "0" * 26)
-        engine = make_engine(settings)
-        factory = make_sessionmaker(engine)
-        try:
-            wall = utc_now()
-            with unit_of_work(factory) as session:
-                person = User(
-                    username="trainee-l2",
-                    display_name="trainee-l2",
-                    role=Role.trainee,
-                    tier=Tier.L2,
-                    password_hash="!",
-                    created_at=wall,
-                )
-                session.add(person)
-                session.flush()
-                drill = setup.create(
-                    session=session,
-                    scenario=scenario,
-                    digest=setup.source_digest(shift.read_bytes()),
-                    name="live-shift",
-                    roster=[setup.Seat(person.username, Tier.L2)],
-                    creator=person,
-                    now=wall,
-                )
-                clock.start(drill, wall)
-                clock.pause(drill, wall)
-                clock.jump(drill, wall, JUMP)
-                drill_id = drill.id
-            began = time.perf_counter()
-            now = utc_now()  # the clock is paused: every call catches up to the same moment
-            fired = calls = 0
-            while True:  # a call stops after MAX_ROUNDS; the next read goes on from there
-                fired += catch_up(factory, drill_id, now)
-                calls += 1
-                with unit_of_work(factory, read_only=True) as session:
-                    if not is_due(session, drill_id, now):
-                        break
-            took = time.perf_counter() - began
+    migrate.upgrade(url)
+    settings = Settings(env="test", database_url=url, secret_key="bench-" + "0" * 26)
+    engine = make_engine(settings)
+    factory = make_sessionmaker(engine)
+    try:
+        wall = utc_now()
+        with unit_of_work(factory) as session:
+            person = User(
+                username="trainee-l2",
+                display_name="trainee-l2",
+                role=Role.trainee,
+                tier=Tier.L2,
+                password_hash="!",
+                created_at=wall,
+            )
+            session.add(person)
+            session.flush()
+            drill = setup.create(
+                session=session,
+                scenario=scenario,
+                digest=setup.source_digest(shift.read_bytes()),
+                name="live-shift",
+                roster=[setup.Seat(person.username, Tier.L2)],
+                creator=person,
+                now=wall,
+            )
+            clock.start(drill, wall)
+            clock.pause(drill, wall)
+            clock.jump(drill, wall, JUMP)
+            drill_id = drill.id
+        began = time.perf_counter()
+        now = utc_now()  # the clock is paused: every call catches up to the same moment
+        fired = calls = 0
+        while True:  # a call stops after MAX_ROUNDS; the next read goes on from there
+            fired += catch_up(factory, drill_id, now)
+            calls += 1
             with unit_of_work(factory, read_only=True) as session:
-                tickets = session.scalar(
-                    select(func.count()).select_from(Ticket).where(Ticket.drill_id == drill_id)
-                )
-                events = session.scalar(
-                    select(func.count())
-                    .select_from(TicketEvent)
-                    .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-                    .where(Ticket.drill_id == drill_id)
-                )
-        finally:
-            engine.dispose()
+                if not is_due(session, drill_id, now):
+                    break
+        took = time.perf_counter() - began
+        with unit_of_work(factory, read_only=True) as session:
+            tickets = session.scalar(
+                select(func.count()).select_from(Ticket).where(Ticket.drill_id == drill_id)
+            )
+            events = session.scalar(
+                select(func.count())
+                .select_from(TicketEvent)
+                .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+                .where(Ticket.drill_id == drill_id)
+            )
+    finally:
+        engine.dispose()
     speed = JUMP.total_seconds() / took
     return {
+        "backend": backend,
         "jump_seconds": JUMP.total_seconds(),
         "wall_seconds": took,
         "fired": fired,
@@ -113,7 +122,7 @@ def measure(shift: Path) -> dict[str, Any]:
 
 def show(found: dict[str, Any]) -> None:
     console.print(
-        f"    8-hour jump caught up in {found['wall_seconds']:.1f} s wall: "
+        f"    {found['backend']}: 8-hour jump caught up in {found['wall_seconds']:.1f} s wall: "
         f"{found['tickets']:,} tickets, {found['events']:,} trail events; "
         f"{found['sim_to_wall']:.0f}x simulated speed "
         f"({found['ratio_to_max_speed']:.1f}x the fastest clock, {MAX_SPEED}x)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -126,21 +126,19 @@ def _stretch(
 
 @contextmanager
 def _kept(session: Session, *, optimistic: bool) -> Iterator[None]:
-    """On SQLite the transaction holds the write lock from its first statement (BEGIN
-    IMMEDIATE) to its commit, so it is the only writer meanwhile and may work as the
-    headless runner does: keeping in memory what it writes and, if ``optimistic``,
-    without a savepoint per action (see ``db.savepoints``). On PostgreSQL others write
-    alongside, and each action takes its savepoint."""
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
+    """Work the stretch as the headless runner does where that is safe. If ``optimistic``,
+    without a savepoint per action (see ``db.savepoints``): a refusal redoes the stretch
+    with them. And on SQLite, where the transaction holds the write lock from its first
+    statement (BEGIN IMMEDIATE) to its commit and so is the only writer meanwhile,
+    keeping in memory what it writes; on PostgreSQL others write alongside, and every
+    read goes to the database."""
+    with ExitStack() as stack:
+        connection = session.connection()
+        if connection.dialect.name == "sqlite":
+            stack.enter_context(sole_writer.keeping(session, connection))
+        if optimistic:
+            stack.enter_context(savepoints.optimistic(session))
         yield
-        return
-    with sole_writer.keeping(session, connection):
-        if not optimistic:
-            yield
-            return
-        with savepoints.optimistic(session):
-            yield
 
 
 def one_round(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]:
