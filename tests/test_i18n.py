@@ -95,6 +95,7 @@ DOMAIN_SENTENCES = [
     "only trainers and admins may change priority",
     "ticket DD-000007 is assigned to someone else; only they or a trainer can change it",
     "you already hold ticket DD-000007",
+    "ticket DD-000007 was already claimed by someone else",
     "ticket DD-000007 is not assigned to anyone",
     "ticket DD-000007 is already P2",
     "ticket DD-000007 is a major incident: file the incident report first "

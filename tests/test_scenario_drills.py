@@ -618,9 +618,9 @@ def test_an_l2_only_roster_gets_an_l1_bot_that_escalates_to_it(factory: Factory)
 def test_a_catch_up_in_one_transaction_writes_what_one_per_round_writes(
     factory: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After a long jump the engine works many rounds per transaction (on SQLite keeping
+    """After a long jump the engine works many rounds per transaction on SQLite (keeping
     what it writes in memory, with no savepoint per action); the trails are those of a
-    transaction per round, event for event."""
+    transaction per round, event for event. On PostgreSQL a round is a transaction."""
 
     def trails(budget: float) -> tuple[list[list[tuple[str, str, str]]], int]:
         """The drill's trails (bots by tier), and how many transactions its catch-up took."""
@@ -646,7 +646,10 @@ def test_a_catch_up_in_one_transaction_writes_what_one_per_round_writes(
     per_round, transactions = trails(0.0)
     shared, fewer = trails(60.0)
     assert shared == per_round
-    assert fewer < 5 < transactions, (fewer, transactions)
+    if factory.sessions.kw["bind"].dialect.name == "sqlite":
+        assert fewer < 5 < transactions, (fewer, transactions)
+    else:  # others commit alongside: a transaction per round, whatever the budget
+        assert fewer == transactions > 5, (fewer, transactions)
     kinds = {kind for trail in shared for kind, _actor, _at in trail}
     expected = {"receive", "claim", "escalate", "contact_third_party", "close", "customer_rating"}
     assert expected <= kinds, kinds

@@ -118,6 +118,16 @@ def require_admin(user: CurrentUser) -> User:
 
 
 ManagerUser = Annotated[User, Depends(require_manager)]
+
+
+def require_manager_caller(user: Caller) -> User:
+    """``require_manager`` for an endpoint that writes nothing and may wait (reading a
+    scenario file): the caller is looked up outside any transaction, so no write lock
+    is held meanwhile."""
+    return require_manager(user)
+
+
+ManagerCaller = Annotated[User, Depends(require_manager_caller)]
 AdminUser = Annotated[User, Depends(require_admin)]
 
 

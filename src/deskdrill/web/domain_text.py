@@ -32,7 +32,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
      N_("ticket %(key)s is assigned to someone else; only they or a trainer can change it")),
     # tickets.service: claiming
     (re.compile(r"you already hold ticket (?P<key>\S+)"), N_("you already hold ticket %(key)s")),
-    (re.compile(r"ticket (?P<key>\S+) was already claimed by (?P<who>\S+)"),
+    (re.compile(r"ticket (?P<key>\S+) was already claimed by (?P<who>.+)"),
      N_("ticket %(key)s was already claimed by %(who)s")),
     (re.compile(r"ticket (?P<key>\S+) is not assigned to anyone"),
      N_("ticket %(key)s is not assigned to anyone")),
@@ -103,6 +103,8 @@ def domain_text(text: str) -> str:
         for name in _WORDS:
             if name in values:
                 values[name] = word(values[name].replace(" ", "_"))
+        if values.get("who") == "someone else":
+            values["who"] = _("someone else")
         if values.get("hint"):
             values["hint"] = _("; ") + _(values["hint"])
         if "options" in values:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from deskdrill.accounts.enums import Tier
-from deskdrill.api.deps import CurrentUser, ManagerUser, Now, SessionDep
+from deskdrill.api.deps import CurrentUser, ManagerCaller, ManagerUser, Now, SessionDep
 from deskdrill.api.errors import ERROR_RESPONSES
 from deskdrill.core.clock import iso_ms
 from deskdrill.core.errors import Invalid
@@ -63,7 +63,7 @@ class Checked(BaseModel):
         }
     },
 )
-async def validate_scenario(request: Request, _user: ManagerUser) -> Any:
+async def validate_scenario(request: Request, _user: ManagerCaller) -> Any:
     """Check a scenario file sent as the request body (YAML, UTF-8): every problem with its
     line, column and field. Trainers and admins only."""
     limits = Limits()
