@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -163,3 +164,9 @@ def test_a_database_without_this_schema_is_refused_with_what_to_run(run, tmp_pat
     migrate.upgrade(f"sqlite:///{older}")
     code, out = run("users", "list", env={"DESKDRILL_DATABASE_URL": f"sqlite:///{older}"})
     assert code == 0, out
+    newer = tmp_path / "newer.db"
+    migrate.upgrade(f"sqlite:///{newer}")
+    with sqlite3.connect(newer) as raw:
+        raw.execute("UPDATE alembic_version SET version_num = '9999'")
+    code, out = run("users", "list", env={"DESKDRILL_DATABASE_URL": f"sqlite:///{newer}"})
+    assert code == 1 and "revision 9999, which this deskdrill does not know" in out, out

@@ -49,7 +49,7 @@ def check_schema(settings: Settings) -> None:
 
     problem = migrate.behind(settings.database_url)
     if problem is not None:
-        err_console.print(f"[red]error:[/red] {escape(problem)}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(problem)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 

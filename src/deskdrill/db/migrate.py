@@ -71,11 +71,17 @@ def behind(database_url: str) -> str | None:
     except Exception as error:  # an unreachable server, a file that is not a database
         cause = getattr(error, "orig", None) or error
         return f"the database cannot be read: {str(cause).splitlines()[0]}"
-    wanted = head()
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    wanted = scripts.get_current_head()
     if found == wanted:
         return None
     if found is None:
         return missing
+    if found not in {script.revision for script in scripts.walk_revisions()}:
+        return (
+            f"the database is at schema revision {found}, which this deskdrill does not "
+            f"know (a newer version wrote it; this one needs {wanted})"
+        )
     return (
         f"the database is at schema revision {found}, this deskdrill needs {wanted}: "
         "run 'deskdrill migrate' first"
