@@ -53,9 +53,14 @@ def current(database_url: str) -> str | None:
         engine.dispose()
 
 
+def _scripts() -> ScriptDirectory:
+    """This code's migrations (no database needed to list them)."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
 def head() -> str | None:
     """The revision this code's migrations end at."""
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return _scripts().get_current_head()
 
 
 def behind(database_url: str) -> str | None:
@@ -71,7 +76,7 @@ def behind(database_url: str) -> str | None:
     except Exception as error:  # an unreachable server, a file that is not a database
         cause = getattr(error, "orig", None) or error
         return f"the database cannot be read: {str(cause).splitlines()[0]}"
-    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    scripts = _scripts()
     wanted = scripts.get_current_head()
     if found == wanted:
         return None

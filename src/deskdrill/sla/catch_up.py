@@ -109,37 +109,33 @@ def _stretch(
     many things happened, how many rounds), and whether more is due."""
     fired = rounds = 0
     more = True
-    with (
-        unit_of_work(factory) as session,
-        kept_loaded(session),
-        _kept(session, optimistic=optimistic),
-    ):
-        now = clock.instant(session, drill_id, wall)
-        until = time.perf_counter() + TRANSACTION_BUDGET
+    with unit_of_work(factory) as session, kept_loaded(session):
         # On PostgreSQL others commit alongside: the rows this session holds from one
         # round would be stale in the next (their versions refused), so a round each.
         alone = session.connection().dialect.name == "sqlite"
-        while more and rounds < most:
-            recorded, more = one_round(session, drill_id, now)
-            fired += recorded
-            rounds += 1
-            if not alone or time.perf_counter() > until:
-                break
+        until = time.perf_counter() + (TRANSACTION_BUDGET if alone else 0.0)
+        with _kept(session, alone=alone, optimistic=optimistic):
+            now = clock.instant(session, drill_id, wall)
+            while more and rounds < most:
+                recorded, more = one_round(session, drill_id, now)
+                fired += recorded
+                rounds += 1
+                if time.perf_counter() > until:
+                    break
     return (fired, rounds), more
 
 
 @contextmanager
-def _kept(session: Session, *, optimistic: bool) -> Iterator[None]:
+def _kept(session: Session, *, alone: bool, optimistic: bool) -> Iterator[None]:
     """Work the stretch as the headless runner does where that is safe. If ``optimistic``,
     without a savepoint per action (see ``db.savepoints``): a refusal redoes the stretch
-    with them. And on SQLite, where the transaction holds the write lock from its first
-    statement (BEGIN IMMEDIATE) to its commit and so is the only writer meanwhile,
-    keeping in memory what it writes; on PostgreSQL others write alongside, and every
-    read goes to the database."""
+    with them. And if ``alone`` (SQLite, where the transaction holds the write lock from
+    its first statement, BEGIN IMMEDIATE, to its commit, and so is the only writer
+    meanwhile), keeping in memory what it writes; on PostgreSQL others write alongside,
+    and every read goes to the database."""
     with ExitStack() as stack:
-        connection = session.connection()
-        if connection.dialect.name == "sqlite":
-            stack.enter_context(sole_writer.keeping(session, connection))
+        if alone:
+            stack.enter_context(sole_writer.keeping(session, session.connection()))
         if optimistic:
             stack.enter_context(savepoints.optimistic(session))
         yield
