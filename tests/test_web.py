@@ -518,3 +518,48 @@ def test_a_refusal_is_told_in_the_readers_language(app: Any, desk: Desk) -> None
     closing = second.act(drill, key, "close")
     told = "工单当前为“新建”，不能执行“关闭”；请先标记为已解决。此状态下可以：客服回复、"
     assert told in closing.text and "reply" not in closing.text, closing.text
+
+
+def test_a_desk_shows_what_is_recorded_while_a_long_jump_is_caught_up(
+    app: Any, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a long clock jump a page does not wait for all of the engine's work: it shows
+    what is recorded so far and says so, and an action is refused until the engine is
+    through; each page read takes the catch-up further, and then the desk is whole."""
+    from deskdrill.sla import catch_up
+    from deskdrill.web import workspace
+    from tests.test_scenario_drills import ScenarioDrill
+
+    monkeypatch.setattr(workspace, "PAGE_WAIT", 0.0)  # a stretch per page read ...
+    monkeypatch.setattr(workspace, "ACTION_WAIT", 0.0)
+    monkeypatch.setattr(catch_up, "TRANSACTION_BUDGET", 0.0)  # ... and a round per stretch
+    drill = ScenarioDrill(factory)
+    drill.start()
+    drill.jump(3 * 60)
+    key = drill.ticket("外卖超时")["key"]  # the API's read catches up in full
+    browser = _browser(app, drill.people[0])
+    desk_path = f"/drills/{drill.id}"
+    assert "Catching up" not in browser.page(desk_path).text
+    drill.jump(60 * 60)
+    banner = re.compile(r"Catching up after a clock jump: everything before ([\d:\- ]{14}) ")
+    with catch_up.turn(drill.id, None):  # another catch-up of the drill is at work
+        page = browser.page(desk_path)
+        assert page.status_code == 200
+        first = banner.search(page.text)
+        assert first is not None, page.text[-3000:]
+        assert "03-06 17:33:00" <= first.group(1) < "03-06 18:33:00"
+        assert "sse:resync, every 2s" in page.text  # it asks again by itself
+        refused = browser.act(drill.id, key, "claim")
+        assert refused.headers["HX-Retarget"] == "#alerts"
+        assert "still catching up after a clock jump" in refused.text, refused.text
+    shown = [first.group(1)]
+    for _ in range(500):
+        found = banner.search(browser.page(f"{desk_path}/desk").text)
+        if found is None:
+            break
+        shown.append(found.group(1))
+    assert len(shown) > 3 and shown == sorted(shown), shown  # step by step, in order
+    page = browser.page(desk_path).text
+    assert "Catching up" not in page and "every 2s" not in page
+    assert {t["subject"] for t in drill.tickets()} == {"外卖超时", "Question", "Unsafe driver"}
+    assert browser.act(drill.id, key, "claim").status_code == 200

@@ -9,6 +9,7 @@ one.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -89,24 +90,88 @@ def catch_up(factory: sessionmaker[Session], drill_id: int, wall: datetime) -> i
     work. The budget bounds how long other writers wait for the lock. On PostgreSQL each
     round is a transaction of its own.
     """
+    with turn(drill_id, None):
+        return _catch_up(factory, drill_id, wall, None)[0]
+
+
+def catch_up_within(
+    factory: sessionmaker[Session], drill_id: int, wall: datetime, seconds: float
+) -> bool:
+    """Catch up for about ``seconds`` (one stretch at least), waiting for another catch-up
+    of the drill in this process no longer than that: whether the drill is caught up.
+
+    For pages, which must not hang on the hours of work a long clock jump leaves (the
+    engine loop, and the next page, go on from where this stopped).
+    """
+    until = time.perf_counter() + seconds
+    with turn(drill_id, seconds) as mine:
+        if not mine:
+            return False
+        return not _catch_up(factory, drill_id, wall, until)[1]
+
+
+# One catch-up of a drill at a time per process: the others would only queue for its
+# rows (or SQLite's write lock) and then find nothing left to do.
+_TURNS: dict[int, threading.Lock] = {}
+_TURNS_GUARD = threading.Lock()
+
+
+@contextmanager
+def turn(drill_id: int, wait: float | None) -> Iterator[bool]:
+    """The drill's turn to catch up in this process (waiting ``wait`` seconds at most, or
+    as long as it takes): whether it was had."""
+    with _TURNS_GUARD:
+        lock = _TURNS.setdefault(drill_id, threading.Lock())
+    mine = lock.acquire() if wait is None else lock.acquire(timeout=max(wait, 0.0))
+    try:
+        yield mine
+    finally:
+        if mine:
+            lock.release()
+
+
+def _catch_up(
+    factory: sessionmaker[Session], drill_id: int, wall: datetime, until: float | None
+) -> tuple[int, bool]:
+    """Rounds until nothing is due or the wall clock passes ``until`` (perf_counter):
+    how many things happened, and whether more is due."""
     with unit_of_work(factory, read_only=True) as session:
         more = _pending(session, drill_id, clock.instant(session, drill_id, wall).sim)
     fired = rounds = 0
     while more and rounds < MAX_ROUNDS:
+        most = MAX_ROUNDS - rounds
         try:
-            done, more = _stretch(factory, drill_id, wall, MAX_ROUNDS - rounds, optimistic=True)
+            done, more = _stretch(factory, drill_id, wall, most, until, optimistic=True)
         except savepoints.Redo:  # something was refused: again, with a savepoint each
-            done, more = _stretch(factory, drill_id, wall, MAX_ROUNDS - rounds, optimistic=False)
+            done, more = _stretch(factory, drill_id, wall, most, until, optimistic=False)
         fired += done[0]
         rounds += done[1]
-    return fired
+        if until is not None and time.perf_counter() >= until:
+            break  # after a stretch at least: each try makes progress
+    return fired, more
+
+
+def behind(session: Session, drill_id: int, wall: datetime) -> datetime | None:
+    """The earliest simulated moment still waiting to be processed, if any: what a drill
+    that is catching up has recorded everything before."""
+    upto = clock.instant(session, drill_id, wall).sim
+    found = [next_sla_check(session, drill_id, upto)]
+    found += [s.next_due(session, drill_id, upto) for s in SCHEDULES]
+    return min((m for m in found if m is not None), default=None)
 
 
 def _stretch(
-    factory: sessionmaker[Session], drill_id: int, wall: datetime, most: int, *, optimistic: bool
+    factory: sessionmaker[Session],
+    drill_id: int,
+    wall: datetime,
+    most: int,
+    deadline: float | None,
+    *,
+    optimistic: bool,
 ) -> tuple[tuple[int, int], bool]:
-    """Rounds in one transaction, for up to TRANSACTION_BUDGET and at most ``most``: (how
-    many things happened, how many rounds), and whether more is due."""
+    """Rounds in one transaction, for up to TRANSACTION_BUDGET (and not past ``deadline``)
+    and at most ``most``: (how many things happened, how many rounds), and whether more
+    is due."""
     fired = rounds = 0
     more = True
     with unit_of_work(factory) as session, kept_loaded(session):
@@ -114,6 +179,8 @@ def _stretch(
         # round would be stale in the next (their versions refused), so a round each.
         alone = session.connection().dialect.name == "sqlite"
         until = time.perf_counter() + (TRANSACTION_BUDGET if alone else 0.0)
+        if deadline is not None:
+            until = min(until, deadline)
         with _kept(session, alone=alone, optimistic=optimistic):
             now = clock.instant(session, drill_id, wall)
             while more and rounds < most:

@@ -83,6 +83,7 @@ _FIXED = {
     N_("a change of address needs the new address"),
     N_("counterfeit compensation names the item"),
     N_("the ticket was changed by someone else at the same moment; it has been reloaded"),
+    N_("the drill is still catching up after a clock jump; try again in a moment"),
     # tickets.lifecycle's hints, told inside the sentence above
     N_("resolve it first"), N_("reopen it first"), N_("it is not waiting on anyone"),
     N_("it is closed already"),

@@ -33,6 +33,7 @@ TITLES = {
     409: "Someone else changed this",
     422: "Please check the form",
     429: "Too many attempts",
+    503: "Please wait",
 }
 CONFLICT = "the ticket was changed by someone else at the same moment; it has been reloaded"
 

@@ -56,5 +56,6 @@ WORDS = [
     # error page titles (web.errors)
     N_("Bad request"), N_("Please log in"), N_("Not allowed"), N_("Not found"),
     N_("Someone else changed this"), N_("Please check the form"), N_("Too many attempts"),
+    N_("Please wait"),
     N_("Error"),
 ]  # fmt: skip

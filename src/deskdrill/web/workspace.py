@@ -16,13 +16,14 @@ from starlette.concurrency import run_in_threadpool
 from deskdrill.accounts.models import User
 from deskdrill.api.deps import SessionDep
 from deskdrill.core.clock import utc_now
+from deskdrill.core.errors import DomainError
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill
 from deskdrill.simulation.world import scenario_of
 from deskdrill.sla import notices
-from deskdrill.sla.catch_up import catch_up, is_due
+from deskdrill.sla.catch_up import behind, catch_up_within, is_due
 from deskdrill.sla.deadlines import policy_for
 from deskdrill.sla.policy import SlaPolicy
 from deskdrill.tickets import board, changes
@@ -34,9 +35,25 @@ from deskdrill.web.templating import display_zone, templates
 router = APIRouter(include_in_schema=False)
 
 
+# After a long clock jump the engine has hours of simulated work to record. A page shows
+# what is recorded once it has waited PAGE_WAIT, saying the drill is catching up (the engine
+# loop and the next refresh go on); an action, which must follow everything before its
+# moment, waits ACTION_WAIT and is then refused, to be tried again.
+PAGE_WAIT = 1.0
+ACTION_WAIT = 10.0
+CATCHING_UP = "the drill is still catching up after a clock jump; try again in a moment"
+
+
+class CatchingUp(DomainError):
+    status = 503
+    code = "catching_up"
+
+
 async def caught_up(request: Request, drill_id: int) -> None:
-    """Let the engine record what has fallen due before the page is read."""
-    await run_in_threadpool(catch_up, request.app.state.session_factory, drill_id, utc_now())
+    """Let the engine record what has fallen due before the page acts on it, or refuse."""
+    factory = request.app.state.session_factory
+    if not await run_in_threadpool(catch_up_within, factory, drill_id, utc_now(), ACTION_WAIT):
+        raise CatchingUp(CATCHING_UP)
 
 
 def clock_view(session: Session, drill: Drill) -> dict[str, Any]:
@@ -140,14 +157,16 @@ RENDERING = threading.BoundedSemaphore(4)
 
 
 def fresh(request: Request, user: User, drill_id: int, work: Callable[[], Response]) -> Response:
-    """Check access, let the engine catch up (answers are current), then ``work``."""
+    """Check access, let the engine catch up (for PAGE_WAIT at most: see above), then
+    ``work``, which finds in ``request.state.catching_up`` whether that was enough."""
     factory = request.app.state.session_factory
     with RENDERING:
         with unit_of_work(factory, read_only=True) as session:
             drills.get_drill(session=session, drill_id=drill_id, user=user)
             due = is_due(session, drill_id, utc_now())
-        if due:
-            catch_up(factory, drill_id, utc_now())
+        request.state.catching_up = due and not catch_up_within(
+            factory, drill_id, utc_now(), PAGE_WAIT
+        )
         return work()
 
 
@@ -191,6 +210,8 @@ async def visible(request: Request, user: User, drill_id: int) -> None:
 def _render_desk(request: Request, user: User, drill_id: int, template: str) -> Response:
     with unit_of_work(request.app.state.session_factory, read_only=True) as session:
         context = _desk(session, user, drill_id, language(request), template)
+        if getattr(request.state, "catching_up", False):
+            context["behind"] = behind(session, drill_id, utc_now())
         return render(request, template, context)
 
 
