@@ -274,6 +274,11 @@ def test_plans_shifts_and_bad_agents(tmp_path: Path) -> None:
     assert f"{plan}:3:12: agents[1].kind: expected 'careful' or 'sloppy', got 'carefull'" in (
         result.output
     )
+    # An action of no time at all is a mistake, not a way to say "fast".
+    plan.write_text("agents:\n  - {kind: careful, count: 1, handling: {dist: fixed, mean: 0s}}\n")
+    result = CliRunner().invoke(cli, ["scenario", "run", "food-dinner-peak", "--plan", str(plan)])
+    assert result.exit_code == 1, result.output
+    assert "agents[0].handling.mean: an action takes at least 1s, got 0s" in result.output
     for text, expected in (("agents: [\n", ":2:1: YAML syntax"), ("- careful\n", ":1:1: expected")):
         plan.write_text(text)
         result = CliRunner().invoke(

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -145,13 +146,21 @@ class Handling(Strict):
     """How long one action takes."""
 
     dist: Literal["fixed", "exponential", "lognormal"] = "lognormal"
-    mean: Duration = timedelta(seconds=90)
+    mean: Duration = Field(default=timedelta(seconds=90), description="at least 1s")
     sd: Duration = Field(default=timedelta(seconds=45), description="lognormal only")
+
+    @field_validator("mean")
+    @classmethod
+    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+        # A draw is 1s at least: a shorter mean would not be the mean the run has.
+        if value < timedelta(seconds=1):
+            raise ValueError(f"an action takes at least 1s, got {format_duration(value)}")
+        return value
 
     def draw(self, rng: random.Random) -> timedelta:
         """One action's time (at least a second)."""
         mean = self.mean.total_seconds()
-        if self.dist == "fixed" or mean <= 0:
+        if self.dist == "fixed":
             seconds = mean
         elif self.dist == "exponential":
             seconds = rng.expovariate(1 / mean)
