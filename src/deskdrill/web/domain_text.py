@@ -88,6 +88,10 @@ _FIXED = {
     N_("resolve it first"), N_("reopen it first"), N_("it is not waiting on anyone"),
     N_("it is closed already"),
 }  # fmt: skip
+# What tickets.compensation says needs an order; besides these, "a <order action>".
+_NEEDING_AN_ORDER = {
+    N_("a refund"), N_("counterfeit compensation"), N_("a finding about an item"),
+}  # fmt: skip
 
 
 def domain_text(text: str) -> str:
@@ -104,6 +108,9 @@ def domain_text(text: str) -> str:
         for name in _WORDS:
             if name in values:
                 values[name] = word(values[name].replace(" ", "_"))
+        if "what" in values:
+            what = values["what"]
+            values["what"] = _(what) if what in _NEEDING_AN_ORDER else word(what[2:])
         if values.get("who") == "someone else":
             values["who"] = _("someone else")
         if values.get("hint"):

@@ -38,6 +38,8 @@ WORDS = [
     N_("rejected_out_of_policy"), N_("handed_to_authorities"),
     # actions a scenario expects (the debrief's "did: ...")
     N_("contact_third_party"), N_("escalate"), N_("incident_report"), N_("order_action"),
+    # actions a refusal names (tickets.recording.authorize), beyond the words here
+    N_("compensate"), N_("pay_compensation"),
     # tiers
     N_("supervisor"), N_("incident_desk"),
     # the headless runner's bot kinds
