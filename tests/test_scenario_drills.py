@@ -4,6 +4,7 @@ and third parties, assignment modes, incidents; through the API and the CLI."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy import Connection, Engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
@@ -24,6 +25,7 @@ from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.models import ScheduledEvent
 from deskdrill.simulation.world import World, scenario_of
 from deskdrill.sla import catch_up
+from deskdrill.tickets.models import Ticket
 from tests.support.factories import Agent, Factory, unique
 from tests.support.server import start_server
 from tests.test_engine_loop import wait_for
@@ -653,6 +655,74 @@ def test_a_catch_up_in_one_transaction_writes_what_one_per_round_writes(
     kinds = {kind for trail in shared for kind, _actor, _at in trail}
     expected = {"receive", "claim", "escalate", "contact_third_party", "close", "customer_rating"}
     assert expected <= kinds, kinds
+
+
+def test_a_catch_up_loses_nothing_to_writers_alongside(
+    factory: Factory, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Others write the drill's tickets while it catches up (as trainees do): the catch-up
+    still records what it records alone, and no scheduled event fails. On PostgreSQL rows
+    held from one round would be stale in the next; on SQLite the others wait for a
+    stretch's commit, and the next stretch reads their changes."""
+    monkeypatch.setattr(catch_up, "TRANSACTION_BUDGET", 0.02)  # many stretches on SQLite
+    text = scenario() + (
+        "generators:\n"
+        "  - id: rush\n    per_hour: 20\n    end: 1h\n    templates:\n"
+        "      - {category: logistics, subject: 还没到, message: 外卖还没到, order_kind: food}\n"
+    )
+
+    def caught_up(alongside: bool) -> tuple[list[list[tuple[str, str, str]]], list[Any]]:
+        drill = ScenarioDrill(factory, text, tiers=[Tier.L2])  # an L1 bot works the queue
+        drill.start()
+        drill.jump(90 * 60)
+        stop = threading.Event()
+        bumps = [0]
+
+        def bump() -> None:  # a change to each open ticket in turn, as trainees make
+            while not stop.is_set():
+                with unit_of_work(session_factory, read_only=True) as session:
+                    open_ids = session.scalars(
+                        select(Ticket.id).where(
+                            Ticket.drill_id == drill.id, Ticket.status != "closed"
+                        )
+                    ).all()
+                for ticket_id in open_ids:
+                    with unit_of_work(session_factory) as session:
+                        session.execute(
+                            update(Ticket)
+                            .where(Ticket.id == ticket_id)
+                            .values(version=Ticket.version + 1)
+                        )
+                    bumps[0] += 1
+                stop.wait(0.002)
+
+        writer = threading.Thread(target=bump)
+        if alongside:
+            writer.start()
+        try:
+            tickets = drill.tickets()  # the read catches the drill up
+        finally:
+            stop.set()
+            if alongside:
+                writer.join()
+        if alongside:
+            assert bumps[0] > 20, bumps
+        with unit_of_work(session_factory, read_only=True) as session:
+            failed = session.scalars(
+                select(ScheduledEvent.outcome).where(
+                    ScheduledEvent.drill_id == drill.id, ScheduledEvent.outcome.like("error%")
+                )
+            ).all()
+        trails = [
+            [(e["type"], e["actor"].rpartition("-bot-")[2], e["sim_at"]) for e in trail]
+            for trail in (drill.detail(t["key"])["trail"] for t in tickets)
+        ]
+        return trails, list(failed)
+
+    alone, _ = caught_up(alongside=False)
+    shared, failed = caught_up(alongside=True)
+    assert failed == []
+    assert shared == alone
 
 
 def test_an_event_that_fails_is_recorded_and_the_drill_goes_on(factory: Factory) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from deskdrill.core.clock import Instant
 from deskdrill.db import savepoints
@@ -23,9 +24,13 @@ from deskdrill.drills.models import Drill
 from deskdrill.simulation.agenda import LIVE, Agenda, Happening
 from deskdrill.simulation.models import ScheduledEvent
 from deskdrill.simulation.world import HANDLERS, World, scenario_of
+from deskdrill.tickets.models import Ticket
 
 log = logging.getLogger("deskdrill.scenario")
 BATCH = 200
+# An event that meets a ticket someone changed since this transaction read it (a trainee
+# acting meanwhile, on PostgreSQL) is worked again, with the tickets read afresh.
+ATTEMPTS = 3
 # Built once (a statement per call costs more to build than to run).
 _NEXT_DUE = (
     select(func.min(ScheduledEvent.due))
@@ -81,15 +86,40 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
     for event in events:
         at = Instant(sim=event.due, wall=upto.wall)
         ticket_id = event.ticket_id  # an arrival sets it; undone with the rest if it fails
-        try:
-            with savepoints.undoable(session):
-                outcome = HANDLERS[event.kind](world, event, at)
-        except Exception as error:  # one bad event must not stop the drill
-            log.exception("scenario event %s of drill %s failed", event.key, drill_id)
-            outcome = f"error: {type(error).__name__}"
-            event.ticket_id = ticket_id
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with savepoints.undoable(session):
+                    outcome = HANDLERS[event.kind](world, event, at)
+                break
+            except StaleDataError:
+                event.ticket_id = ticket_id
+                if attempt < ATTEMPTS:
+                    log.info("scenario event %s met a changed ticket: again", event.key)
+                    _read_tickets_again(session)
+                    continue
+                log.exception("scenario event %s of drill %s failed", event.key, drill_id)
+                outcome = "error: StaleDataError"
+            except Exception as error:  # one bad event must not stop the drill
+                log.exception("scenario event %s of drill %s failed", event.key, drill_id)
+                outcome = f"error: {type(error).__name__}"
+                event.ticket_id = ticket_id
+                break
         _mark_done(session, event, outcome[:32], upto.wall)
     return len(events)
+
+
+def _read_tickets_again(session: Session) -> None:
+    """Read the session's tickets afresh, and lock them for the rest of the transaction:
+    the next attempt meets none of them changed again. (A savepoint's rollback leaves a
+    row that was only about to be written as it was read, stale version and all.)"""
+    tickets = [i for i in session.identity_map.values() if isinstance(i, Ticket)]
+    ids = sorted(inspect(t).identity[0] for t in tickets)  # read without loading
+    for ticket in tickets:
+        session.expire(ticket)
+    if ids:
+        session.execute(
+            select(Ticket.id).where(Ticket.id.in_(ids)).order_by(Ticket.id).with_for_update()
+        ).all()
 
 
 _DONE = (
