@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from benchmarks.pg import postgres
 from benchmarks.report import console
@@ -83,6 +83,12 @@ def _measure(shift: Path, url: str, backend: str) -> dict[str, Any]:
             clock.pause(drill, wall)
             clock.jump(drill, wall, JUMP)
             drill_id = drill.id
+        sent = [0]
+
+        def count(*_args: Any) -> None:
+            sent[0] += 1
+
+        event.listen(engine, "before_cursor_execute", count)
         began = time.perf_counter()
         now = utc_now()  # the clock is paused: every call catches up to the same moment
         fired = calls = 0
@@ -93,6 +99,7 @@ def _measure(shift: Path, url: str, backend: str) -> dict[str, Any]:
                 if not is_due(session, drill_id, now):
                     break
         took = time.perf_counter() - began
+        event.remove(engine, "before_cursor_execute", count)
         with unit_of_work(factory, read_only=True) as session:
             tickets = session.scalar(
                 select(func.count()).select_from(Ticket).where(Ticket.drill_id == drill_id)
@@ -114,6 +121,7 @@ def _measure(shift: Path, url: str, backend: str) -> dict[str, Any]:
         "calls": calls,
         "tickets": tickets or 0,
         "events": events or 0,
+        "statements": sent[0],
         "sim_to_wall": speed,
         "ratio_to_max_speed": speed / float(MAX_SPEED),
         "pass": speed >= float(MAX_SPEED),
@@ -123,7 +131,8 @@ def _measure(shift: Path, url: str, backend: str) -> dict[str, Any]:
 def show(found: dict[str, Any]) -> None:
     console.print(
         f"    {found['backend']}: 8-hour jump caught up in {found['wall_seconds']:.1f} s wall: "
-        f"{found['tickets']:,} tickets, {found['events']:,} trail events; "
+        f"{found['tickets']:,} tickets, {found['events']:,} trail events, "
+        f"{found['statements']:,} statements; "
         f"{found['sim_to_wall']:.0f}x simulated speed "
         f"({found['ratio_to_max_speed']:.1f}x the fastest clock, {MAX_SPEED}x)"
     )

@@ -135,15 +135,18 @@ def _catch_up(
 ) -> tuple[int, bool]:
     """Rounds until nothing is due or the wall clock passes ``until`` (perf_counter):
     how many things happened, and whether more is due."""
+    # The moment to catch up to, read once: a clock operated meanwhile (a pause, a jump)
+    # is the next call's to follow, and a finished drill's events wait (see next_due).
     with unit_of_work(factory, read_only=True) as session:
-        more = _pending(session, drill_id, clock.instant(session, drill_id, wall).sim)
+        now = clock.instant(session, drill_id, wall)
+        more = _pending(session, drill_id, now.sim)
     fired = rounds = 0
     while more and rounds < MAX_ROUNDS:
         most = MAX_ROUNDS - rounds
         try:
-            done, more = _stretch(factory, drill_id, wall, most, until, optimistic=True)
+            done, more = _stretch(factory, drill_id, now, most, until, optimistic=True)
         except savepoints.Redo:  # something was refused: again, with a savepoint each
-            done, more = _stretch(factory, drill_id, wall, most, until, optimistic=False)
+            done, more = _stretch(factory, drill_id, now, most, until, optimistic=False)
         fired += done[0]
         rounds += done[1]
         if until is not None and time.perf_counter() >= until:
@@ -163,7 +166,7 @@ def behind(session: Session, drill_id: int, wall: datetime) -> datetime | None:
 def _stretch(
     factory: sessionmaker[Session],
     drill_id: int,
-    wall: datetime,
+    now: Instant,
     most: int,
     deadline: float | None,
     *,
@@ -182,7 +185,6 @@ def _stretch(
         if deadline is not None:
             until = min(until, deadline)
         with _kept(session, alone=alone, optimistic=optimistic):
-            now = clock.instant(session, drill_id, wall)
             while more and rounds < most:
                 recorded, more = one_round(session, drill_id, now)
                 fired += recorded
@@ -213,7 +215,8 @@ def one_round(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]
     scheduled events: how many things happened, and whether more is due up to ``now``.
 
     Nothing more is due when the SLA step took less than a batch and no schedule had
-    anything: rows another server process holds locked are that process's to finish.
+    anything, or had only rows another server process holds locked (that process's to
+    finish); "more" may also mean that only the next round's reads find nothing.
     """
     found = [(m, s) for s in SCHEDULES if (m := s.next_due(session, drill_id, now.sim))]
     moment, schedule = min(found, key=lambda f: f[0]) if found else (None, None)
@@ -228,8 +231,10 @@ def one_round(session: Session, drill_id: int, now: Instant) -> tuple[int, bool]
     if schedule is None:
         return recorded, False
     recorded += schedule.step(session, drill_id, upto)
-    # Nothing happened although something was due: another process holds it.
-    return recorded, recorded > 0 and _pending(session, drill_id, now.sim)
+    # Nothing happened although something was due: another process holds it. Else the
+    # next round's own reads tell whether more is due (asking here too was a fifth of a
+    # PostgreSQL catch-up's statements, where each round is a transaction).
+    return recorded, recorded > 0
 
 
 def drain(session: Session, drill_id: int, now: Instant) -> int:
