@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from deskdrill.customers.service import OrderNumbers
 from deskdrill.db import remembered, savepoints
 from deskdrill.db.deferred import Deferred
 from deskdrill.scenarios import library
+from deskdrill.scenarios.fields import Handling
 from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.agents import RunPlan, parse_agents
 from deskdrill.tickets import service
@@ -274,6 +276,9 @@ def test_plans_shifts_and_bad_agents(tmp_path: Path) -> None:
     assert f"{plan}:3:12: agents[1].kind: expected 'careful' or 'sloppy', got 'carefull'" in (
         result.output
     )
+    # A drill stored before the rule below keeps its scenario.
+    stored = Handling.model_validate({"mean": "0s"}, context={"stored": True})
+    assert stored.draw(random.Random(1)).total_seconds() == 1
     # An action of no time at all is a mistake, not a way to say "fast".
     plan.write_text("agents:\n  - {kind: careful, count: 1, handling: {dist: fixed, mean: 0s}}\n")
     result = CliRunner().invoke(cli, ["scenario", "run", "food-dinner-peak", "--plan", str(plan)])

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -146,21 +147,26 @@ class Handling(Strict):
     """How long one action takes."""
 
     dist: Literal["fixed", "exponential", "lognormal"] = "lognormal"
-    mean: Duration = Field(default=timedelta(seconds=90), description="at least 1s")
+    mean: Duration = Field(
+        default=timedelta(seconds=90),
+        description="a duration with units, such as 45s, 5m or 1h30m; at least 1s",
+    )
     sd: Duration = Field(default=timedelta(seconds=45), description="lognormal only")
 
     @field_validator("mean")
     @classmethod
-    def _at_least_a_second(cls, value: timedelta) -> timedelta:
-        # A draw is 1s at least: a shorter mean would not be the mean the run has.
-        if value < timedelta(seconds=1):
+    def _at_least_a_second(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        # A draw is 1s at least: a shorter mean would not be the mean the run has. A drill
+        # stored before this rule keeps its scenario (read with the context "stored").
+        stored = isinstance(info.context, dict) and info.context.get("stored")
+        if value < timedelta(seconds=1) and not stored:
             raise ValueError(f"an action takes at least 1s, got {format_duration(value)}")
         return value
 
     def draw(self, rng: random.Random) -> timedelta:
         """One action's time (at least a second)."""
         mean = self.mean.total_seconds()
-        if self.dist == "fixed":
+        if self.dist == "fixed" or mean <= 0:  # a stored mean of 0s: drawn as 1s
             seconds = mean
         elif self.dist == "exponential":
             seconds = rng.expovariate(1 / mean)

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, inspect, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -29,8 +30,12 @@ from deskdrill.tickets.models import Ticket
 log = logging.getLogger("deskdrill.scenario")
 BATCH = 200
 # An event that meets a ticket someone changed since this transaction read it (a trainee
-# acting meanwhile, on PostgreSQL) is worked again, with the tickets read afresh.
+# acting meanwhile, on PostgreSQL) is worked again, with the tickets read afresh. The
+# change shows as a refused version (StaleDataError), or, when the other's change added
+# to the trail first, as the trail's next number taken (IntegrityError): a mistake in
+# the scenario that is refused the same way fails again, and is recorded as before.
 ATTEMPTS = 3
+_CONCURRENT = (StaleDataError, IntegrityError)
 # Built once (a statement per call costs more to build than to run).
 _NEXT_DUE = (
     select(func.min(ScheduledEvent.due))
@@ -91,14 +96,14 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
                 with savepoints.undoable(session):
                     outcome = HANDLERS[event.kind](world, event, at)
                 break
-            except StaleDataError:
+            except _CONCURRENT as error:
                 event.ticket_id = ticket_id
-                if attempt < ATTEMPTS:
+                if attempt < ATTEMPTS and _read_tickets_again(session):
                     log.info("scenario event %s met a changed ticket: again", event.key)
-                    _read_tickets_again(session)
                     continue
                 log.exception("scenario event %s of drill %s failed", event.key, drill_id)
-                outcome = "error: StaleDataError"
+                outcome = f"error: {type(error).__name__}"
+                break
             except Exception as error:  # one bad event must not stop the drill
                 log.exception("scenario event %s of drill %s failed", event.key, drill_id)
                 outcome = f"error: {type(error).__name__}"
@@ -108,18 +113,28 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
     return len(events)
 
 
-def _read_tickets_again(session: Session) -> None:
-    """Read the session's tickets afresh, and lock them for the rest of the transaction:
-    the next attempt meets none of them changed again. (A savepoint's rollback leaves a
-    row that was only about to be written as it was read, stale version and all.)"""
+def _read_tickets_again(session: Session) -> bool:
+    """Read the session's tickets afresh, locked for the rest of the transaction, so that
+    the next attempt meets none of them changed again (a savepoint's rollback leaves a
+    row that was only about to be written as it was read, stale version and all): whether
+    that could be done (a lock refused, say by a deadlock, leaves the event failed)."""
     tickets = [i for i in session.identity_map.values() if isinstance(i, Ticket)]
     ids = sorted(inspect(t).identity[0] for t in tickets)  # read without loading
     for ticket in tickets:
         session.expire(ticket)
-    if ids:
-        session.execute(
-            select(Ticket.id).where(Ticket.id.in_(ids)).order_by(Ticket.id).with_for_update()
-        ).all()
+    if not ids:
+        return True
+    try:
+        with session.begin_nested():
+            locking = select(Ticket.id).where(Ticket.id.in_(ids)).order_by(Ticket.id)
+            # FOR NO KEY UPDATE, the lock its own UPDATE takes: FOR UPDATE would also
+            # stop others' inserts that refer to the ticket (a trail event, a message),
+            # and a trainee's transaction holding one then deadlocked with it.
+            session.execute(locking.with_for_update(key_share=True)).all()
+    except SQLAlchemyError:
+        log.exception("locking the tickets to work an event again failed")
+        return False
+    return True
 
 
 _DONE = (

@@ -95,16 +95,22 @@ def catch_up(factory: sessionmaker[Session], drill_id: int, wall: datetime) -> i
 
 
 def catch_up_within(
-    factory: sessionmaker[Session], drill_id: int, wall: datetime, seconds: float
+    factory: sessionmaker[Session],
+    drill_id: int,
+    wall: datetime,
+    seconds: float,
+    *,
+    wait: float | None = None,
 ) -> bool:
     """Catch up for about ``seconds`` (one stretch at least), waiting for another catch-up
-    of the drill in this process no longer than that: whether the drill is caught up.
+    of the drill in this process no longer than ``wait`` (by default, ``seconds``):
+    whether the drill is caught up.
 
     For pages, which must not hang on the hours of work a long clock jump leaves (the
     engine loop, and the next page, go on from where this stopped).
     """
     until = time.perf_counter() + seconds
-    with turn(drill_id, seconds) as mine:
+    with turn(drill_id, seconds if wait is None else wait) as mine:
         if not mine:
             return False
         return not _catch_up(factory, drill_id, wall, until)[1]

@@ -95,7 +95,10 @@ _DUE = (
     )
     .order_by(_TICKETS.c.sla_next_check, _TICKETS.c.id)
     .limit(BATCH)
-    .with_for_update(skip_locked=True)
+    # FOR NO KEY UPDATE (the lock its UPDATE takes anyway), not FOR UPDATE, which also
+    # holds up others' inserts that refer to the ticket: a trainee's note then waited on
+    # the engine while the engine waited on the trainee, and PostgreSQL broke the deadlock.
+    .with_for_update(skip_locked=True, key_share=True)
 )
 
 

@@ -71,7 +71,9 @@ def _locked_order(session: Session, order_id: int | None) -> Order | None:
     two tickets cannot both spend what is left to refund on it."""
     if order_id is None:
         return None
-    query = select(Order).where(Order.id == order_id).with_for_update()
+    # NO KEY UPDATE: serial among those who spend from the order, while a row that only
+    # refers to it (a compensation, an order action) goes in meanwhile.
+    query = select(Order).where(Order.id == order_id).with_for_update(key_share=True)
     return session.scalars(query.execution_options(populate_existing=True)).one()
 
 

@@ -160,13 +160,15 @@ def fresh(request: Request, user: User, drill_id: int, work: Callable[[], Respon
     """Check access, let the engine catch up (for PAGE_WAIT at most: see above), then
     ``work``, which finds in ``request.state.catching_up`` whether that was enough."""
     factory = request.app.state.session_factory
+    with unit_of_work(factory, read_only=True) as session:
+        drills.get_drill(session=session, drill_id=drill_id, user=user)
+        due = is_due(session, drill_id, utc_now())
+    # Outside RENDERING, and without waiting for a catch-up another thread is at (the
+    # engine loop's may take minutes): the page then shows what is recorded so far.
+    request.state.catching_up = due and not catch_up_within(
+        factory, drill_id, utc_now(), PAGE_WAIT, wait=0.0
+    )
     with RENDERING:
-        with unit_of_work(factory, read_only=True) as session:
-            drills.get_drill(session=session, drill_id=drill_id, user=user)
-            due = is_due(session, drill_id, utc_now())
-        request.state.catching_up = due and not catch_up_within(
-            factory, drill_id, utc_now(), PAGE_WAIT
-        )
         return work()
 
 
