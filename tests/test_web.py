@@ -549,6 +549,9 @@ def test_a_desk_shows_what_is_recorded_while_a_long_jump_is_caught_up(
         assert first is not None, page.text[-3000:]
         assert "03-06 17:33:00" <= first.group(1) < "03-06 18:33:00"
         assert "sse:resync, every 2s" in page.text  # it asks again by itself
+        debrief = browser.page(f"{desk_path}/debrief")  # a page too: the debrief so far
+        assert debrief.status_code == 200 and banner.search(debrief.text), debrief.text[-3000:]
+        assert '<meta http-equiv="refresh" content="3">' in debrief.text
         refused = browser.act(drill.id, key, "claim")
         assert refused.headers["HX-Retarget"] == "#alerts"
         assert "still catching up after a clock jump" in refused.text, refused.text
@@ -563,3 +566,4 @@ def test_a_desk_shows_what_is_recorded_while_a_long_jump_is_caught_up(
     assert "Catching up" not in page and "every 2s" not in page
     assert {t["subject"] for t in drill.tickets()} == {"外卖超时", "Question", "Unsafe driver"}
     assert browser.act(drill.id, key, "claim").status_code == 200
+    assert "Catching up" not in browser.page(f"{desk_path}/debrief").text

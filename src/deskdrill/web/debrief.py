@@ -11,16 +11,18 @@ from starlette.concurrency import run_in_threadpool
 
 from deskdrill.accounts.enums import Role
 from deskdrill.accounts.models import User
+from deskdrill.core.clock import utc_now
 from deskdrill.core.errors import NotFound
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import service as drills
 from deskdrill.simulation.score import score
 from deskdrill.simulation.world import scenario_of
+from deskdrill.sla.catch_up import behind, catch_up_within
 from deskdrill.sla.personal import personal_sla
 from deskdrill.web import charts, i18n
 from deskdrill.web.render import language, render
 from deskdrill.web.session import WebUser
-from deskdrill.web.workspace import caught_up, clock_view, visible
+from deskdrill.web.workspace import PAGE_WAIT, clock_view, visible
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,11 +32,15 @@ async def debrief(
     request: Request, drill_id: int, user: WebUser, who: str | None = None
 ) -> Response:
     await visible(request, user, drill_id)
-    await caught_up(request, drill_id)
-    return await run_in_threadpool(_debrief, request, user, drill_id, who)
+    # A page: after a long jump it shows the debrief so far, says so, and asks again.
+    factory = request.app.state.session_factory
+    done = await run_in_threadpool(
+        lambda: catch_up_within(factory, drill_id, utc_now(), PAGE_WAIT, wait=0.0)
+    )
+    return await run_in_threadpool(_debrief, request, user, drill_id, who, done)
 
 
-def _debrief(request: Request, user: User, drill_id: int, who: str | None) -> Response:
+def _debrief(request: Request, user: User, drill_id: int, who: str | None, done: bool) -> Response:
     i18n.use(language(request))
     manager = user.role != Role.trainee
     # A trainee sees their own debrief only; trainers, admins and QA anyone's.
@@ -63,7 +69,8 @@ def _debrief(request: Request, user: User, drill_id: int, who: str | None) -> Re
             request,
             "debrief.html",
             {"drill": drill, "clock": view, "person": person, "result": result,
-             "sla": sla, "chart": chart, "manager": manager, "members": members},
+             "sla": sla, "chart": chart, "manager": manager, "members": members,
+             "behind": None if done else behind(session, drill_id, utc_now())},
         )  # fmt: skip
 
 

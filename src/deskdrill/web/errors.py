@@ -53,6 +53,7 @@ def _page(request: Request, status: int, message: str) -> Response:
         "error.html",
         {"status": status, "title": TITLES.get(status, "Error"), "message": message},
         status=status,
+        headers={"Retry-After": "5"} if status == 503 else None,
     )
 
 
