@@ -96,18 +96,14 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
                 with savepoints.undoable(session):
                     outcome = HANDLERS[event.kind](world, event, at)
                 break
-            except _CONCURRENT as error:
+            except Exception as error:  # one bad event must not stop the drill
                 event.ticket_id = ticket_id
-                if attempt < ATTEMPTS and _read_tickets_again(session):
+                again = isinstance(error, _CONCURRENT) and attempt < ATTEMPTS
+                if again and _read_tickets_again(session):
                     log.info("scenario event %s met a changed ticket: again", event.key)
                     continue
                 log.exception("scenario event %s of drill %s failed", event.key, drill_id)
                 outcome = f"error: {type(error).__name__}"
-                break
-            except Exception as error:  # one bad event must not stop the drill
-                log.exception("scenario event %s of drill %s failed", event.key, drill_id)
-                outcome = f"error: {type(error).__name__}"
-                event.ticket_id = ticket_id
                 break
         _mark_done(session, event, outcome[:32], upto.wall)
     return len(events)
