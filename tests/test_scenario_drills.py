@@ -14,9 +14,12 @@ import pytest
 import yaml
 from sqlalchemy import Connection, Engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from deskdrill.accounts.enums import Role, Tier
+from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, utc_now
+from deskdrill.core.errors import InvalidTransition
 from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import unit_of_work
 from deskdrill.scenarios import library
@@ -25,7 +28,9 @@ from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.models import ScheduledEvent
 from deskdrill.simulation.world import World, scenario_of
 from deskdrill.sla import catch_up
+from deskdrill.tickets import service
 from deskdrill.tickets.models import Ticket
+from deskdrill.tickets.schemas import MessageIn
 from tests.support.factories import Agent, Factory, unique
 from tests.support.server import start_server
 from tests.test_engine_loop import wait_for
@@ -657,14 +662,21 @@ def test_a_catch_up_in_one_transaction_writes_what_one_per_round_writes(
     assert expected <= kinds, kinds
 
 
+@pytest.mark.parametrize("writes", ["version", "note"])
 def test_a_catch_up_loses_nothing_to_writers_alongside(
-    factory: Factory, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+    factory: Factory,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    writes: str,
 ) -> None:
-    """Others change the drill's tickets while it catches up: the catch-up still records
-    what it records alone, and no scheduled event fails. The writer stands in for a
-    trainee's committed change to a ticket the engine has read (bumping only its version,
-    which leaves the trails comparable): on PostgreSQL the engine's write is then refused
-    and the event worked again; on SQLite the writer waits for a stretch's commit."""
+    """Others change the drill's tickets while it catches up, as trainees do: the
+    catch-up still records what it records alone, no scheduled event fails, and nothing
+    the others wrote is lost. The writer bumps only a ticket's version (a committed change
+    to a ticket the engine has read, which leaves the trails comparable), or writes a
+    trainer's note through the ticket service, which adds to the trail too (and may change
+    what bots do next: a note on a resolved ticket puts its closing off). On PostgreSQL the
+    engine's write is then refused and the event worked again, or the note is refused as
+    a conflict; neither deadlocks. On SQLite the writer waits for a stretch's commit."""
     monkeypatch.setattr(catch_up, "TRANSACTION_BUDGET", 0.02)  # many stretches on SQLite
     text = scenario() + (
         "generators:\n"
@@ -672,12 +684,25 @@ def test_a_catch_up_loses_nothing_to_writers_alongside(
         "      - {category: logistics, subject: 还没到, message: 外卖还没到, order_kind: food}\n"
     )
 
-    def caught_up(alongside: bool) -> tuple[list[list[tuple[str, str, str]]], list[Any]]:
+    def caught_up(alongside: bool) -> tuple[list[list[tuple[str, str, str]]], int]:
         drill = ScenarioDrill(factory, text, tiers=[Tier.L2])  # an L1 bot works the queue
         drill.start()
         drill.jump(90 * 60)
         stop = threading.Event()
         bumps = [0]
+
+        refused: list[str] = []
+
+        def change(session: Session, ticket_id: int) -> None:
+            if writes == "version":
+                bumped = update(Ticket).where(Ticket.id == ticket_id)
+                session.execute(bumped.values(version=Ticket.version + 1))
+                return
+            ticket = session.get_one(Ticket, ticket_id)
+            trainer = session.scalars(select(User).filter_by(username=drill.trainer.username))
+            at = Instant(sim=START + timedelta(minutes=90), wall=utc_now())
+            note = MessageIn(body="核对中")
+            service.note(session=session, ticket=ticket, actor=trainer.one(), at=at, data=note)
 
         def bump() -> None:  # a change to each open ticket in turn, as trainees make
             while not stop.is_set():
@@ -688,13 +713,17 @@ def test_a_catch_up_loses_nothing_to_writers_alongside(
                         )
                     ).all()
                 for ticket_id in open_ids:
-                    with unit_of_work(session_factory) as session:
-                        session.execute(
-                            update(Ticket)
-                            .where(Ticket.id == ticket_id)
-                            .values(version=Ticket.version + 1)
-                        )
-                    bumps[0] += 1
+                    try:
+                        with unit_of_work(session_factory) as session:
+                            change(session, ticket_id)
+                    except StaleDataError:
+                        refused.append("conflict")  # the engine changed it first
+                    except InvalidTransition:
+                        refused.append("closed")  # since it was listed
+                    except Exception as error:
+                        refused.append(repr(error))
+                    else:
+                        bumps[0] += 1
                 stop.wait(0.002)
 
         writer = threading.Thread(target=bump)
@@ -708,22 +737,26 @@ def test_a_catch_up_loses_nothing_to_writers_alongside(
                 writer.join()
         if alongside:
             assert bumps[0] > 0, bumps
+            assert set(refused) <= {"conflict", "closed"}, refused
         with unit_of_work(session_factory, read_only=True) as session:
             failed = session.scalars(
                 select(ScheduledEvent.outcome).where(
                     ScheduledEvent.drill_id == drill.id, ScheduledEvent.outcome.like("error%")
                 )
             ).all()
+        assert failed == []
         trails = [
             [(e["type"], e["actor"].rpartition("-bot-")[2], e["sim_at"]) for e in trail]
             for trail in (drill.detail(t["key"])["trail"] for t in tickets)
         ]
-        return trails, list(failed)
+        return trails, bumps[0]
 
     alone, _ = caught_up(alongside=False)
-    shared, failed = caught_up(alongside=True)
-    assert failed == []
-    assert shared == alone
+    shared, written = caught_up(alongside=True)
+    if writes == "version":
+        assert shared == alone
+    else:  # every note written is on its ticket's trail
+        assert sum(kind == "note" for trail in shared for kind, _, _ in trail) == written
 
 
 def test_an_event_that_fails_is_recorded_and_the_drill_goes_on(factory: Factory) -> None:

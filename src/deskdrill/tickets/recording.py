@@ -10,7 +10,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from deskdrill.accounts.enums import Role
 from deskdrill.accounts.models import User
@@ -204,6 +206,7 @@ def append_event(
 ) -> int:
     """Append one event to the ticket's trail (now, or with the session's other put-off
     writes); its sequence number."""
+    RowLocks.hold(session, ticket)
     seq = ticket.event_count + 1
     prev = ticket.head_hash or GENESIS
     digest = event_hash(
@@ -225,6 +228,61 @@ def append_event(
     ticket.event_count = seq
     ticket.head_hash = digest
     return seq
+
+
+class RowLocks:
+    """The tickets whose rows a session's transaction has locked to number their events.
+
+    Where writers work alongside (PostgreSQL: trainees, the engine), each takes a ticket's
+    row lock before it numbers the ticket's next event. Otherwise two could take the same
+    number, the second waiting on the first's event while holding the row the first must
+    update (a deadlock), or failing on the trail's unique number. After the lock, a writer
+    whose copy of the ticket is older than the row is refused as stale, as its update
+    would be (a conflict the caller reports or works again). SQLite has one writer at a
+    time, so nothing is locked there."""
+
+    key = "deskdrill.row_locks"
+    _LOCK = (
+        select(Ticket.version)
+        .where(Ticket.id == bindparam("id"))
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE, as the UPDATE itself takes
+    )
+
+    def __init__(self, session: Session) -> None:
+        self.locks = session.get_bind().dialect.name == "postgresql"
+        self.transaction: object = None  # the one whose locks ``ids`` are
+        self.ids: set[int] = set()
+
+    @classmethod
+    def hold(cls, session: Session, ticket: Ticket) -> None:
+        held: RowLocks | None = session.info.get(cls.key)
+        if held is None:
+            held = session.info[cls.key] = cls(session)
+        if not held.locks:
+            return
+        transaction = session.get_transaction()
+        if held.transaction is not transaction:
+            held.transaction, held.ids = transaction, set()
+        if ticket.id in held.ids:
+            return
+        version = ticket.version  # the copy's, read before the row is
+        # On the connection: the ORM would flush the ticket's pending changes first.
+        locked = session.connection().execute(cls._LOCK, {"id": ticket.id}).scalar()
+        if locked is not None and locked != version:
+            raise StaleDataError(
+                f"ticket {ticket.key} changed since it was read (version {version}, now {locked})"
+            )
+        held.ids.add(ticket.id)
+
+    @classmethod
+    def forget(cls, session: Session, *_args: object) -> None:
+        """A rollback, of a savepoint too, may release locks taken since it began."""
+        held: RowLocks | None = session.info.get(cls.key)
+        if held is not None:
+            held.ids.clear()
+
+
+event.listen(Session, "after_soft_rollback", RowLocks.forget)
 
 
 def key_of(ticket_id: int | None) -> str | None:
