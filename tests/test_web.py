@@ -555,6 +555,11 @@ def test_a_desk_shows_what_is_recorded_while_a_long_jump_is_caught_up(
         refused = browser.act(drill.id, key, "claim")
         assert refused.headers["HX-Retarget"] == "#alerts"
         assert "still catching up after a clock jump" in refused.text, refused.text
+        ticket = browser.page(f"{desk_path}/tickets/{key}")  # a ticket's page says so too
+        assert "The ticket fills in as the rest is." in ticket.text, ticket.text[-3000:]
+        assert "refresh-ticket from:body, every 2s" in ticket.text
+        seen = re.search(r"/view\?seen=([\w-]+)", ticket.text)
+        assert seen is not None and seen.group(1).endswith("-behind")  # redrawn when through
     shown = [first.group(1)]
     for _ in range(500):
         found = banner.search(browser.page(f"{desk_path}/desk").text)
@@ -565,5 +570,9 @@ def test_a_desk_shows_what_is_recorded_while_a_long_jump_is_caught_up(
     page = browser.page(desk_path).text
     assert "Catching up" not in page and "every 2s" not in page
     assert {t["subject"] for t in drill.tickets()} == {"外卖超时", "Question", "Unsafe driver"}
+    # The ticket's view, asked whether it changed, is redrawn once the drill is caught up.
+    view = browser.page(f"{desk_path}/tickets/{key}/view?seen={seen.group(1)}")
+    assert view.status_code == 200 and "Catching up" not in view.text
+    assert "every 2s" not in view.text
     assert browser.act(drill.id, key, "claim").status_code == 200
     assert "Catching up" not in browser.page(f"{desk_path}/debrief").text

@@ -157,6 +157,11 @@ def _catch_up(
         rounds += done[1]
         if until is not None and time.perf_counter() >= until:
             break  # after a stretch at least: each try makes progress
+    if more and until is not None:
+        # A round that recorded something says more may be due; the last before the time
+        # ran out may have left nothing, and a caller would be told to wait for nothing.
+        with unit_of_work(factory, read_only=True) as session:
+            more = _pending(session, drill_id, now.sim)
     return fired, more
 
 

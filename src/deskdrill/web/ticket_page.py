@@ -22,6 +22,7 @@ from deskdrill.drills import clock
 from deskdrill.drills.models import Drill
 from deskdrill.scenarios import macros
 from deskdrill.simulation.world import scenario_of
+from deskdrill.sla.catch_up import behind
 from deskdrill.sla.deadlines import policy_for
 from deskdrill.sla.view import timers
 from deskdrill.tickets import changes, compensation, queries, schemas, service, workflow
@@ -108,9 +109,10 @@ def ticket_view(
     )
 
 
-def shown(ticket: Ticket, clock: dict[str, Any]) -> str:
-    """What a rendered view shows, as far as a refresh is concerned."""
-    return f"{ticket.version}-{clock['state']}-{clock['rate']}"
+def shown(ticket: Ticket, clock: dict[str, Any], catching_up: bool = False) -> str:
+    """What a rendered view shows, as far as a refresh is concerned (a view that said the
+    drill was catching up is redrawn once it has)."""
+    return f"{ticket.version}-{clock['state']}-{clock['rate']}{'-behind' if catching_up else ''}"
 
 
 def _read(
@@ -118,11 +120,16 @@ def _read(
 ) -> Response:
     with unit_of_work(request.app.state.session_factory, read_only=True) as session:
         ticket = _ticket(session, user, drill_id, key)
+        catching_up = getattr(request.state, "catching_up", False)
         if seen is not None:
             clock_now = clock_view(session, session.get_one(Drill, ticket.drill_id))
-            if seen == shown(ticket, clock_now):
+            if seen == shown(ticket, clock_now, catching_up):
                 return Response(status_code=204)
-        return render(request, template, _view(request, session, user, ticket))
+        context = _view(request, session, user, ticket)
+        if catching_up:
+            context["behind"] = behind(session, drill_id, utc_now())
+            context["shown"] = shown(ticket, context["clock"], catching_up=True)
+        return render(request, template, context)
 
 
 # Each action: the service, the input model (None: no input), and how form fields map to
