@@ -759,6 +759,27 @@ def test_a_catch_up_loses_nothing_to_writers_alongside(
         assert sum(kind == "note" for trail in shared for kind, _, _ in trail) == written
 
 
+def test_a_catch_up_in_short_stretches_says_it_is_behind_only_when_it_is(
+    factory: Factory, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page catches up for a moment at a time: each answer "not caught up" means
+    something is still due, down to the stretch that records the last of it."""
+    monkeypatch.setattr(catch_up, "TRANSACTION_BUDGET", 0.0)  # a round per stretch
+    drill = ScenarioDrill(factory)
+    drill.start()
+    drill.jump(30 * 60)
+    answers = []
+    for _ in range(500):
+        caught_up = catch_up.catch_up_within(session_factory, drill.id, utc_now(), 0.0)
+        with unit_of_work(session_factory, read_only=True) as session:
+            due = catch_up.is_due(session, drill.id, utc_now())
+        answers.append((caught_up, due))
+        if caught_up:
+            break
+    assert len(answers) > 3 and answers[-1] == (True, False), answers
+    assert all(due for caught_up, due in answers if not caught_up), answers
+
+
 def test_an_event_that_fails_is_recorded_and_the_drill_goes_on(factory: Factory) -> None:
     # The catalogue already has the number the first generated order would take.
     text = scenario().replace(
