@@ -20,7 +20,9 @@ class DrillScenario(Base):
         ForeignKey("drills.id", ondelete="CASCADE"), primary_key=True
     )
     scenario_id: Mapped[str] = mapped_column(String(64))
-    document: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Read only when the process has not parsed it yet (``world.scenario_of``): the row is
+    # read once per transaction for its cursor, and the document is the scenario's size.
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType, deferred=True)
     source_sha256: Mapped[str] = mapped_column(String(64))
     seed: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
