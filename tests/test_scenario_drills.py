@@ -4,6 +4,7 @@ and third parties, assignment modes, incidents; through the API and the CLI."""
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ from deskdrill.simulation.models import ScheduledEvent
 from deskdrill.simulation.world import World, scenario_of
 from deskdrill.sla import catch_up
 from deskdrill.tickets import service
-from deskdrill.tickets.models import Ticket
+from deskdrill.tickets.models import Ticket, parse_ticket_key
 from deskdrill.tickets.schemas import MessageIn
 from tests.support.factories import Agent, Factory, unique
 from tests.support.server import start_server
@@ -755,6 +756,53 @@ def test_a_catch_up_loses_nothing_to_writers_alongside(
         assert shared == alone
     else:  # every note written is on its ticket's trail
         assert sum(kind == "note" for trail in shared for kind, _, _ in trail) == written
+
+
+def test_an_event_judges_a_ticket_a_trainee_changed_since_the_engine_read_it(
+    factory: Factory, session_factory: sessionmaker[Session]
+) -> None:
+    """The engine's transaction read a ticket (an earlier round of a stretch), then its
+    trainee resolved and closed it: the customer's rating that follows is given, not
+    dropped because the engine's copy still says the ticket is open. On PostgreSQL the
+    trainee commits meanwhile, and the engine's copy is found stale and read afresh; on
+    SQLite the engine's transaction holds the write lock, and nobody else writes."""
+    drill = ScenarioDrill(factory)
+    agent = drill.people[0]
+    drill.start()
+    drill.jump(8 * 60)
+    key = drill.ticket("Question")["key"]
+    agent.ok(f"/tickets/{key}/claim")
+    agent.ok(f"/tickets/{key}/reply", {"body": "Hello Emma, yes we do."})
+
+    def finish() -> None:
+        agent.ok(f"/tickets/{key}/resolve", {"code": "information_provided", "summary": "yes"})
+        agent.ok(f"/tickets/{key}/close")  # the rating falls due a minute later
+
+    upto = Instant(sim=at(9.5), wall=utc_now())
+    with unit_of_work(session_factory) as session:
+        ticket = session.get_one(Ticket, parse_ticket_key(key))
+        assert ticket.status == "open"
+        if session.get_bind().dialect.name == "sqlite":
+            path = session.get_bind().url.database
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            other.close()
+        else:
+            finish()
+            engine.step(session, drill.id, upto)
+    if session_factory.kw["bind"].dialect.name == "sqlite":
+        finish()
+        with unit_of_work(session_factory) as session:
+            engine.step(session, drill.id, upto)
+    with unit_of_work(session_factory, read_only=True) as session:
+        outcomes = session.scalars(
+            select(ScheduledEvent.outcome).where(
+                ScheduledEvent.drill_id == drill.id, ScheduledEvent.kind == "rating"
+            )
+        ).all()
+    assert outcomes == ["done"]
+    assert [e["type"] for e in drill.detail(key)["trail"]][-1] == "customer_rating"
 
 
 def test_a_catch_up_in_short_stretches_says_it_is_behind_only_when_it_is(

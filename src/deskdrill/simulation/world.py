@@ -37,6 +37,7 @@ from deskdrill.simulation.setup import fresh_order
 from deskdrill.tickets import compensation, conversation, intake, schemas, service, workflow
 from deskdrill.tickets.enums import CompensationStatus, MessageKind, Status
 from deskdrill.tickets.models import Compensation, OrderAction, Ticket
+from deskdrill.tickets.recording import RowLocks
 
 # Acts on the trail under this name; never a row in the users table.
 SIMULATOR = User(username="scenario", role=Role.admin, tier=Tier.supervisor)
@@ -446,8 +447,13 @@ class World:
     def _ticket(self, event: Happening) -> tuple[Ticket, ScenarioTicket]:
         assert event.ticket_id is not None
         ticket = held(self.session, Ticket, event.ticket_id)
+        assert ticket is not None
+        # Where others write alongside, the copy this transaction holds may predate a
+        # trainee's change (a close the rating follows): locked and checked before the
+        # handler judges it, not only when it writes, since some judge it and write nothing.
+        RowLocks.hold(self.session, ticket)
         link = held(self.session, ScenarioTicket, event.ticket_id)
-        assert ticket is not None and link is not None
+        assert link is not None
         return ticket, link
 
     def _message(self, ticket: Ticket, at: Instant, body: str) -> None:
