@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, inspect, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -23,7 +23,7 @@ from deskdrill.db.deferred import Deferred
 from deskdrill.db.savepoints import flush_before_reading
 from deskdrill.drills.models import Drill
 from deskdrill.simulation.agenda import LIVE, Agenda, Happening
-from deskdrill.simulation.models import ScheduledEvent
+from deskdrill.simulation.models import ScenarioTicket, ScheduledEvent
 from deskdrill.simulation.world import HANDLERS, World, scenario_of
 from deskdrill.tickets.models import Ticket
 
@@ -33,9 +33,19 @@ BATCH = 200
 # acting meanwhile, on PostgreSQL) is worked again, with the tickets read afresh. The
 # change shows as a refused version (StaleDataError), or, when the other's change added
 # to the trail first, as the trail's next number taken (IntegrityError): a mistake in
-# the scenario that is refused the same way fails again, and is recorded as before.
+# the scenario that is refused the same way fails again, and is recorded as before. So is
+# the side PostgreSQL refuses to break a deadlock (SQLSTATE 40P01) with a trainee's action.
 ATTEMPTS = 3
 _CONCURRENT = (StaleDataError, IntegrityError)
+_REFUSED_SIDE = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+
+def _concurrent(error: Exception) -> bool:
+    if isinstance(error, _CONCURRENT):
+        return True
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in _REFUSED_SIDE
+
+
 # Built once (a statement per call costs more to build than to run).
 _NEXT_DUE = (
     select(func.min(ScheduledEvent.due))
@@ -98,8 +108,8 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
                 break
             except Exception as error:  # one bad event must not stop the drill
                 event.ticket_id = ticket_id
-                again = isinstance(error, _CONCURRENT) and attempt < ATTEMPTS
-                if again and _read_tickets_again(session):
+                again = _concurrent(error) and attempt < ATTEMPTS
+                if again and _read_tickets_again(session, event):
                     log.info("scenario event %s met a changed ticket: again", event.key)
                     continue
                 log.exception("scenario event %s of drill %s failed", event.key, drill_id)
@@ -109,26 +119,28 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
     return len(events)
 
 
-def _read_tickets_again(session: Session) -> bool:
-    """Read the session's tickets afresh, locked for the rest of the transaction, so that
-    the next attempt meets none of them changed again (a savepoint's rollback leaves a
-    row that was only about to be written as it was read, stale version and all): whether
-    that could be done (a lock refused, say by a deadlock, leaves the event failed)."""
-    tickets = [i for i in session.identity_map.values() if isinstance(i, Ticket)]
-    ids = sorted(inspect(t).identity[0] for t in tickets)  # read without loading
-    for ticket in tickets:
-        session.expire(ticket)
-    if not ids:
+def _read_tickets_again(session: Session, event: Happening) -> bool:
+    """Let go of the session's tickets, to be read afresh, and lock the event's own for the
+    rest of the transaction, so that the next attempt meets it changed no more (a
+    savepoint's rollback leaves a row that was only about to be written as it was read,
+    stale version and all): whether that could be done (a lock refused, say by a
+    deadlock, leaves the event failed). Only the event's ticket is locked: the others a
+    bot's turn reads are locked as it writes them, one at a time like a trainee's action,
+    where locking them all at once, in an order of its own, could deadlock with one."""
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, Ticket | ScenarioTicket):
+            session.expire(instance)
+    if event.ticket_id is None:
         return True
     try:
         with session.begin_nested():
-            locking = select(Ticket.id).where(Ticket.id.in_(ids)).order_by(Ticket.id)
+            locking = select(Ticket.id).where(Ticket.id == event.ticket_id)
             # FOR NO KEY UPDATE, the lock its own UPDATE takes: FOR UPDATE would also
             # stop others' inserts that refer to the ticket (a trail event, a message),
             # and a trainee's transaction holding one then deadlocked with it.
             session.execute(locking.with_for_update(key_share=True)).all()
     except SQLAlchemyError:
-        log.exception("locking the tickets to work an event again failed")
+        log.exception("locking the ticket to work an event again failed")
         return False
     return True
 
