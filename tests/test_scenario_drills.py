@@ -21,18 +21,21 @@ from deskdrill.accounts.enums import Role, Tier
 from deskdrill.accounts.models import User
 from deskdrill.core.clock import Instant, utc_now
 from deskdrill.core.errors import InvalidTransition
+from deskdrill.db import savepoints
 from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import unit_of_work
 from deskdrill.scenarios import library
 from deskdrill.simulation import engine
 from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.models import ScheduledEvent
-from deskdrill.simulation.world import World, scenario_of
+from deskdrill.simulation.world import HANDLERS, World, scenario_of
 from deskdrill.sla import catch_up
 from deskdrill.tickets import service
 from deskdrill.tickets.models import Ticket, parse_ticket_key
+from deskdrill.tickets.recording import RowLocks
 from deskdrill.tickets.schemas import MessageIn
 from tests.support.factories import Agent, Factory, unique
+from tests.support.locks import lock_waiters
 from tests.support.server import start_server
 from tests.test_engine_loop import wait_for
 
@@ -138,6 +141,28 @@ class ScenarioDrill:
 
     def jump(self, seconds: float) -> None:
         self.trainer.ok(f"{self.clock}/jump", {"seconds": seconds})
+
+    def answer_the_question(self, agent: Agent) -> str:
+        """At 08:00, Emma's question claimed and answered by ``agent``: its key."""
+        self.jump(8 * 60)
+        key = self.ticket("Question")["key"]
+        agent.ok(f"/tickets/{key}/claim")
+        agent.ok(f"/tickets/{key}/reply", {"body": "Hello Emma, yes we do."})
+        return key
+
+    def failures(self, sessions: sessionmaker[Session]) -> list[str | None]:
+        """The outcomes of its scheduled events that failed."""
+        with unit_of_work(sessions, read_only=True) as session:
+            failed = select(ScheduledEvent.outcome).where(
+                ScheduledEvent.drill_id == self.id, ScheduledEvent.outcome.like("error%")
+            )
+            return list(session.scalars(failed))
+
+    @staticmethod
+    def close_the_question(agent: Agent, key: str) -> None:
+        """Resolved and closed: her rating falls due a minute later."""
+        agent.ok(f"/tickets/{key}/resolve", {"code": "information_provided", "summary": "yes"})
+        agent.ok(f"/tickets/{key}/close")
 
     def tickets(self) -> list[dict[str, Any]]:
         page = self.trainer.get(f"/drills/{self.id}/tickets", params={"limit": 200})
@@ -737,13 +762,7 @@ def test_a_catch_up_loses_nothing_to_writers_alongside(
         if alongside:
             assert bumps[0] > 0, bumps
             assert set(refused) <= {"conflict", "closed"}, refused
-        with unit_of_work(session_factory, read_only=True) as session:
-            failed = session.scalars(
-                select(ScheduledEvent.outcome).where(
-                    ScheduledEvent.drill_id == drill.id, ScheduledEvent.outcome.like("error%")
-                )
-            ).all()
-        assert failed == []
+        assert drill.failures(session_factory) == []
         trails = [
             [(e["type"], e["actor"].rpartition("-bot-")[2], e["sim_at"]) for e in trail]
             for trail in (drill.detail(t["key"])["trail"] for t in tickets)
@@ -769,14 +788,10 @@ def test_an_event_judges_a_ticket_a_trainee_changed_since_the_engine_read_it(
     drill = ScenarioDrill(factory)
     agent = drill.people[0]
     drill.start()
-    drill.jump(8 * 60)
-    key = drill.ticket("Question")["key"]
-    agent.ok(f"/tickets/{key}/claim")
-    agent.ok(f"/tickets/{key}/reply", {"body": "Hello Emma, yes we do."})
+    key = drill.answer_the_question(agent)
 
     def finish() -> None:
-        agent.ok(f"/tickets/{key}/resolve", {"code": "information_provided", "summary": "yes"})
-        agent.ok(f"/tickets/{key}/close")  # the rating falls due a minute later
+        drill.close_the_question(agent, key)
 
     upto = Instant(sim=at(9.5), wall=utc_now())
     with unit_of_work(session_factory) as session:
@@ -803,6 +818,90 @@ def test_an_event_judges_a_ticket_a_trainee_changed_since_the_engine_read_it(
         ).all()
     assert outcomes == ["done"]
     assert [e["type"] for e in drill.detail(key)["trail"]][-1] == "customer_rating"
+
+
+@pytest.mark.parametrize("stretch", ["optimistic", "careful"])
+def test_a_deadlock_with_a_trainee_loses_neither_sides_work(
+    factory: Factory,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    stretch: str,
+) -> None:
+    """The catch-up holds a ticket (taken by the rating), a trainee's transaction holds
+    another and waits for the first, and a later event of the same catch-up transaction
+    wants the trainee's. PostgreSQL refuses the engine's side (its deadlock check, made
+    quicker here, runs first). Working that event again would meet the same tie: the
+    engine gives the whole stretch up instead, which lets the trainee commit, and works
+    it again. The rating and the new ticket are recorded and the trainee's change kept,
+    whether the stretch took a savepoint per action or none. On SQLite the trainee waits
+    for the stretch's commit."""
+    if stretch == "careful":  # every stretch with a savepoint per action
+        monkeypatch.setattr(savepoints, "optimistic", lambda _session: contextlib.nullcontext())
+    # Two tickets of another drill: this one's engine has not locked them before.
+    desk = factory.desk(trainees=1)
+    first, second = (parse_ticket_key(desk.receive()["key"]) for _ in range(2))
+    versions = select(Ticket.version).where(Ticket.id.in_([first, second])).order_by(Ticket.id)
+    with unit_of_work(session_factory, read_only=True) as session:
+        before = session.scalars(versions).all()
+    drill = ScenarioDrill(factory)
+    agent = drill.people[0]
+    drill.start()
+    key = drill.answer_the_question(agent)
+    drill.close_the_question(agent, key)
+    bind = session_factory.kw["bind"]
+    postgres = bind.dialect.name == "postgresql"
+    holding = threading.Event()
+    failed: list[Exception] = []
+
+    def bump(session: Session, ticket_id: int | None) -> None:
+        session.execute(
+            update(Ticket).where(Ticket.id == ticket_id).values(version=Ticket.version + 1)
+        )
+
+    def trainee_writes() -> None:
+        try:
+            with unit_of_work(session_factory) as session:
+                if postgres:
+                    session.connection().exec_driver_sql("SET LOCAL deadlock_timeout = '10s'")
+                bump(session, second)
+                holding.set()
+                bump(session, first)  # waits for the engine's lock
+        except Exception as error:
+            failed.append(error)
+
+    trainee = threading.Thread(target=trainee_writes)
+    rate, arrive = HANDLERS["rating"], HANDLERS["arrival"]
+
+    def rating(world: World, event: Any, now: Instant) -> str:
+        if trainee.ident is None:  # the first time only: the engine holds a ticket
+            session = world.session
+            if postgres:
+                session.connection().exec_driver_sql("SET LOCAL deadlock_timeout = '100ms'")
+            RowLocks.hold(session, session.get_one(Ticket, first))  # as a write would
+            trainee.start()
+            if postgres:
+                assert holding.wait(10)
+                assert wait_for(lambda: lock_waiters(bind) == 1)
+        return rate(world, event, now)
+
+    def arrival(world: World, event: Any, now: Instant) -> str:
+        # A later event of the same transaction wants the trainee's ticket, each time it
+        # is worked: only letting go of the first ticket breaks the tie.
+        if trainee.is_alive():
+            RowLocks.hold(world.session, world.session.get_one(Ticket, second))
+        return arrive(world, event, now)
+
+    monkeypatch.setitem(HANDLERS, "rating", rating)
+    monkeypatch.setitem(HANDLERS, "arrival", arrival)
+    monkeypatch.setattr(catch_up, "SHARED_BUDGET", 60.0)  # both in one transaction
+    drill.jump(3 * 60)  # the rating at 09:00, the unsafe driver's ticket at 10:00
+    trail = [e["type"] for e in drill.detail(key)["trail"]]
+    trainee.join(30)
+    assert failed == []
+    assert trail[-1] == "customer_rating"
+    assert drill.failures(session_factory) == []
+    with unit_of_work(session_factory, read_only=True) as session:
+        assert session.scalars(versions).all() == [v + 1 for v in before]
 
 
 def test_a_catch_up_in_short_stretches_says_it_is_behind_only_when_it_is(

@@ -32,8 +32,9 @@ _KEY = "deskdrill.optimistic"
 
 
 class Redo(BaseException):
-    """An optimistic block failed: roll back to the last commit and work that stretch
-    again with savepoints. A BaseException, so that handlers which catch Exception (one
+    """An optimistic block failed, or a stretch lost a tie with another writer
+    (``db.ties``): roll back to the last commit and work that stretch again with
+    savepoints. A BaseException, so that handlers which catch Exception (one
     bad event must not stop a drill) let it through."""
 
 

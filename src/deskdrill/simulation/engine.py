@@ -11,13 +11,13 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from deskdrill.core.clock import Instant
-from deskdrill.db import savepoints
+from deskdrill.db import savepoints, ties
 from deskdrill.db.base import UTCDateTime
 from deskdrill.db.deferred import Deferred
 from deskdrill.db.savepoints import flush_before_reading
@@ -33,17 +33,9 @@ BATCH = 200
 # acting meanwhile, on PostgreSQL) is worked again, with the tickets read afresh. The
 # change shows as a refused version (StaleDataError), or, when the other's change added
 # to the trail first, as the trail's next number taken (IntegrityError): a mistake in
-# the scenario that is refused the same way fails again, and is recorded as before. So is
-# the side PostgreSQL refuses to break a deadlock (SQLSTATE 40P01) with a trainee's action.
+# the scenario that is refused the same way fails again, and is recorded as before.
 ATTEMPTS = 3
 _CONCURRENT = (StaleDataError, IntegrityError)
-_REFUSED_SIDE = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
-
-
-def _concurrent(error: Exception) -> bool:
-    if isinstance(error, _CONCURRENT):
-        return True
-    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in _REFUSED_SIDE
 
 
 # Built once (a statement per call costs more to build than to run).
@@ -108,7 +100,9 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
                 break
             except Exception as error:  # one bad event must not stop the drill
                 event.ticket_id = ticket_id
-                again = _concurrent(error) and attempt < ATTEMPTS
+                if ties.lost(error):  # a deadlock with a trainee's action: see ``ties``
+                    raise savepoints.Redo from error
+                again = isinstance(error, _CONCURRENT) and attempt < ATTEMPTS
                 if again and _read_tickets_again(session, event):
                     log.info("scenario event %s met a changed ticket: again", event.key)
                     continue
@@ -123,10 +117,11 @@ def _read_tickets_again(session: Session, event: Happening) -> bool:
     """Let go of the session's tickets, to be read afresh, and lock the event's own for the
     rest of the transaction, so that the next attempt meets it changed no more (a
     savepoint's rollback leaves a row that was only about to be written as it was read,
-    stale version and all): whether that could be done (a lock refused, say by a
-    deadlock, leaves the event failed). Only the event's ticket is locked: the others a
-    bot's turn reads are locked as it writes them, one at a time like a trainee's action,
-    where locking them all at once, in an order of its own, could deadlock with one."""
+    stale version and all): whether that could be done (a lock refused leaves the event
+    failed; a deadlock, the whole stretch worked again). Only the event's ticket is locked:
+    the others a bot's turn reads are locked as it writes them, one at a time like a
+    trainee's action, where locking them all at once, in an order of its own, could
+    deadlock with one."""
     for instance in list(session.identity_map.values()):
         if isinstance(instance, Ticket | ScenarioTicket):
             session.expire(instance)
@@ -139,7 +134,9 @@ def _read_tickets_again(session: Session, event: Happening) -> bool:
             # stop others' inserts that refer to the ticket (a trail event, a message),
             # and a trainee's transaction holding one then deadlocked with it.
             session.execute(locking.with_for_update(key_share=True)).all()
-    except SQLAlchemyError:
+    except SQLAlchemyError as error:
+        if ties.lost(error):
+            raise savepoints.Redo from error
         log.exception("locking the ticket to work an event again failed")
         return False
     return True

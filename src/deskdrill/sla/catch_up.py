@@ -48,6 +48,7 @@ TRANSACTION_BUDGET = 1.0  # seconds of rounds in one transaction
 # On PostgreSQL, where trainees write alongside: shorter, since the engine holds the rows
 # of the tickets it changed (a trainee's action on one waits) until it commits.
 SHARED_BUDGET = 0.2
+TIES = 3  # stretches lost in a row to deadlocks before a catch-up gives up
 
 
 _NEXT_SLA_CHECK = select(func.min(Ticket.sla_next_check)).where(
@@ -156,7 +157,7 @@ def _catch_up(
         try:
             done, more = _stretch(factory, drill_id, now, most, until, optimistic=True)
         except savepoints.Redo:  # something was refused: again, with a savepoint each
-            done, more = _stretch(factory, drill_id, now, most, until, optimistic=False)
+            done, more = _stretch_carefully(factory, drill_id, now, most, until)
         fired += done[0]
         rounds += done[1]
         if until is not None and time.perf_counter() >= until:
@@ -208,6 +209,22 @@ def _stretch(
                 if time.perf_counter() > until:
                     break
     return (fired, rounds), more
+
+
+def _stretch_carefully(
+    factory: sessionmaker[Session], drill_id: int, now: Instant, most: int, deadline: float | None
+) -> tuple[tuple[int, int], bool]:
+    """A stretch with a savepoint per action. One that lost a tie with another writer
+    (``db.ties``: a deadlock with a trainee's action) is rolled back, which lets the
+    other go on, and worked again, up to TIES times."""
+    lost = 0
+    while True:
+        try:
+            return _stretch(factory, drill_id, now, most, deadline, optimistic=False)
+        except savepoints.Redo as redo:
+            lost += 1
+            if lost >= TIES:
+                raise RuntimeError(f"drill {drill_id}: the catch-up kept deadlocking") from redo
 
 
 @contextmanager
