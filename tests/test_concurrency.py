@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,10 @@ from deskdrill.settings import Settings
 from deskdrill.tickets import intake, queries, schemas
 from deskdrill.tickets.models import Ticket, TicketEvent, parse_ticket_key
 from tests.support.factories import Factory
+from tests.support.locks import lock_waiters
 from tests.support.server import start_server
+from tests.test_engine_loop import wait_for
+from tests.test_web import Browser
 
 
 def _claim_at_once(url: str, key: str, headers: list[dict[str, str]]) -> list[httpx.Response]:
@@ -140,3 +144,60 @@ def test_two_hundred_concurrent_writers_on_sqlite(sqlite_desk: tuple[Settings, s
     for engine in engines:
         engine.dispose()
     assert {parse_ticket_key(k) for k in acknowledged} == stored
+
+
+@pytest.mark.parametrize("way", ["api", "page"])
+def test_an_action_refused_to_break_a_deadlock_is_a_conflict_to_try_again(
+    app: Any, factory: Factory, session_factory, way: str
+) -> None:
+    """Another transaction holds the trainee's user row and then wants the ticket her
+    claim has locked. On PostgreSQL that is a deadlock, and the claim's side is refused
+    (the other's deadlock check is set to run later): she is told it met another change
+    and is to try again, a conflict like any other (a 409 from the API, the ticket page's
+    alert and reload), not a server error, and nothing of it is recorded. On SQLite
+    writers take turns: the claim waits and goes through."""
+    desk = factory.desk(trainees=1)
+    agent = desk.trainees[0]
+    key = desk.receive()["key"]
+    ticket_id = parse_ticket_key(key)
+    browser = Browser(app)
+    assert browser.login(agent.username).status_code == 303
+
+    def act() -> httpx.Response:
+        if way == "api":
+            return agent.post(f"/tickets/{key}/claim")
+        return browser.act(desk.drill_id, key, "claim")
+
+    bind = session_factory.kw["bind"]
+    postgres = bind.dialect.name == "postgresql"
+    answers: list[httpx.Response] = []
+    claim = threading.Thread(target=lambda: answers.append(act()))
+    with bind.connect() as other:
+        if postgres:
+            other.exec_driver_sql("SET deadlock_timeout = '10s'")
+            other.execute(select(User.id).where(User.id == agent.user_id).with_for_update())
+            claim.start()
+            assert wait_for(lambda: lock_waiters(bind) == 1)
+            other.execute(select(Ticket.id).where(Ticket.id == ticket_id).with_for_update())
+        else:
+            other.exec_driver_sql("SELECT 1")  # BEGIN IMMEDIATE: the write lock
+            claim.start()
+            claim.join(0.5)
+            assert claim.is_alive()  # waiting for the other writer
+        other.rollback()
+    claim.join(30)
+    [answer] = answers
+    if postgres:
+        if way == "api":
+            assert answer.status_code == 409, answer.text
+            assert answer.json()["error"] == "conflict"
+            assert "try again" in answer.json()["detail"]
+        else:
+            assert answer.headers["HX-Trigger"] == "refresh-ticket", answer.text
+            assert "changed by someone else at the same moment" in answer.text
+        trail = agent.get(f"/tickets/{key}").json()["trail"]
+        assert [e["type"] for e in trail] == ["receive"]
+        answer = act()
+    assert answer.status_code == 200, answer.text
+    ticket = agent.get(f"/tickets/{key}").json()["ticket"]
+    assert ticket["assignee"] == agent.username

@@ -7,10 +7,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from deskdrill.core.errors import DomainError
+from deskdrill.db import ties
+
+TIE = "the change met one made at the same moment and was undone; reload and try again"
 
 
 def error_body(exc: DomainError) -> dict[str, Any]:
@@ -79,11 +82,21 @@ def install(app: FastAPI) -> None:
             status_code=409,
         )
 
+    @app.exception_handler(OperationalError)
+    async def _tie(_request: Request, exc: OperationalError) -> JSONResponse:
+        if not ties.lost(exc):  # anything else is the server's fault: a 500
+            raise exc
+        # PostgreSQL undid this transaction to break a deadlock with another writer.
+        return JSONResponse({"error": "conflict", "detail": TIE}, status_code=409)
+
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing, unknown, expired or revoked token"},
     403: {"description": "your role may not do this"},
     404: {"description": "no such ticket in a drill you belong to"},
-    409: {"description": "illegal transition for the current status, or a stale version"},
+    409: {
+        "description": "illegal transition for the current status, a stale version, or a "
+        "change undone because another made at the same moment collided with it"
+    },
     422: {"description": "invalid input; `field` names what is wrong"},
 }

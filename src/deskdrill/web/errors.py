@@ -13,12 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 
 from deskdrill.api.errors import validation_body
 from deskdrill.core.errors import DomainError
+from deskdrill.db import ties
 from deskdrill.web import i18n
 from deskdrill.web.domain_text import domain_text
 from deskdrill.web.render import language, render
@@ -90,8 +91,14 @@ def install(app: FastAPI) -> None:
     def invalid(request: Request, exc: RequestValidationError) -> Response:
         return _page(request, 422, validation_body(exc)["detail"])
 
+    def tie(request: Request, exc: OperationalError) -> Response:
+        if not ties.lost(exc):
+            raise exc
+        return _page(request, 409, CONFLICT)  # undone to break a deadlock: as a conflict
+
     for_pages(RequestValidationError, invalid)
     for_pages(DomainError, domain)
     for_pages(StaleDataError, lambda request, _exc: _page(request, 409, CONFLICT))
     for_pages(IntegrityError, lambda request, _exc: _page(request, 409, CONFLICT))
+    for_pages(OperationalError, tie)
     app.add_exception_handler(HTTPException, http)  # type: ignore[arg-type]
