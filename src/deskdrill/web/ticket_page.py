@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -109,10 +110,12 @@ def ticket_view(
     )
 
 
-def shown(ticket: Ticket, clock: dict[str, Any], catching_up: bool = False) -> str:
-    """What a rendered view shows, as far as a refresh is concerned (a view that said the
-    drill was catching up is redrawn once it has)."""
-    return f"{ticket.version}-{clock['state']}-{clock['rate']}{'-behind' if catching_up else ''}"
+def shown(ticket: Ticket, clock: dict[str, Any], behind: datetime | None = None) -> str:
+    """What a rendered view shows, as far as a refresh is concerned. A view that says the
+    drill is catching up names the moment recorded up to: it is redrawn as that moves on,
+    and once the drill has caught up."""
+    mark = f"-{behind.timestamp():.0f}" if behind is not None else ""
+    return f"{ticket.version}-{clock['state']}-{clock['rate']}{mark}"
 
 
 def _read(
@@ -121,14 +124,15 @@ def _read(
     with unit_of_work(request.app.state.session_factory, read_only=True) as session:
         ticket = _ticket(session, user, drill_id, key)
         catching_up = getattr(request.state, "catching_up", False)
+        upto = behind(session, drill_id, utc_now()) if catching_up else None
         if seen is not None:
             clock_now = clock_view(session, session.get_one(Drill, ticket.drill_id))
-            if seen == shown(ticket, clock_now, catching_up):
+            if seen == shown(ticket, clock_now, upto):
                 return Response(status_code=204)
         context = _view(request, session, user, ticket)
-        if catching_up:
-            context["behind"] = behind(session, drill_id, utc_now())
-            context["shown"] = shown(ticket, context["clock"], catching_up=True)
+        if upto is not None:
+            context["behind"] = upto
+            context["shown"] = shown(ticket, context["clock"], upto)
         return render(request, template, context)
 
 
