@@ -25,9 +25,9 @@ from deskdrill.db import savepoints
 from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import unit_of_work
 from deskdrill.scenarios import library
-from deskdrill.simulation import engine
+from deskdrill.simulation import assignment, engine
 from deskdrill.simulation.agenda import Agenda
-from deskdrill.simulation.models import ScheduledEvent
+from deskdrill.simulation.models import DrillScenario, ScheduledEvent
 from deskdrill.simulation.world import HANDLERS, World, scenario_of
 from deskdrill.sla import catch_up
 from deskdrill.tickets import service
@@ -373,6 +373,34 @@ class TestAssignment:
         drill.jump(8 * 60)
         first, second = (p.username for p in drill.people)
         assert sorted(self.people_of(drill)) == sorted([first, second])
+
+    def test_turns_taken_at_once_are_each_their_own(
+        self, factory: Factory, session_factory: sessionmaker[Session]
+    ) -> None:
+        """Two transactions (two server processes catching one drill up) each read the
+        drill's cursor, then take a turn: the second gets the next turn, not the first's
+        again, and the cursor counts both."""
+        drill = ScenarioDrill(factory, scenario("round_robin"))
+        turns: list[int] = []
+        read = threading.Event()
+
+        def other() -> None:
+            with unit_of_work(session_factory) as session:
+                session.get_one(DrillScenario, drill.id)
+                read.set()
+                turns.append(assignment.next_turn(session, drill.id))
+
+        with unit_of_work(session_factory) as session:
+            session.get_one(DrillScenario, drill.id)
+            turns.append(assignment.next_turn(session, drill.id))
+            beside = threading.Thread(target=other)
+            beside.start()
+            # On SQLite the other waits for the write lock before it reads anything.
+            read.wait(1)
+        beside.join(30)
+        assert turns == [0, 1]
+        with unit_of_work(session_factory, read_only=True) as session:
+            assert session.get_one(DrillScenario, drill.id).handed_out == 2
 
     def test_least_loaded_respects_the_cap_and_the_tier(self, factory: Factory) -> None:
         drill = ScenarioDrill(factory, scenario("least_loaded"), tiers=[Tier.L1, Tier.L2])

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from deskdrill.accounts.enums import Role
 from deskdrill.accounts.models import User
@@ -34,6 +35,15 @@ _LOAD = (
     .where(Ticket.drill_id == bindparam("drill"), Ticket.active.is_(True))
     .where(Ticket.assignee_id.is_not(None))
     .group_by(Ticket.assignee_id)
+)
+# One statement, so that two server processes handing out at once each get a turn of
+# their own (read and written back by each, one turn would be lost to the other).
+_SCENARIOS = DrillScenario.__table__
+_NEXT_TURN = (
+    update(_SCENARIOS)
+    .where(_SCENARIOS.c.drill_id == bindparam("drill"))
+    .values(handed_out=_SCENARIOS.c.handed_out + 1)
+    .returning(_SCENARIOS.c.handed_out)
 )
 
 
@@ -61,13 +71,10 @@ def hand_out(
     free = [p for p in people if load.get(p.id, 0) < team.max_concurrent]
     if not free:
         return  # everyone is at their cap: the ticket waits in the queue
-    state = held(session, DrillScenario, drill_id)
-    assert state is not None
     if team.assignment == "round_robin":
-        chosen = free[state.handed_out % len(free)]
+        chosen = free[next_turn(session, drill_id) % len(free)]
     else:  # least_loaded, skill_based
         chosen = min(free, key=lambda p: (load.get(p.id, 0), p.username))
-    state.handed_out += 1
     service.assign(
         session=session,
         ticket=ticket,
@@ -83,3 +90,13 @@ def _by_tier(rows: Sequence[Row[tuple[User, str | None]]]) -> dict[str, list[Use
     for user, tier in rows:
         found.setdefault(str(tier or user.tier), []).append(user)
     return found
+
+
+def next_turn(session: Session, drill_id: int) -> int:
+    """The round-robin's next turn (0, 1, 2...), taken: the drill's cursor moves on."""
+    # On the connection: a plain statement, which does not flush the session first.
+    turn = session.connection().execute(_NEXT_TURN, {"drill": drill_id}).scalar_one()
+    state = held(session, DrillScenario, drill_id)
+    if state is not None:  # what is held says so too, without a write of its own
+        set_committed_value(state, "handed_out", turn)
+    return turn - 1
