@@ -322,7 +322,7 @@ def test_a_server_reads_one_scenario_file_at_a_time(
     """Validations sent at once are read one after the other (each holds the interpreter
     for a while, and the process's other requests wait behind all of them otherwise); each
     still gets its answer."""
-    from deskdrill.api.routes import scenarios as routes
+    from deskdrill.scenarios import load
 
     reading, most = [0], [0]
     lock = threading.Lock()
@@ -336,7 +336,7 @@ def test_a_server_reads_one_scenario_file_at_a_time(
             reading[0] -= 1
         return parse(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(routes, "parse", slow_parse)
+    monkeypatch.setattr(load, "parse", slow_parse)
     trainer = factory.user(Role.trainer)
     headers = {"content-type": "application/yaml", **trainer.headers}
     answers: list[int] = []

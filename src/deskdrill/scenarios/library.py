@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from deskdrill.core.errors import NotFound
@@ -16,6 +17,22 @@ def files() -> list[Path]:
 
 def shipped() -> list[tuple[Path, Scenario]]:
     return [(path, read(path)) for path in files()]
+
+
+def listed() -> list[Scenario]:
+    """The shipped scenarios, parsed. Parsing every file takes about half a second: they
+    are kept until a file is added, removed or changed."""
+    return _parsed(tuple(_stamp(path) for path in files()))
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+@lru_cache(maxsize=1)
+def _parsed(stamps: tuple[tuple[str, int, int], ...]) -> list[Scenario]:
+    return [read(Path(name)) for name, _, _ in stamps]
 
 
 def find(scenario_id: str) -> tuple[Path, Scenario]:

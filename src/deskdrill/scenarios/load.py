@@ -7,6 +7,7 @@ problems of a file are reported at once, never a traceback.
 from __future__ import annotations
 
 import difflib
+import threading
 import types
 import typing
 from collections.abc import Callable
@@ -88,6 +89,18 @@ def parse(raw: bytes, source: str, limits: Limits | None = None) -> Scenario:
     if found:
         raise ScenarioInvalid(found)
     return scenario
+
+
+# Reading a large file is a few seconds of Python, part of it in single calls that hold
+# the interpreter (validating the whole model): several at once made every other request
+# of a server process wait up to a second. One at a time, the others queue behind it.
+_READING = threading.BoundedSemaphore(1)
+
+
+def parse_in_turn(raw: bytes, source: str, limits: Limits | None = None) -> Scenario:
+    """``parse``, one file at a time in the process: for a server's requests."""
+    with _READING:
+        return parse(raw, source, limits)
 
 
 def read(path: Path, limits: Limits | None = None) -> Scenario:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,22 +15,13 @@ from deskdrill.api.errors import ERROR_RESPONSES
 from deskdrill.core.clock import iso_ms
 from deskdrill.core.errors import Invalid
 from deskdrill.scenarios import library
-from deskdrill.scenarios.load import ScenarioInvalid, parse, read
+from deskdrill.scenarios.load import ScenarioInvalid, parse_in_turn
 from deskdrill.scenarios.model import SEED_MAX, Scenario
 from deskdrill.scenarios.schema import json_schema
 from deskdrill.scenarios.yamlsafe import Limits
 from deskdrill.simulation import setup
 
 router = APIRouter(prefix="/scenarios", tags=["scenarios"], responses=ERROR_RESPONSES)
-# Reading a large file is a few seconds of Python, part of it in single calls that hold
-# the interpreter (validating the whole model): several at once made every other request
-# of the process wait up to a second. One at a time, the others queue behind it.
-_READING = threading.BoundedSemaphore(1)
-
-
-def _parse(raw: bytes, name: str, limits: Limits) -> Scenario:
-    with _READING:
-        return parse(raw, name, limits)
 
 
 @router.get("/schema")
@@ -74,7 +62,7 @@ async def validate_scenario(request: Request, _user: ManagerCaller) -> Any:
             break  # parse() reports the size; the rest is not read
     name = request.headers.get("x-filename", "scenario.yaml")[:200]
     try:
-        scenario = await run_in_threadpool(_parse, bytes(raw), name, limits)
+        scenario = await run_in_threadpool(parse_in_turn, bytes(raw), name, limits)
     except ScenarioInvalid as invalid:
         body = Checked(valid=False, problems=[p.to_json() for p in invalid.problems])
         return JSONResponse(body.model_dump(), status_code=422)
@@ -102,19 +90,7 @@ class ScenarioSummary(BaseModel):
 @router.get("", response_model=list[ScenarioSummary])
 def list_scenarios(_user: CurrentUser) -> list[ScenarioSummary]:
     """The scenarios that ship with deskdrill."""
-    # Parsing and validating every file took about half a second: the summaries are kept
-    # until a file is added, removed or changed.
-    return list(_summaries(tuple(_stamp(path) for path in library.files())))
-
-
-def _stamp(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return str(path), stat.st_mtime_ns, stat.st_size
-
-
-@lru_cache(maxsize=1)
-def _summaries(files: tuple[tuple[str, int, int], ...]) -> list[ScenarioSummary]:
-    return [_summary(read(Path(name))) for name, _, _ in files]
+    return [_summary(scenario) for scenario in library.listed()]
 
 
 def _summary(s: Scenario) -> ScenarioSummary:
@@ -167,7 +143,7 @@ def create_drill(
     if data.yaml is not None:
         raw = data.yaml.encode()
         try:
-            scenario = _parse(raw, "request", Limits())
+            scenario = parse_in_turn(raw, "request", Limits())
         except ScenarioInvalid as invalid:
             problems = invalid.problems
             raise Invalid(
