@@ -25,7 +25,15 @@ from deskdrill.simulation import hooks as simulation_hooks
 from deskdrill.sla import deadlines, escalation_notices
 from deskdrill.sla.loop import EngineLoop
 from deskdrill.tickets import board
-from deskdrill.web import clock_controls, debrief, live, pages, ticket_page, workspace
+from deskdrill.web import (
+    clock_controls,
+    debrief,
+    live,
+    new_drill,
+    pages,
+    ticket_page,
+    workspace,
+)
 from deskdrill.web import errors as web_errors
 
 
@@ -70,7 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, users, drills, clock, receive, tickets, sla, scenarios):
         api.include_router(module.router)
     app.include_router(api)
-    for web in (pages, workspace, ticket_page, debrief, clock_controls):
+    # new_drill before workspace: /drills/new is not a drill's number.
+    for web in (pages, new_drill, workspace, ticket_page, debrief, clock_controls):
         app.include_router(web.router)
     # Swagger UI's files come from a package, so /docs works with no internet access.
     app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")

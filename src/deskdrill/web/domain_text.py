@@ -75,6 +75,12 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"order (?P<order>\S+) is (?P<status>\w+); (?P<action>\w+) needs a delivered "
                 r"order"),
      N_("order %(order)s is %(status)s; %(action)s needs a delivered order")),
+    # drills and a new drill's form (web.new_drill)
+    (re.compile(r"a drill named (?P<name>'[^']*') already exists"),
+     N_("a drill named %(name)s already exists")),
+    (re.compile(r"no user named (?P<name>'[^']*')"), N_("no user named %(name)s")),
+    (re.compile(r"the seed is a whole number from 0 to (?P<most>\d+)"),
+     N_("the seed is a whole number from 0 to %(most)s")),
 ]  # fmt: skip
 _FIXED = {
     N_("QA reviewers have read-only access to tickets"),
@@ -84,6 +90,10 @@ _FIXED = {
     N_("counterfeit compensation names the item"),
     N_("the ticket was changed by someone else at the same moment; it has been reloaded"),
     N_("the drill is still catching up after a clock jump; try again in a moment"),
+    N_("only trainers and admins start drills"), N_("choose a scenario"),
+    N_("upload a scenario file or paste its text"), N_("choose a tier from the list"),
+    N_("the drill's name is 2 to 128 lower-case letters, digits, - and _, starting with a "
+       "letter or digit"),
     # tickets.lifecycle's hints, told inside the sentence above
     N_("resolve it first"), N_("reopen it first"), N_("it is not waiting on anyone"),
     N_("it is closed already"),

@@ -1,0 +1,160 @@
+"""A trainer starts a drill from a scenario in the browser: the form, its checks, and who
+may use it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from deskdrill.accounts.enums import Role, Tier
+from deskdrill.db.engine import unit_of_work
+from deskdrill.drills.models import Drill, DrillMember
+from deskdrill.simulation.models import DrillScenario, ScheduledEvent
+from tests.support.factories import Agent, Factory, unique
+from tests.test_scenario_drills import scenario
+from tests.test_web import Browser
+
+NEW = "/drills/new"
+
+
+@pytest.fixture
+def trainer(app: Any, factory: Factory) -> tuple[Browser, Agent]:
+    agent = factory.user(Role.trainer)
+    browser = Browser(app)
+    assert browser.login(agent.username).status_code == 303
+    return browser, agent
+
+
+def _send(browser: Browser, form: dict[str, Any], **files: tuple[str, bytes, str]) -> Any:
+    fields = {"csrf_token": browser.csrf, **form}
+    # Multipart, as the page's form sends it (a file field, even when none is chosen).
+    upload = files or {"file": ("", b"", "application/octet-stream")}
+    return browser.client.post(NEW, data=fields, files=upload)
+
+
+def _drill(sessions: sessionmaker[Session], name: str) -> Drill | None:
+    with unit_of_work(sessions, read_only=True) as session:
+        found = session.scalar(select(Drill).where(Drill.name == name))
+        if found is not None:
+            session.expunge(found)
+        return found
+
+
+def test_a_trainer_starts_a_shipped_scenario_for_trainees_at_their_tiers(
+    factory: Factory, session_factory: sessionmaker[Session], trainer: tuple[Browser, Agent]
+) -> None:
+    browser, _ = trainer
+    first, second = factory.user(Role.trainee), factory.user(Role.trainee)
+    assert f'href="{NEW}"' in browser.page("/drills").text  # found from the drill list
+    page = browser.page(NEW)
+    assert page.status_code == 200
+    assert 'value="food-dinner-peak"' in page.text and first.username in page.text
+    name = unique("peak-")
+    made = _send(
+        browser,
+        {
+            "name": name,
+            "source": "shipped",
+            "scenario": "food-dinner-peak",
+            "trainee": [first.username, second.username],
+            f"tier:{second.username}": "L2",
+            "seed": "7",
+        },
+    )
+    assert made.status_code == 303, made.text
+    drill = _drill(session_factory, name)
+    assert drill is not None and made.headers["location"] == f"/drills/{drill.id}"
+    with unit_of_work(session_factory, read_only=True) as session:
+        members = select(DrillMember.user_id, DrillMember.tier)
+        tiers = dict(session.execute(members.where(DrillMember.drill_id == drill.id)).all())
+        kept = session.get_one(DrillScenario, drill.id)
+        scheduled = session.scalar(
+            select(ScheduledEvent.id).where(ScheduledEvent.drill_id == drill.id).limit(1)
+        )
+    assert tiers[first.user_id] is None and tiers[second.user_id] == "L2"
+    assert kept.scenario_id == "food-dinner-peak" and kept.seed == 7
+    assert scheduled is not None  # its tickets are on the schedule
+    desk = browser.page(f"/drills/{drill.id}")
+    assert desk.status_code == 200 and "draft" in desk.text.lower()
+    # The trainee sees it among their drills.
+    assert name in first.get("/drills").text
+
+
+def test_a_file_with_problems_is_shown_again_with_each_problem_and_nothing_is_created(
+    session_factory: sessionmaker[Session], trainer: tuple[Browser, Agent]
+) -> None:
+    browser, _ = trainer
+    text = scenario().replace("seed: 11\n", "seed: 11\nbogus: <script>alert(1)</script>\n")
+    emma = "persona: emma\n    subject: Question"
+    text = text.replace(emma, emma.replace("emma", "nobody"))
+    name = unique("own-")
+    shown = _send(browser, {"name": name, "source": "own", "yaml": text})
+    assert shown.status_code == 422
+    assert "The file has 1 problem; nothing was created." in shown.text, shown.text[-3000:]
+    assert "line 7, column 1: <strong>bogus</strong>: unknown key &#39;bogus&#39;" in shown.text
+    assert "<script>alert(1)</script>" not in shown.text  # kept, escaped, in the text box
+    assert "bogus: &lt;script&gt;alert(1)&lt;/script&gt;" in shown.text
+    assert _drill(session_factory, name) is None
+    # Fields right, the reference is checked next: a persona the file does not have.
+    fixed = text.replace("bogus: <script>alert(1)</script>\n", "")
+    shown = _send(browser, {"name": name, "source": "own", "yaml": fixed})
+    assert shown.status_code == 422
+    assert re.search(r"line \d+, column \d+: <strong>timeline\[1\]\.persona</strong>", shown.text)
+    assert "nobody" in shown.text and _drill(session_factory, name) is None
+
+
+def test_an_uploaded_file_makes_the_drill(
+    session_factory: sessionmaker[Session], trainer: tuple[Browser, Agent]
+) -> None:
+    browser, _ = trainer
+    name = unique("upload-")
+    form = {"name": name, "source": "own", "yaml": ""}
+    made = _send(browser, form, file=("mine.yaml", scenario().encode(), "text/yaml"))
+    assert made.status_code == 303, made.text
+    drill = _drill(session_factory, name)
+    assert drill is not None and drill.title == "测试 · Test"
+
+
+def test_the_form_says_what_is_wrong_in_the_readers_language(
+    factory: Factory, session_factory: sessionmaker[Session], trainer: tuple[Browser, Agent]
+) -> None:
+    browser, _ = trainer
+    wrong = _send(browser, {"name": "No Spaces", "source": "shipped", "scenario": "x"})
+    assert wrong.status_code == 422
+    assert "the drill&#39;s name is 2 to 128 lower-case letters" in wrong.text
+    assert 'value="No Spaces"' in wrong.text  # what was typed stays
+    assert _send(browser, {"name": unique("n-"), "source": "shipped"}).status_code == 422
+    taken = factory.desk(trainees=0)
+    with unit_of_work(session_factory, read_only=True) as session:
+        existing = session.get_one(Drill, taken.drill_id).name
+    form = {"name": existing, "source": "shipped", "scenario": "new-hire-first-shift"}
+    clash = _send(browser, form)
+    assert clash.status_code == 409 and f"a drill named &#39;{existing}&#39; already" in clash.text
+    chosen = {"language": "zh", "next": NEW, "csrf_token": browser.csrf}
+    assert browser.client.post("/language", data=chosen).status_code == 303
+    page = browser.page(NEW).text
+    assert "从场景新建演练" in page
+    clash = _send(browser, form)
+    assert f"已有名为 &#39;{existing}&#39; 的演练" in clash.text, clash.text[-2000:]
+
+
+def test_only_trainers_and_admins_start_drills_and_only_from_the_page(
+    app: Any, factory: Factory, session_factory: sessionmaker[Session],
+    trainer: tuple[Browser, Agent],
+) -> None:  # fmt: skip
+    trainee = factory.user(Role.trainee, Tier.L1)
+    browser = Browser(app)
+    assert browser.login(trainee.username).status_code == 303
+    assert browser.page(NEW).status_code == 403
+    assert "/drills/new" not in browser.page("/drills").text
+    name = unique("not-")
+    form = {"name": name, "source": "shipped", "scenario": "new-hire-first-shift"}
+    assert _send(browser, form).status_code == 403
+    own, _ = trainer
+    forged = own.client.post(NEW, data={**form, "csrf_token": "forged"})
+    assert forged.status_code == 403 and "did not come from deskdrill" in forged.text
+    assert _drill(session_factory, name) is None
