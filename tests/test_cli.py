@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -145,14 +146,22 @@ def test_drill_clock_commands(run, factory) -> None:
     assert code == 2 and "time zone" in out
 
 
-def test_a_database_without_this_schema_is_refused_with_what_to_run(run, tmp_path: Path) -> None:
+def test_a_database_without_this_schema_is_refused_with_what_to_run(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every command that uses the database, and the server, first checks its schema."""
     fresh = tmp_path / "never-migrated.db"
     code, out = run("drill", "status", "x", env={"DESKDRILL_DATABASE_URL": f"sqlite:///{fresh}"})
-    assert code == 1 and "no deskdrill schema yet: run 'deskdrill migrate' first" in out, out
+    assert code == 1 and f"there is no database at {fresh}" in out, out
+    assert "run 'deskdrill migrate' to make one" in out
     assert not fresh.exists()  # asking made no file
     code, out = run("serve", env={"DESKDRILL_DATABASE_URL": f"sqlite:///{fresh}"})
-    assert code == 1 and "run 'deskdrill migrate' first" in out, out
+    assert code == 1 and "run 'deskdrill migrate' to make one" in out, out
+    # The default file is relative to the folder a command runs in: it says which it read.
+    monkeypatch.chdir(tmp_path)
+    code, out = run("users", "list", env={"DESKDRILL_DATABASE_URL": "sqlite:///./var/dd.db"})
+    assert code == 1 and f"no database at {tmp_path / 'var' / 'dd.db'}" in out, out
+    assert "run this command where the server runs" in out
     older = tmp_path / "older.db"
     migrate.upgrade(f"sqlite:///{older}", "0006")
     code, out = run("users", "list", env={"DESKDRILL_DATABASE_URL": f"sqlite:///{older}"})

@@ -511,14 +511,35 @@ class TestCreating:
         path.write_text(scenario().replace("persona: wang", "persona: nobody"), encoding="utf-8")
         code, output = run("drill", "create", unique("y-"), "--scenario", str(path))
         assert code == 1 and "timeline[0].persona: no persona with id 'nobody'" in output
+        # Its tickets are scheduled from the scenario's start: the clock starts there.
+        code, output = run("drill", "start", name, "--at", "2026-03-07T09:00:00+08:00")
+        assert code == 1 and "planned to start at 2026-03-06T09:30:00+00:00" in output, output
         code, output = run("drill", "start", name)
         assert code == 0 and "2026-03-06 09:30:00 UTC" in output and "1x" in output
+        code, output = run("drill", "create", "Bad_Name", "--scenario", str(path))
+        assert code == 1 and "the drill's name is 2 to 128 lower-case letters" in output
+        assert "Traceback" not in output
         coach = factory.user(Role.trainer)
         path.write_text(scenario(), encoding="utf-8")
         led = unique("led-")
         code, output = run("drill", "create", led, "--scenario", str(path), "--by", coach.username)
         assert code == 0 and "no trainer runs it" not in output, output
         assert led in [d["name"] for d in coach.get("/drills").json()]  # theirs to run
+        code, output = run("drill", "create", unique("by-"), "--scenario", str(path),
+                           "--by", alice.username)  # fmt: skip
+        assert code == 1, output
+        assert f"{alice.username} is a trainee: a drill is run by a trainer or an admin" in output
+
+
+def test_a_scenario_drill_starts_at_its_scenarios_start(factory: Factory) -> None:
+    """What the scenario schedules (arrivals, orders, deliveries) counts from its start: a
+    start moment elsewhere is refused, not taken with every ticket already overdue."""
+    drill = ScenarioDrill(factory)
+    refused = drill.trainer.post(f"{drill.clock}/start", {"at": "2026-03-07T09:00:00+08:00"})
+    assert refused.status_code == 422 and refused.json()["field"] == "at", refused.text
+    assert "planned to start at 2026-03-06T09:30:00+00:00" in refused.json()["detail"]
+    started = drill.trainer.ok(f"{drill.clock}/start", {"at": START.isoformat(), "speed": 60})
+    assert datetime.fromisoformat(started["sim_now"]) == START
 
 
 @pytest.mark.server

@@ -24,6 +24,7 @@ from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import clock
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill
+from deskdrill.drills.schemas import check_name
 from deskdrill.scenarios import library
 from deskdrill.scenarios.load import ScenarioInvalid
 from deskdrill.simulation import setup
@@ -153,6 +154,7 @@ def create(
 ) -> None:
     """Create a drill from a scenario, in draft; start it with 'deskdrill drill start'."""
     try:
+        check_name(name)
         found, raw = library.resolve(scenario)
     except ScenarioInvalid as invalid:
         print_problems(invalid.problems)

@@ -87,6 +87,14 @@ class DrillClock:
         self, wall: datetime, *, at: datetime | None = None, speed: Decimal | None = None
     ) -> DrillClock:
         self._require({ClockState.draft}, "start")
+        if at is not None and self.anchor_sim is not None and at != self.anchor_sim:
+            # A scenario's tickets, orders and deliveries are scheduled from its start.
+            planned = self.anchor_sim.astimezone(UTC).isoformat(timespec="seconds")
+            raise Invalid(
+                f"the drill is planned to start at {planned} (its scenario's start: what it "
+                "schedules counts from then); start it without a start moment",
+                field="at",
+            )
         return DrillClock(
             ClockState.running,
             self._speed(speed or self.speed),

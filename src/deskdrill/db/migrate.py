@@ -70,7 +70,14 @@ def behind(database_url: str) -> str | None:
     missing = "the database has no deskdrill schema yet: run 'deskdrill migrate' first"
     on_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     if on_file and not Path(str(url.database)).expanduser().exists():
-        return missing  # and is not made by asking
+        # A relative path is relative to the folder the command runs in: a command run
+        # elsewhere than the server finds no file, and migrating there makes another one.
+        where = Path(str(url.database)).expanduser().absolute()
+        return (
+            f"there is no database at {where} (DESKDRILL_DATABASE_URL={database_url}): run "
+            "'deskdrill migrate' to make one, or run this command where the server runs, "
+            "or set DESKDRILL_DATABASE_URL to the server's database"
+        )
     try:
         found = current(database_url)
     except Exception as error:  # an unreachable server, a file that is not a database

@@ -4,9 +4,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from deskdrill.core.clock import MAX_JUMP
+from deskdrill.core.errors import Invalid
 from deskdrill.sla.policy import DEFAULT_POLICY, POLICIES, SlaPolicy
 
 
@@ -38,9 +47,25 @@ class DrillSettings(BaseModel):
         return value
 
 
+DrillName = Annotated[str, Field(min_length=2, max_length=128, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+_DRILL_NAME: TypeAdapter[str] = TypeAdapter(DrillName)
+
+
+def check_name(name: str) -> None:
+    """Invalid, with a sentence, unless ``name`` is one a drill can have."""
+    try:
+        _DRILL_NAME.validate_python(name)
+    except ValidationError:
+        raise Invalid(
+            "the drill's name is 2 to 128 lower-case letters, digits, - and _, starting "
+            f"with a letter or digit, got {name!r}",
+            field="name",
+        ) from None
+
+
 class DrillCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=2, max_length=128, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: DrillName
     title: str = Field(min_length=1, max_length=256)
     description: str = Field(default="", max_length=10000)
     settings: DrillSettings = Field(default_factory=DrillSettings)

@@ -74,6 +74,11 @@ def create(
     seed: int | None = None,
 ) -> Drill:
     """The drill of ``scenario`` for ``roster``, in draft, with everything scheduled."""
+    if creator is not None and creator.role not in (Role.trainer, Role.admin):
+        raise Invalid(
+            f"{creator.username} is a {creator.role}: a drill is run by a trainer or an admin",
+            field="by",
+        )
     if seed is not None:
         if not 0 <= seed <= SEED_MAX:
             raise Invalid(

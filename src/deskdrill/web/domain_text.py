@@ -79,6 +79,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"a drill named (?P<name>'[^']*') already exists"),
      N_("a drill named %(name)s already exists")),
     (re.compile(r"no user named (?P<name>'[^']*')"), N_("no user named %(name)s")),
+    (re.compile(r"the drill's name is 2 to 128 lower-case letters, digits, - and _, "
+                r"starting with a letter or digit, got (?P<name>.+)"),
+     N_("the drill's name is 2 to 128 lower-case letters, digits, - and _, starting with a "
+        "letter or digit, got %(name)s")),
     (re.compile(r"the seed is a whole number from 0 to (?P<most>\d+)"),
      N_("the seed is a whole number from 0 to %(most)s")),
 ]  # fmt: skip
@@ -92,8 +96,6 @@ _FIXED = {
     N_("the drill is still catching up after a clock jump; try again in a moment"),
     N_("only trainers and admins start drills"), N_("choose a scenario"),
     N_("upload a scenario file or paste its text"), N_("choose a tier from the list"),
-    N_("the drill's name is 2 to 128 lower-case letters, digits, - and _, starting with a "
-       "letter or digit"),
     # tickets.lifecycle's hints, told inside the sentence above
     N_("resolve it first"), N_("reopen it first"), N_("it is not waiting on anyone"),
     N_("it is closed already"),

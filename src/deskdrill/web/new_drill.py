@@ -7,11 +7,10 @@ and waiting for the trainer to start it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
@@ -21,7 +20,7 @@ from deskdrill.accounts.models import User
 from deskdrill.core.clock import utc_now
 from deskdrill.core.errors import DomainError, Forbidden, Invalid
 from deskdrill.db.engine import unit_of_work
-from deskdrill.drills.schemas import DrillCreate
+from deskdrill.drills.schemas import check_name
 from deskdrill.scenarios import library
 from deskdrill.scenarios.load import Problem, ScenarioInvalid, parse_in_turn
 from deskdrill.scenarios.model import SEED_MAX, Scenario
@@ -33,8 +32,6 @@ from deskdrill.web.session import FormUser, WebUser
 router = APIRouter(include_in_schema=False)
 PATH = "/drills/new"
 TEMPLATE = "new_drill.html"
-# A drill's name as the API takes it.
-_NAME = TypeAdapter(Annotated[str, *DrillCreate.model_fields["name"].metadata])
 
 
 @dataclass
@@ -97,7 +94,7 @@ async def _filled(form: FormData, limits: Limits) -> Filled:
 
 def _create(request: Request, user: User, filled: Filled, limits: Limits) -> Response:
     try:
-        _check_name(filled.name)
+        check_name(filled.name)
         seed = _seed(filled.seed)
         scenario, raw = _scenario(filled, limits)
         seats = filled.seats.items()
@@ -124,17 +121,6 @@ def _create(request: Request, user: User, filled: Filled, limits: Limits) -> Res
         filled.error, filled.error_field = "choose a tier from the list", "trainees"
         return _page(request, filled, status=422)
     return RedirectResponse(f"/drills/{drill_id}", status_code=303)
-
-
-def _check_name(name: str) -> None:
-    try:
-        _NAME.validate_python(name)
-    except ValidationError:
-        raise Invalid(
-            "the drill's name is 2 to 128 lower-case letters, digits, - and _, "
-            "starting with a letter or digit",
-            field="name",
-        ) from None
 
 
 def _seed(given: str) -> int | None:
