@@ -138,6 +138,9 @@ def test_the_form_says_what_is_wrong_in_the_readers_language(
     assert browser.client.post("/language", data=chosen).status_code == 303
     page = browser.page(NEW).text
     assert "从场景新建演练" in page
+    own = {"name": unique("zh-"), "source": "own", "yaml": scenario().replace("seed:", "sead:")}
+    told = _send(browser, own).text
+    assert "未知的键 &#39;sead&#39;（是不是 &#39;seed&#39;？）；此处可用的键：" in told, told[-999:]
     clash = _send(browser, form)
     assert f"已有名为 &#39;{existing}&#39; 的演练" in clash.text, clash.text[-2000:]
 
@@ -158,3 +161,45 @@ def test_only_trainers_and_admins_start_drills_and_only_from_the_page(
     forged = own.client.post(NEW, data={**form, "csrf_token": "forged"})
     assert forged.status_code == 403 and "did not come from deskdrill" in forged.text
     assert _drill(session_factory, name) is None
+
+
+BAD_FILES = {
+    "an unknown key": ("seed: 11\n", "seed: 11\nbogus: 1\n"),
+    "a misspelt key": ("duration: 2h\n", "duraton: 2h\n"),
+    "a wrong shape": ("seed: 11", "seed: eleven"),
+    "a wrong duration": ("duration: 2h", "duration: two hours"),
+    "a list expected": ("tags: [a]", "tags: 3"),
+    "YAML syntax": ("title: {zh: 测试, en: Test}", "title: {zh: 测试, en: Test"),
+    "a duplicate key": ("seed: 11\n", "seed: 11\nseed: 12\n"),
+    "an unknown persona": ("persona: emma\n    subject: Q", "persona: eve\n    subject: Q"),
+    "a repeated id": ("id: hello\n", "id: late\n"),
+    "a merchant as courier": ("courier: rider", "courier: shop"),
+    "an empty file": (None, ""),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("mistake", BAD_FILES)
+def test_a_files_common_problems_are_told_in_chinese(mistake: str) -> None:
+    """Each of the common problems reads as Chinese on a Chinese page, with the file's own
+    keys, ids and values kept as written."""
+    from deskdrill.scenarios.load import ScenarioInvalid, parse
+    from deskdrill.web import i18n
+    from deskdrill.web.scenario_text import scenario_text
+
+    old, new = BAD_FILES[mistake]
+    text = scenario("round_robin").replace("seed: 11\n", "seed: 11\ntags: [a]\n")
+    text = new if old is None else text.replace(old, new, 1)
+    assert old is None or text != scenario("round_robin")
+    with pytest.raises(ScenarioInvalid) as invalid:
+        parse(text.encode(), "mine.yaml")
+    messages = [p.message for p in invalid.value.problems]
+    i18n.use("zh")
+    try:
+        told = [scenario_text(m) for m in messages]
+    finally:
+        i18n.use("en")
+    for english, chinese in zip(messages, told, strict=True):
+        assert chinese != english, english
+        assert re.search(r"[\u4e00-\u9fff]", chinese), chinese
+        for quoted in re.findall(r"'[^']*'", english):  # the file's words stay
+            assert quoted in chinese, (english, chinese)

@@ -29,7 +29,7 @@ def test_a_trainer_starts_a_drill_from_a_scenario_file(
     page.get_by_role("button", name="创建演练").click()
     problems = page.locator("#problems")
     expect(problems).to_contain_text("第 8 行第 1 列")
-    expect(problems).to_contain_text("unknown key 'persona' (did you mean 'personas'?)")
+    expect(problems).to_contain_text("未知的键 'persona'（是不是 'personas'？）")
     page.locator("#problems").scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / "new-drill.png"), full_page=False)
     # What was chosen is still chosen: fix the file and send the form again.

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from deskdrill.web.i18n import _, current, word
+from deskdrill.web.i18n import _, word
+from deskdrill.web.retell import retell
 from deskdrill.web.vocabulary import N_
 
 _WORDS = ("action", "status", "kind", "tier")  # values that are words of the vocabulary
@@ -108,28 +109,21 @@ _NEEDING_AN_ORDER = {
 
 def domain_text(text: str) -> str:
     """``text`` in the reader's language where it is one of the sentences above."""
-    if current() == "en":
-        return text
-    if text in _FIXED:
-        return _(text)
-    for pattern, message in _PATTERNS:
-        found = pattern.fullmatch(text)
-        if found is None:
-            continue
-        values = {k: v or "" for k, v in found.groupdict().items()}
-        for name in _WORDS:
-            if name in values:
-                values[name] = word(values[name].replace(" ", "_"))
-        if "what" in values:
-            what = values["what"]
-            values["what"] = _(what) if what in _NEEDING_AN_ORDER else word(what[2:])
-        if values.get("who") == "someone else":
-            values["who"] = _("someone else")
-        if values.get("hint"):
-            values["hint"] = _("; ") + _(values["hint"])
-        if "options" in values:
-            values["options"] = _(", ").join(
-                word(o) if o != "nothing" else _("nothing") for o in values["options"].split(", ")
-            )
-        return _(message) % values
-    return text
+    return retell(text, _FIXED, _PATTERNS, _words)
+
+
+def _words(values: dict[str, str]) -> None:
+    for name in _WORDS:
+        if name in values:
+            values[name] = word(values[name].replace(" ", "_"))
+    if "what" in values:
+        what = values["what"]
+        values["what"] = _(what) if what in _NEEDING_AN_ORDER else word(what[2:])
+    if values.get("who") == "someone else":
+        values["who"] = _("someone else")
+    if values.get("hint"):
+        values["hint"] = _("; ") + _(values["hint"])
+    if "options" in values:
+        values["options"] = _(", ").join(
+            word(o) if o != "nothing" else _("nothing") for o in values["options"].split(", ")
+        )

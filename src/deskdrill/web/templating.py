@@ -13,6 +13,7 @@ from deskdrill.paths import resource_dir
 from deskdrill.web import i18n
 from deskdrill.web.checks import check_text
 from deskdrill.web.domain_text import domain_text
+from deskdrill.web.scenario_text import scenario_text
 
 # The zone a page shows its drill's times in (the drill's own: its scenario's start, or
 # its business hours), set while the page's context is put together.
@@ -85,6 +86,7 @@ def build_environment() -> Environment:
         duration=duration,
         check=check_text,
         domain=domain_text,
+        scenario_text=scenario_text,
     )
     env.globals.update(
         languages=i18n.LANGUAGES, current_language=i18n.current, drill_title=drill_title

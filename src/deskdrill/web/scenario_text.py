@@ -1,0 +1,114 @@
+"""A scenario file's problems, which the validator writes in English, in the reader's
+language on the pages.
+
+The common sentences (YAML syntax and limits, a missing or unknown key, a value of the
+wrong shape, an unknown or repeated id) are matched here and told again from the catalog,
+with the file's own words (keys, ids, values) kept as written. PyYAML's description of a
+syntax error and the rarer sentences are shown as the validator wrote them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from deskdrill.web.i18n import _
+from deskdrill.web.retell import retell
+from deskdrill.web.vocabulary import N_
+
+# What a value was expected to be, as the validator says it after "expected".
+_SHAPES = {
+    "a whole number": N_("a whole number"),
+    "a number, such as 12 or 12.50": N_("a number, such as 12 or 12.50"),
+    "true or false": N_("true or false"),
+    "text": N_("text"),
+    "a list ('- item' lines, or [a, b])": N_("a list ('- item' lines, or [a, b])"),
+    "a duration with units, such as 45s, 5m, 1h30m or 2d": N_(
+        "a duration with units, such as 45s, 5m, 1h30m or 2d"
+    ),
+    "a text, or one per language ({zh: ..., en: ...})": N_(
+        "a text, or one per language ({zh: ..., en: ...})"
+    ),
+}
+# What an id names, in "no <what> with id ...".
+_THINGS = {
+    "persona": N_("persona"),
+    "order": N_("order"),
+    "third party": N_("third party"),
+    "timeline ticket": N_("timeline ticket"),
+    "macro": N_("macro"),
+}
+# A third party's kind, in "'x' is a merchant, not a courier".
+_KINDS = {"merchant": N_("merchant"), "courier": N_("courier"), "driver": N_("driver")}
+
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"required, but missing"), N_("required, but missing")),
+    (re.compile(r"unknown key (?P<key>'[^']*') \(did you mean (?P<close>'[^']*')\?\); "
+                r"expected one of: (?P<keys>.+)"),
+     N_("unknown key %(key)s (did you mean %(close)s?); the keys here are: %(keys)s")),
+    (re.compile(r"unknown key (?P<key>'[^']*'); expected one of: (?P<keys>.+)"),
+     N_("unknown key %(key)s; the keys here are: %(keys)s")),
+    (re.compile(r"unknown key (?P<key>'[^']*')"), N_("unknown key %(key)s")),
+    (re.compile(r"expected a mapping \(key: value\) with keys such as: (?P<keys>.+)"),
+     N_("expected a mapping (key: value) with keys such as: %(keys)s")),
+    (re.compile(r"expected a mapping \(key: value\)"), N_("expected a mapping (key: value)")),
+    (re.compile(r"expected (?P<shape>.+?), got (?P<given>.+)"),
+     N_("expected %(shape)s, got %(given)s")),
+    (re.compile(r"no (?P<thing>[a-z ]+) with id (?P<id>'[^']*') \(known: (?P<known>.*)\)"),
+     N_("no %(thing)s with id %(id)s (known: %(known)s)")),
+    (re.compile(r"id (?P<id>'[^']*') is used twice \(also (?P<where>.+)\)"),
+     N_("id %(id)s is used twice (also %(where)s)")),
+    (re.compile(r"(?P<id>'[^']*') is a (?P<kind>\w+), not a (?P<role>\w+)"),
+     N_("%(id)s is a %(kind)s, not a %(role)s")),
+    (re.compile(r"YAML syntax: (?P<detail>.+)"), N_("YAML syntax: %(detail)s")),
+    (re.compile(r"duplicate key (?P<key>'[^']*') in (?P<inside>.+)"),
+     N_("duplicate key %(key)s in %(inside)s")),
+    (re.compile(r"duplicate key (?P<key>'[^']*')"), N_("duplicate key %(key)s")),
+    (re.compile(r"the file is over (?P<most>[\d,]+) bytes, the most a scenario file may have"),
+     N_("the file is over %(most)s bytes, the most a scenario file may have")),
+    (re.compile(r"more than (?P<most>[\d,]+) aliases \(\*name\)"),
+     N_("more than %(most)s aliases (*name)")),
+    (re.compile(r"more than (?P<most>[\d,]+) values once aliases are expanded"),
+     N_("more than %(most)s values once aliases are expanded")),
+    (re.compile(r"nested deeper than (?P<most>\d+) levels"),
+     N_("nested deeper than %(most)s levels")),
+    (re.compile(r"tags such as (?P<tag>'[^']*') are not allowed"),
+     N_("tags such as %(tag)s are not allowed")),
+    (re.compile(r"at most (?P<days>\d+) days, got (?P<given>.+)"),
+     N_("at most %(days)s days, got %(given)s")),
+    (re.compile(r"an action takes at least 1s, got (?P<given>.+)"),
+     N_("an action takes at least 1s, got %(given)s")),
+]  # fmt: skip
+_FIXED = {
+    N_("the file is empty"),
+    N_("the file is not UTF-8 text"),
+    N_("a key must be plain text"),
+    N_("merge keys (<<) are not supported"),
+    N_("after the end of the scenario (its duration)"),
+    N_("give the text in zh, en or both"),
+    N_("a scenario needs a timeline, generators, or both"),
+    N_("must come after start"),
+}
+
+
+def _shape(text: str) -> str:
+    """One shape, or several ("a whole number, or 'full'"); a list of allowed values
+    ("'pull', 'round_robin' or 'skill_based'") keeps its values."""
+    parts = text.split(", or ")
+    told = [_(_SHAPES[p]) if p in _SHAPES else p.replace(" or ", _(" or ")) for p in parts]
+    return _(", or ").join(told)
+
+
+def scenario_text(text: str) -> str:
+    """``text``, a problem the validator found, in the reader's language where it is one
+    of the sentences above."""
+    return retell(text, _FIXED, _PATTERNS, _words)
+
+
+def _words(values: dict[str, str]) -> None:
+    if "shape" in values:
+        values["shape"] = _shape(values["shape"])
+    if "thing" in values:
+        values["thing"] = _(_THINGS.get(values["thing"], values["thing"]))
+    for name in ("kind", "role"):
+        if name in values:
+            values[name] = _(_KINDS.get(values[name], values[name]))
