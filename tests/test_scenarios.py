@@ -84,6 +84,25 @@ class TestBadFiles:
     def test_syntax_error(self) -> None:
         [found] = problems(SMALL.replace("kind: goods", "kind: [goods"))
         assert found.startswith("s.yaml:12:") and "YAML syntax" in found
+        # Where what was left open began, and what usually causes the complaint.
+        assert "(it began at line 11, column 11)" in found, found
+        assert "often a ']' missing, or an item holding a comma" in found
+
+    def test_syntax_errors_say_their_likely_cause(self) -> None:
+        title = "title: {zh: 小场景, en: Tiny}"
+        message = "message: 耳机不想要了，可以退吗？"
+        causes = [
+            (title, title[:-1], "often a '}' missing, or a text holding a comma"),
+            (title, title + "\n   oops: 1", "does not match the keys above, or a quote left"),
+            (title, "title: a: b", "often a text holding ': ' to put in quotes"),
+            (title, "title:\n\t{zh: 小场景}", "often a tab (indent with spaces)"),
+            (message, 'message: "耳机', "often a quote opened and never closed"),
+        ]
+        for old, new, cause in causes:
+            text = SMALL.replace(old, new, 1)
+            assert text != SMALL, new
+            [found] = problems(text)
+            assert "YAML syntax" in found and cause in found, (new, found)
 
     def test_wrong_type(self) -> None:
         [found] = problems(SMALL.replace("amount: 99.00", "amount: lots"))

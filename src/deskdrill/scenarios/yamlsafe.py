@@ -243,7 +243,41 @@ def _compose(kind: type[_Counting], text: str, limits: Limits) -> Node | None:
             composer.dispose()
 
 
+def N_(text: str) -> str:
+    """Marks a sentence for the pages' catalogs (see babel.cfg); the pages translate it."""
+    return text
+
+
+# What usually causes the parser's complaint, in a scenario's author's words. The parser
+# notices only at the next token, which is often the start of the next line.
+_CAUSES = (
+    ("did not find expected ',' or '}'",
+     N_("a '}' missing, or a text holding a comma, '?' or ': ' to put in quotes")),
+    ("did not find expected ',' or ']'",
+     N_("a ']' missing, or an item holding a comma or ': ' to put in quotes")),
+    ("mapping values are not allowed",
+     N_("a text holding ': ' to put in quotes, or a key indented too far")),
+    ("did not find expected '-' indicator",
+     N_("this line's indentation does not match the list's items above")),
+    ("did not find expected key",
+     N_("this line's indentation does not match the keys above, or a quote left open above")),
+    ("expected <block end>",
+     N_("this line's indentation does not match the lines above, or a quote left open above")),
+    ("cannot start any token",
+     N_("a tab (indent with spaces), or a text beginning with @ or ` to put in quotes")),
+    ("found unexpected end of stream", N_("a quote opened and never closed")),
+)  # fmt: skip
+
+
 def _syntax(error: yaml.MarkedYAMLError) -> YamlError:
     mark = error.problem_mark or error.context_mark
     place = Place(mark.line + 1, mark.column + 1) if mark is not None else None
-    return YamlError(f"YAML syntax: {_problem(error)}", place)
+    text = f"YAML syntax: {_problem(error)}"
+    began = error.context_mark
+    if began is not None and mark is not None and began.line != mark.line:
+        text += f" (it began at line {began.line + 1}, column {began.column + 1})"
+    problem = str(getattr(error, "problem", "") or "")
+    causes = [cause for found, cause in _CAUSES if found in problem]
+    if causes:
+        text += f"; often {causes[0]}"
+    return YamlError(text, place)

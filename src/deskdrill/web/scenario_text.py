@@ -59,7 +59,12 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
      N_("id %(id)s is used twice (also %(where)s)")),
     (re.compile(r"(?P<id>'[^']*') is a (?P<kind>\w+), not a (?P<role>\w+)"),
      N_("%(id)s is a %(kind)s, not a %(role)s")),
-    (re.compile(r"YAML syntax: (?P<detail>.+)"), N_("YAML syntax: %(detail)s")),
+    # The parser's own description stays as it wrote it; where it began and the likely
+    # cause are told.
+    (re.compile(r"YAML syntax: (?P<detail>.+?)"
+                r"(?: \(it began at line (?P<line>\d+), column (?P<column>\d+)\))?"
+                r"(?:; often (?P<cause>.+))?"),
+     N_("YAML syntax: %(detail)s%(began)s%(cause)s")),
     (re.compile(r"duplicate key (?P<key>'[^']*') in (?P<inside>.+)"),
      N_("duplicate key %(key)s in %(inside)s")),
     (re.compile(r"duplicate key (?P<key>'[^']*')"), N_("duplicate key %(key)s")),
@@ -105,6 +110,12 @@ def scenario_text(text: str) -> str:
 
 
 def _words(values: dict[str, str]) -> None:
+    if "detail" in values:  # a YAML syntax error
+        line, column = values.pop("line"), values.pop("column")
+        began = _(" (it began at line %(line)s, column %(column)s)")
+        values["began"] = began % {"line": line, "column": column} if line else ""
+        cause = values["cause"]
+        values["cause"] = _("; often %(cause)s") % {"cause": _(cause)} if cause else ""
     if "shape" in values:
         values["shape"] = _shape(values["shape"])
     if "thing" in values:
