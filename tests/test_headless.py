@@ -327,7 +327,11 @@ def test_bad_run_options_are_refused_before_the_run(
         (["--lang", "fr"], 1, "the report is in en or zh"),
         (["--agents", ""], 1, "name at least one agent"),
         (["--agents", "careful:1", "--plan", str(plan)], 1, "not both"),
-        (["--plan", str(plan)], 1, "its shift begins at 10d, not before the scenario ends"),
+        (
+            ["--plan", str(plan)],
+            1,
+            "plan.yaml:2:38: agents[0].shift: the shift begins at 10d, not before the scenario",
+        ),
     )
     for args, code, message in cases:
         result = CliRunner().invoke(cli, ["scenario", "run", "new-hire-first-shift", *args])

@@ -14,12 +14,12 @@ from rich.table import Table
 from deskdrill.cli.context import console
 from deskdrill.db import migrate
 from deskdrill.db.engine import make_engine, make_sessionmaker, unit_of_work
-from deskdrill.scenarios.load import read_bytes, validated
+from deskdrill.scenarios.load import ScenarioInvalid, problem_at, read_bytes, validated
 from deskdrill.scenarios.model import Scenario
 from deskdrill.scenarios.yamlsafe import Limits
 from deskdrill.settings import Settings
 from deskdrill.simulation import report as reports
-from deskdrill.simulation.agents import RunPlan, check_fits, parse_agents
+from deskdrill.simulation.agents import RunPlan, check_fits, misfits, parse_agents
 from deskdrill.simulation.runner import run
 from deskdrill.web import run_report
 
@@ -33,7 +33,12 @@ def plan_from(scenario: Scenario, agents: str | None, plan: Path | None) -> RunP
         text = scenario.headless.agents if agents is None else agents
         chosen = parse_agents(text, scenario.headless.handling)
     else:
-        chosen = validated(RunPlan, read_bytes(plan, Limits()), str(plan))[0]
+        chosen, document = validated(RunPlan, read_bytes(plan, Limits()), str(plan))
+        late = misfits(chosen, scenario.duration)
+        if late:  # said at the shift in the file, as the plan's other problems are
+            raise ScenarioInvalid(
+                [problem_at(document, str(plan), ("agents", i, "shift"), m) for i, m in late]
+            )
     check_fits(chosen, scenario.duration)
     return chosen
 

@@ -84,7 +84,7 @@ def parse(raw: bytes, source: str, limits: Limits | None = None) -> Scenario:
     """The scenario in ``raw`` (the bytes of file ``source``), or ScenarioInvalid."""
     scenario, document = validated(Scenario, raw, source, limits)
     found = [
-        _problem(document, source, path, message) for path, message in references.check(scenario)
+        problem_at(document, source, path, message) for path, message in references.check(scenario)
     ]
     if found:
         raise ScenarioInvalid(found)
@@ -126,10 +126,11 @@ def read_bytes(path: Path, limits: Limits) -> bytes:
         ) from None
 
 
-def _problem(
+def problem_at(
     document: Document, source: str, path: tuple[str | int, ...], message: str, *, key: bool = False
 ) -> Problem:
-    """``key``: the problem is the key itself (one not allowed there), so its place is the
+    """A problem with the value at ``path`` of ``document``, at its line and column.
+    ``key``: the problem is the key itself (one not allowed there), so its place is the
     key's rather than its value's."""
     place = document.keys.get(path) if key else None
     place = place or document.place(path)
@@ -154,7 +155,7 @@ def _problems(
         if message not in messages:
             messages.append(message)
     problems = [
-        _problem(document, source, path, _either(messages), key=key)
+        problem_at(document, source, path, _either(messages), key=key)
         for (path, key), messages in said.items()
     ]
     # In the order of the file (stable: problems without a place keep theirs, at the end).

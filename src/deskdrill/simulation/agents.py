@@ -44,16 +44,22 @@ class RunPlan(Strict):
     agents: list[AgentGroup] = Field(min_length=1, max_length=100)
 
 
+def misfits(plan: RunPlan, duration: timedelta) -> list[tuple[int, str]]:
+    """The groups of ``plan`` (by index) whose shift begins only once the scenario has
+    ended (``duration`` after its start), and what to say of each: such a group would
+    never act, and the report would show its tickets unclaimed with no word why."""
+    return [
+        (i, f"the shift begins at {format_duration(group.shift[0])}, not before the "
+            f"scenario ends ({format_duration(duration)} after its start)")
+        for i, group in enumerate(plan.agents)
+        if group.shift is not None and group.shift[0] >= duration
+    ]  # fmt: skip
+
+
 def check_fits(plan: RunPlan, duration: timedelta) -> None:
-    """Every shift of ``plan`` begins while the scenario runs (``duration`` from its
-    start): a group on duty only afterwards would never act, and the report would show
-    its tickets unclaimed with no word why. A ValueError otherwise."""
-    for number, group in enumerate(plan.agents, start=1):
-        if group.shift is not None and group.shift[0] >= duration:
-            raise ValueError(
-                f"agents, group {number}: its shift begins at {format_duration(group.shift[0])}, "
-                f"not before the scenario ends ({format_duration(duration)} after its start)"
-            )
+    """Every shift of ``plan`` begins while the scenario runs; a ValueError otherwise."""
+    for i, message in misfits(plan, duration):
+        raise ValueError(f"agents, group {i + 1}: {message}")
 
 
 def parse_agents(text: str, handling: Handling | None = None) -> RunPlan:
