@@ -76,7 +76,7 @@ def _measure(shift: Path, url: str, backend: str) -> dict[str, Any]:
                 digest=setup.source_digest(shift.read_bytes()),
                 name="live-shift",
                 roster=[setup.Seat(person.username, Tier.L2)],
-                creator=person,
+                creator=None,  # run by nobody: the roster is enough here
                 now=wall,
             )
             clock.start(drill, wall)
