@@ -75,6 +75,7 @@ def build(session: Session, result: RunResult) -> dict[str, Any]:
             "id": scenario.id,
             "title": scenario.title.model_dump(),
             "difficulty": scenario.difficulty,
+            "start": scenario.start.isoformat(),  # with its offset: the times' zone
         },
         "seed": result.seed,
         "agents": [g.model_dump(mode="json") for g in result.plan.agents],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -108,7 +109,14 @@ def _render(report: dict[str, Any], lang: str) -> str:
         for key in ("first_response", "resolution")
         if sla[f"{key}_attainment"] is not None
     ]
-    backlog = [(p["sim_at"][11:16], float(p["open"])) for p in report["sla"]["backlog"]]
+    # Times on the axis in the scenario's own zone, as its trainers plan them (a dinner
+    # peak at 18:00 in Shanghai, not at 10:00 UTC).
+    start = report["scenario"].get("start")
+    zone = datetime.fromisoformat(start).tzinfo if start else UTC
+    backlog = [
+        (datetime.fromisoformat(p["sim_at"]).astimezone(zone).strftime("%H:%M"), float(p["open"]))
+        for p in report["sla"]["backlog"]
+    ]
     util = [(u["agent"], float(u["share"] or 0)) for u in report["utilisation"]]
     breaches = sorted(report["sla"]["breaches_by_timer"].items())
     by_exp = [
