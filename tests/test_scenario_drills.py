@@ -516,6 +516,9 @@ class TestCreating:
         assert code == 1 and "planned to start at 2026-03-06T09:30:00+00:00" in output, output
         code, output = run("drill", "start", name)
         assert code == 0 and "2026-03-06 09:30:00 UTC" in output and "1x" in output
+        code, output = run("drill", "list", env={"COLUMNS": "250"})
+        [row] = [line for line in output.splitlines() if f" {name} " in line]
+        assert "running" in row and "2026-03-06 09:30" in row and " t " in row, output
         code, output = run("drill", "create", "Bad_Name", "--scenario", str(path))
         assert code == 1 and "the drill's name is 2 to 128 lower-case letters" in output
         assert "Traceback" not in output

@@ -28,6 +28,7 @@ from deskdrill.drills.schemas import check_name
 from deskdrill.scenarios import library
 from deskdrill.scenarios.load import ScenarioInvalid
 from deskdrill.simulation import setup
+from deskdrill.simulation.world import scenario_of
 from deskdrill.sla.catch_up import catch_up
 from deskdrill.sla.metrics import DrillMetrics, drill_metrics
 
@@ -50,6 +51,27 @@ def _show(name: str, value: DrillClock, wall: datetime) -> None:
         f"{name}: {value.state}, {value.speed.normalize():f}x, "
         f"simulated time {sim:%Y-%m-%d %H:%M:%S} UTC"
     )
+
+
+@app.command("list")
+def list_drills() -> None:
+    """List the drills: name, clock, simulated time, scenario and how many members."""
+    wall = utc_now()
+    with session_scope() as session:
+        table = Table("id", "name", "title", "clock", "simulated time (UTC)", "scenario", "members")
+        for drill in drills.all_drills(session=session):
+            value = clock.clock_of(drill)
+            found = scenario_of(session, drill.id)
+            table.add_row(
+                str(drill.id),
+                drill.name,
+                drill.title,
+                str(value.state),
+                f"{value.sim_now(wall):%Y-%m-%d %H:%M:%S}" if value.anchor_sim else "-",
+                found.id if found is not None else "-",
+                str(len(drills.member_names(session=session, drill=drill))),
+            )
+        console.print(table)
 
 
 @app.command()

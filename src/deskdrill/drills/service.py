@@ -114,6 +114,11 @@ def get_drill_by_name(*, session: Session, name: str) -> Drill | None:
     return session.scalar(select(Drill).where(Drill.name == name))
 
 
+def all_drills(*, session: Session) -> list[Drill]:
+    """Every drill, oldest first (for the command line, which runs as the operator)."""
+    return list(session.scalars(select(Drill).order_by(Drill.id)))
+
+
 def list_drills(*, session: Session, user: User) -> list[Drill]:
     query = select(Drill).order_by(Drill.id)
     ids = visible_drill_ids(session=session, user=user)
