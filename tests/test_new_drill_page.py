@@ -119,6 +119,32 @@ def test_an_uploaded_file_makes_the_drill(
     assert drill is not None and drill.title == "测试 · Test"
 
 
+def test_a_file_is_checked_alone_and_read_as_it_is(
+    session_factory: sessionmaker[Session], trainer: tuple[Browser, Agent]
+) -> None:
+    """ "Check the file only" makes nothing; an upload is checked as its bytes are (one
+    that is not UTF-8 is told so, not read with its characters replaced); a tier that is
+    not one is refused."""
+    browser, _ = trainer
+    name = unique("check-")
+    form = {"name": name, "source": "own", "yaml": scenario(), "action": "check"}
+    checked = _send(browser, form)
+    assert checked.status_code == 200
+    assert "The file is right: t (timeline tickets: 3, generators: 0, expectations: 1)" in (
+        checked.text
+    )
+    assert _drill(session_factory, name) is None
+    latin = scenario().replace("王丽", "Zoë").encode("utf-8").replace("ë".encode(), b"\xeb")
+    upload = {"name": name, "source": "own", "yaml": ""}
+    told = _send(browser, upload, file=("latin1.yaml", latin, "text/yaml"))
+    assert told.status_code == 422 and "the file is not UTF-8 text" in told.text, told.text[-2000:]
+    assert _drill(session_factory, name) is None
+    odd = {"name": name, "source": "shipped", "scenario": "new-hire-first-shift",
+           "trainee": ["someone"], "tier:someone": "L9"}  # fmt: skip
+    refused = _send(browser, odd)
+    assert refused.status_code == 422 and "choose a tier from the list" in refused.text
+
+
 def test_the_form_says_what_is_wrong_in_the_readers_language(
     factory: Factory, session_factory: sessionmaker[Session], trainer: tuple[Browser, Agent]
 ) -> None:

@@ -42,11 +42,14 @@ class Filled:
     source: str = "shipped"  # or "own"
     scenario: str = ""
     text: str = ""
+    raw: bytes | None = None  # an uploaded file's bytes, read as they are
     seed: str = ""
+    check_only: bool = False
     seats: dict[str, str] = field(default_factory=dict)  # username: tier ("" = their own)
     problems: list[Problem] = field(default_factory=list)
     error: str = ""
     error_field: str = ""
+    checked: Scenario | None = None  # a file checked and found right
 
 
 def _manager(user: User) -> None:
@@ -79,12 +82,15 @@ async def _filled(form: FormData, limits: Limits) -> Filled:
         scenario=text("scenario"),
         text=str(form.get("yaml") or ""),
         seed=text("seed"),
+        check_only=text("action") == "check",
     )
     upload = form.get("file")
     if filled.source == "own" and isinstance(upload, UploadFile) and upload.filename:
-        # One byte past the limit is enough for the size check to say so.
-        raw = await upload.read(limits.max_bytes + 1)
-        filled.text = raw.decode("utf-8", errors="replace")
+        # One byte past the limit is enough for the size check to say so. The bytes are
+        # checked as they are (a file that is not UTF-8 is told so); the text box shows
+        # what could be read of them.
+        filled.raw = await upload.read(limits.max_bytes + 1)
+        filled.text = filled.raw.decode("utf-8", errors="replace")
     for username in form.getlist("trainee"):
         if isinstance(username, str) and username:
             tier = form.get(f"tier:{username}")
@@ -94,11 +100,13 @@ async def _filled(form: FormData, limits: Limits) -> Filled:
 
 def _create(request: Request, user: User, filled: Filled, limits: Limits) -> Response:
     try:
+        if filled.check_only:  # the file alone: nothing is made
+            filled.checked = _scenario(filled, limits)[0]
+            return _page(request, filled)
         check_name(filled.name)
         seed = _seed(filled.seed)
         scenario, raw = _scenario(filled, limits)
-        seats = filled.seats.items()
-        roster = [setup.Seat(name, Tier(tier) if tier else None) for name, tier in seats]
+        roster = _roster(filled.seats)
         with unit_of_work(request.app.state.session_factory) as session:
             drill = setup.create(
                 session=session,
@@ -117,10 +125,14 @@ def _create(request: Request, user: User, filled: Filled, limits: Limits) -> Res
     except DomainError as refused:
         filled.error, filled.error_field = refused.message, str(refused.extra.get("field") or "")
         return _page(request, filled, status=refused.status)
-    except ValueError:  # a tier that is not one
-        filled.error, filled.error_field = "choose a tier from the list", "trainees"
-        return _page(request, filled, status=422)
     return RedirectResponse(f"/drills/{drill_id}", status_code=303)
+
+
+def _roster(seats: dict[str, str]) -> list[setup.Seat]:
+    tiers = {t.value: t for t in Tier}
+    if any(tier and tier not in tiers for tier in seats.values()):
+        raise Invalid("choose a tier from the list", field="trainees")
+    return [setup.Seat(name, tiers[tier] if tier else None) for name, tier in seats.items()]
 
 
 def _seed(given: str) -> int | None:
@@ -133,7 +145,7 @@ def _seed(given: str) -> int | None:
 
 def _scenario(filled: Filled, limits: Limits) -> tuple[Scenario, bytes]:
     if filled.source == "own":
-        raw = filled.text.encode()
+        raw = filled.raw if filled.raw is not None else filled.text.encode()
         if not raw.strip():
             raise Invalid("upload a scenario file or paste its text", field="yaml")
         return parse_in_turn(raw, "your file", limits), raw
