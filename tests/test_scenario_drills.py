@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from psycopg.errors import DeadlockDetected
 from sqlalchemy import Connection, Engine, event, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -516,7 +518,7 @@ class TestCreating:
         assert code == 1 and "planned to start at 2026-03-06T09:30:00+00:00" in output, output
         code, output = run("drill", "start", name)
         assert code == 0 and "2026-03-06 09:30:00 UTC" in output and "1x" in output
-        code, output = run("drill", "list", env={"COLUMNS": "250"})
+        code, output = run("drill", "list")
         [row] = [line for line in output.splitlines() if f" {name} " in line]
         assert "running" in row and "2026-03-06 09:30" in row and " t " in row, output
         code, output = run("drill", "create", "Bad_Name", "--scenario", str(path))
@@ -872,21 +874,23 @@ def test_an_event_judges_a_ticket_a_trainee_changed_since_the_engine_read_it(
     assert [e["type"] for e in drill.detail(key)["trail"]][-1] == "customer_rating"
 
 
+@pytest.mark.parametrize("where", ["event", "sla_step"])
 @pytest.mark.parametrize("stretch", ["optimistic", "careful"])
 def test_a_deadlock_with_a_trainee_loses_neither_sides_work(
     factory: Factory,
     session_factory: sessionmaker[Session],
     monkeypatch: pytest.MonkeyPatch,
     stretch: str,
+    where: str,
 ) -> None:
     """The catch-up holds a ticket (taken by the rating), a trainee's transaction holds
     another and waits for the first, and a later event of the same catch-up transaction
-    wants the trainee's. PostgreSQL refuses the engine's side (its deadlock check, made
-    quicker here, runs first). Working that event again would meet the same tie: the
-    engine gives the whole stretch up instead, which lets the trainee commit, and works
-    it again. The rating and the new ticket are recorded and the trainee's change kept,
-    whether the stretch took a savepoint per action or none. On SQLite the trainee waits
-    for the stretch's commit."""
+    (or its SLA step) wants the trainee's. PostgreSQL refuses the engine's side (its
+    deadlock check, made quicker here, runs first). Working that event again would meet
+    the same tie: the engine gives the whole stretch up instead, which lets the trainee
+    commit, and works it again. The rating and the new ticket are recorded and the
+    trainee's change kept, whether the stretch took a savepoint per action or none. On
+    SQLite the trainee waits for the stretch's commit."""
     if stretch == "careful":  # every stretch with a savepoint per action
         monkeypatch.setattr(savepoints, "optimistic", lambda _session: contextlib.nullcontext())
     # Two tickets of another drill: this one's engine has not locked them before.
@@ -936,15 +940,28 @@ def test_a_deadlock_with_a_trainee_loses_neither_sides_work(
                 assert wait_for(lambda: lock_waiters(bind) == 1)
         return rate(world, event, now)
 
-    def arrival(world: World, event: Any, now: Instant) -> str:
-        # A later event of the same transaction wants the trainee's ticket, each time it
-        # is worked: only letting go of the first ticket breaks the tie.
+    def tie(session: Session) -> None:
+        # Later in the same transaction, each time it is worked, the trainee's ticket is
+        # wanted: only letting go of the first ticket breaks the tie.
         if trainee.is_alive():
-            RowLocks.hold(world.session, world.session.get_one(Ticket, second))
+            RowLocks.hold(session, session.get_one(Ticket, second))
+
+    def arrival(world: World, event: Any, now: Instant) -> str:
+        tie(world.session)
         return arrive(world, event, now)
 
+    step = catch_up.engine.batch
+
+    def sla_step(session: Session, drill_id: int, upto: Instant) -> tuple[int, bool]:
+        tie(session)
+        return step(session, drill_id, upto)
+
     monkeypatch.setitem(HANDLERS, "rating", rating)
-    monkeypatch.setitem(HANDLERS, "arrival", arrival)
+    if where == "event":
+        monkeypatch.setitem(HANDLERS, "arrival", arrival)
+    else:  # every round's SLA step, due or not
+        monkeypatch.setattr(catch_up.engine, "batch", sla_step)
+        monkeypatch.setattr(catch_up, "_sla_due", lambda *_args: True)
     monkeypatch.setattr(catch_up, "SHARED_BUDGET", 60.0)  # both in one transaction
     drill.jump(3 * 60)  # the rating at 09:00, the unsafe driver's ticket at 10:00
     trail = [e["type"] for e in drill.detail(key)["trail"]]
@@ -954,6 +971,35 @@ def test_a_deadlock_with_a_trainee_loses_neither_sides_work(
     assert drill.failures(session_factory) == []
     with unit_of_work(session_factory, read_only=True) as session:
         assert session.scalars(versions).all() == [v + 1 for v in before]
+
+
+def test_a_catch_up_that_keeps_losing_ties_gives_up_and_says_to_try_again(
+    factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every stretch refused to break a deadlock: after the first try and TIES careful
+    ones, the read is told to try again (503), not given a server error; what was done
+    before stays, and the next read goes on from there."""
+    drill = ScenarioDrill(factory)
+    drill.start()
+    drill.jump(3 * 60)
+    key = drill.ticket("外卖超时")["key"]
+    tries: list[bool] = []
+
+    def refused(*_args: Any, optimistic: bool) -> Any:
+        tries.append(optimistic)
+        raise OperationalError("UPDATE tickets", None, DeadlockDetected("deadlock detected"))
+
+    monkeypatch.setattr(catch_up, "_stretch", refused)
+    drill.jump(60)
+    told = drill.trainer.get(f"/tickets/{key}")
+    assert told.status_code == 503, told.text
+    assert told.json()["detail"] == (
+        "the drill's engine met other changes at the same moment again and again; "
+        "try again in a moment"
+    )
+    assert tries == [True] + [False] * catch_up.TIES
+    monkeypatch.undo()
+    assert drill.trainer.get(f"/tickets/{key}").status_code == 200
 
 
 def test_a_catch_up_in_short_stretches_says_it_is_behind_only_when_it_is(

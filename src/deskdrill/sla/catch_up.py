@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.core.clock import Instant
-from deskdrill.db import savepoints
+from deskdrill.core.errors import DomainError
+from deskdrill.db import savepoints, ties
 from deskdrill.db.base import UTCDateTime
 from deskdrill.db.engine import unit_of_work
 from deskdrill.db.kept import kept_loaded
@@ -156,7 +158,10 @@ def _catch_up(
         most = MAX_ROUNDS - rounds
         try:
             done, more = _stretch(factory, drill_id, now, most, until, optimistic=True)
-        except savepoints.Redo:  # something was refused: again, with a savepoint each
+        except (savepoints.Redo, DBAPIError) as error:
+            # Something was refused (or the commit lost a tie): again, a savepoint each.
+            if isinstance(error, DBAPIError) and not ties.lost(error):
+                raise
             done, more = _stretch_carefully(factory, drill_id, now, most, until)
         fired += done[0]
         rounds += done[1]
@@ -211,20 +216,34 @@ def _stretch(
     return (fired, rounds), more
 
 
+class KeptTying(DomainError):
+    """A catch-up that lost TIES stretches in a row to deadlocks with other writers: what
+    it did is undone, and the next read or the engine loop goes on from there."""
+
+    status = 503
+    code = "catching_up"
+
+
 def _stretch_carefully(
     factory: sessionmaker[Session], drill_id: int, now: Instant, most: int, deadline: float | None
 ) -> tuple[tuple[int, int], bool]:
     """A stretch with a savepoint per action. One that lost a tie with another writer
-    (``db.ties``: a deadlock with a trainee's action) is rolled back, which lets the
-    other go on, and worked again, up to TIES times."""
+    (``db.ties``: a deadlock with a trainee's action, met in an event's handler, in the
+    SLA step or at the commit) is rolled back, which lets the other go on, and worked
+    again, up to TIES times."""
     lost = 0
     while True:
         try:
             return _stretch(factory, drill_id, now, most, deadline, optimistic=False)
-        except savepoints.Redo as redo:
+        except (savepoints.Redo, DBAPIError) as error:
+            if isinstance(error, DBAPIError) and not ties.lost(error):
+                raise
             lost += 1
             if lost >= TIES:
-                raise RuntimeError(f"drill {drill_id}: the catch-up kept deadlocking") from redo
+                raise KeptTying(
+                    "the drill's engine met other changes at the same moment again and "
+                    "again; try again in a moment"
+                ) from error
 
 
 @contextmanager
