@@ -58,14 +58,16 @@ def list_drills() -> None:
     """List the drills: name, clock, simulated time, scenario and how many members."""
     wall = utc_now()
     with session_scope() as session:
-        table = Table("id", "name", "title", "clock", "simulated time (UTC)", "scenario", "members")
+        table = Table("id")
+        for column in ("name", "clock", "sim time (UTC)", "scenario"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("members")
         for drill in drills.all_drills(session=session):
             value = clock.clock_of(drill)
             found = scenario_of(session, drill.id)
             table.add_row(
                 str(drill.id),
                 drill.name,
-                drill.title,
                 str(value.state),
                 f"{value.sim_now(wall):%Y-%m-%d %H:%M:%S}" if value.anchor_sim else "-",
                 found.id if found is not None else "-",
