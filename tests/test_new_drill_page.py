@@ -143,6 +143,30 @@ def test_a_file_is_checked_alone_and_read_as_it_is(
            "trainee": ["someone"], "tier:someone": "L9"}  # fmt: skip
     refused = _send(browser, odd)
     assert refused.status_code == 422 and "choose a tier from the list" in refused.text
+    shipped = {"name": name, "source": "shipped", "scenario": "new-hire-first-shift"}
+    refused = _send(browser, {**shipped, "seed": "²"})  # a digit, but not one of 0-9
+    assert refused.status_code == 422 and "the seed is a whole number from 0 to" in refused.text
+    assert _send(browser, {**shipped, "scenario": "a" * 5000}).status_code == 404
+    # The text box given as a file part holds no text; the text keeps its first line.
+    text_as_file = {"yaml": ("x.yaml", scenario().encode(), "text/yaml")}
+    refused = browser.client.post(
+        NEW, data={"csrf_token": browser.csrf, **upload}, files=text_as_file
+    )
+    assert refused.status_code == 422 and "upload a scenario file or paste its text" in refused.text
+    shown = _send(browser, {**upload, "yaml": "\n\nbogus: 1\n"})
+    assert ">\n\n\nbogus: 1\n</textarea>" in shown.text
+    assert _drill(session_factory, name) is None
+
+
+def test_a_body_too_large_is_refused_before_it_is_read(trainer: tuple[Browser, Agent]) -> None:
+    """Whoever sends it, a form or a request over 8 MiB is refused from its length."""
+    browser, agent = trainer
+    huge = b"x" * (8 * 1024 * 1024 + 1)
+    for client, path in ((browser.client, NEW), (browser.client, "/api/v1/scenarios/drills")):
+        answer = client.post(path, content=huge, headers={"content-type": "text/plain"})
+        assert answer.status_code == 413 and "over 8 MiB" in answer.json()["detail"]
+    answer = agent.post("/scenarios/validate", content=huge)
+    assert answer.status_code == 413
 
 
 def test_the_form_says_what_is_wrong_in_the_readers_language(
@@ -204,6 +228,14 @@ BAD_FILES = {
 }  # fmt: skip
 
 
+EXACT = {
+    "a list expected": "应为列表（每行一个“- 项”，或 [a, b]），收到的是 3",
+    "a wrong shape": "应为整数，收到的是 'eleven'",
+    "an unknown persona": "没有 id 为 'eve' 的客户角色（已有：emma, wang）",
+    "a merchant as courier": "'shop' 是商家，不是快递员",
+}
+
+
 @pytest.mark.parametrize("mistake", BAD_FILES)
 def test_a_files_common_problems_are_told_in_chinese(mistake: str) -> None:
     """Each of the common problems reads as Chinese on a Chinese page, with the file's own
@@ -224,6 +256,9 @@ def test_a_files_common_problems_are_told_in_chinese(mistake: str) -> None:
         told = [scenario_text(m) for m in messages]
     finally:
         i18n.use("en")
+    if mistake in EXACT:  # word for word
+        assert EXACT[mistake] in told, told
+        return
     for english, chinese in zip(messages, told, strict=True):
         assert chinese != english, english
         assert re.search(r"[\u4e00-\u9fff]", chinese), chinese

@@ -15,6 +15,7 @@ from deskdrill import __version__
 from deskdrill.accounts.passwords import dummy_hash
 from deskdrill.accounts.throttle import LoginThrottle
 from deskdrill.api import errors
+from deskdrill.api.body_limit import BodyLimit
 from deskdrill.api.routes import auth, clock, drills, receive, scenarios, sla, tickets, users
 from deskdrill.api.timing import ServerTiming
 from deskdrill.api.token_cache import TokenCache
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/docs", _docs, methods=["GET"], include_in_schema=False)
     errors.install(app)
     web_errors.install(app)  # pages answer errors with pages; /api/ keeps its JSON
+    app.add_middleware(BodyLimit)
     app.add_middleware(ServerTiming)
     return app
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
@@ -72,15 +73,17 @@ async def create_drill(request: Request, user: FormUser) -> Response:
 
 
 async def _filled(form: FormData, limits: Limits) -> Filled:
-    def text(name: str) -> str:
-        value = form.get(name)
-        return value.strip() if isinstance(value, str) else ""
+    def text(name: str, *, strip: bool = True) -> str:
+        value = form.get(name)  # a file where text was expected counts as none
+        if not isinstance(value, str):
+            return ""
+        return value.strip() if strip else value
 
     filled = Filled(
         name=text("name"),
         source="own" if text("source") == "own" else "shipped",
         scenario=text("scenario"),
-        text=str(form.get("yaml") or ""),
+        text=text("yaml", strip=False),
         seed=text("seed"),
         check_only=text("action") == "check",
     )
@@ -119,6 +122,10 @@ def _create(request: Request, user: User, filled: Filled, limits: Limits) -> Res
                 seed=seed,
             )
             drill_id = drill.id
+    except IntegrityError:  # another drill of that name made at the same moment
+        filled.error = f"a drill named {filled.name!r} already exists"
+        filled.error_field = "name"
+        return _page(request, filled, status=409)
     except ScenarioInvalid as invalid:
         filled.problems = invalid.problems
         return _page(request, filled, status=422)
@@ -138,7 +145,7 @@ def _roster(seats: dict[str, str]) -> list[setup.Seat]:
 def _seed(given: str) -> int | None:
     if not given:
         return None
-    if not given.isdigit() or int(given) > SEED_MAX:
+    if not (given.isascii() and given.isdigit()) or int(given) > SEED_MAX:
         raise Invalid(f"the seed is a whole number from 0 to {SEED_MAX}", field="seed")
     return int(given)
 

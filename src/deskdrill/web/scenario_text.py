@@ -98,6 +98,8 @@ _FIXED = {
 def _shape(text: str) -> str:
     """One shape, or several ("a whole number, or 'full'"); a list of allowed values
     ("'pull', 'round_robin' or 'skill_based'") keeps its values."""
+    if text in _SHAPES:  # some shapes hold ", or " themselves
+        return _(_SHAPES[text])
     parts = text.split(", or ")
     told = [_(_SHAPES[p]) if p in _SHAPES else p.replace(" or ", _(" or ")) for p in parts]
     return _(", or ").join(told)

@@ -157,7 +157,9 @@ async def _submitted(request: Request) -> str:
     header = request.headers.get(CSRF_HEADER)
     if header:
         return header
-    form = await request.form()
+    # One upload at most (a scenario file); a pasted file may pass the scenario limit a
+    # little, for the checker to say by how much (the whole body is bounded: BodyLimit).
+    form = await request.form(max_files=2, max_part_size=4 * 1024 * 1024)
     value = form.get(CSRF_FIELD)
     return value if isinstance(value, str) else ""
 
