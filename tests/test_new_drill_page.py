@@ -168,6 +168,14 @@ def test_a_body_too_large_is_refused_before_it_is_read(trainer: tuple[Browser, A
     answer = agent.post("/scenarios/validate", content=huge)
     assert answer.status_code == 413
 
+    def chunks() -> Any:  # no length given: counted as it comes
+        for _ in range(9):
+            yield b"y" * (1024 * 1024)
+
+    form = {"content-type": "multipart/form-data; boundary=b"}  # read in full to find a field
+    answer = browser.client.post(NEW, content=chunks(), headers=form)
+    assert answer.status_code == 413, answer.text
+
 
 def test_the_form_says_what_is_wrong_in_the_readers_language(
     factory: Factory, session_factory: sessionmaker[Session], trainer: tuple[Browser, Agent]
