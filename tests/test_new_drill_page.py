@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
 from deskdrill.db.engine import unit_of_work
+from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill, DrillMember
 from deskdrill.simulation.models import DrillScenario, ScheduledEvent
 from tests.support.factories import Agent, Factory, unique
@@ -34,6 +35,11 @@ def _send(browser: Browser, form: dict[str, Any], **files: tuple[str, bytes, str
     # Multipart, as the page's form sends it (a file field, even when none is chosen).
     upload = files or {"file": ("", b"", "application/octet-stream")}
     return browser.client.post(NEW, data=fields, files=upload)
+
+
+def made_members(sessions: sessionmaker[Session], drill_id: int) -> list[str]:
+    with unit_of_work(sessions, read_only=True) as session:
+        return drills.member_names(session=session, drill=session.get_one(Drill, drill_id))
 
 
 def _drill(sessions: sessionmaker[Session], name: str) -> Drill | None:
@@ -80,8 +86,10 @@ def test_a_trainer_starts_a_shipped_scenario_for_trainees_at_their_tiers(
     assert scheduled is not None  # its tickets are on the schedule
     desk = browser.page(f"/drills/{drill.id}")
     assert desk.status_code == 200 and "draft" in desk.text.lower()
-    # The trainee sees it among their drills.
+    # The trainee sees it among their drills; its bots are never offered for a roster.
     assert name in first.get("/drills").text
+    assert f"d{drill.id}-bot-supervisor" in made_members(session_factory, drill.id)
+    assert f"d{drill.id}-bot-" not in browser.page(NEW).text
 
 
 def test_a_file_with_problems_is_shown_again_with_each_problem_and_nothing_is_created(

@@ -90,7 +90,7 @@ def _create_people(session: Session, bots: list[Bot], now: datetime) -> None:
                 display_name=bot.username,
                 role=Role.trainee,
                 tier=bot.tier,
-                password_hash="!",  # no password: a bot never logs in
+                password_hash=setup.NO_PASSWORD,  # a bot never logs in
                 created_at=now,
             )
         )

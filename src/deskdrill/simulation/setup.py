@@ -140,6 +140,14 @@ def create(
 BOT_TIERS = (Tier.L2, Tier.supervisor, Tier.incident_desk)
 
 
+NO_PASSWORD = "!"  # no hash is this: a bot's account, which never logs in
+
+
+def is_bot(user: User) -> bool:
+    """Whether ``user`` is a built-in bot's account (never a person to put on a roster)."""
+    return user.password_hash == NO_PASSWORD
+
+
 def _desk_bot(session: Session, drill: Drill, tier: Tier, now: datetime) -> User:
     """A member that never logs in (no password), worked by the scenario engine. Named
     after the drill's id, which no other drill and no person's account (letters first)
@@ -150,7 +158,7 @@ def _desk_bot(session: Session, drill: Drill, tier: Tier, now: datetime) -> User
         display_name=f"{tier.value} bot",
         role=Role.trainee,
         tier=tier,
-        password_hash="!",
+        password_hash=NO_PASSWORD,
         created_at=now,
     )
     session.add(user)

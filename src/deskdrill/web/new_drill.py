@@ -165,7 +165,9 @@ def _scenario(filled: Filled, limits: Limits) -> tuple[Scenario, bytes]:
 def _page(request: Request, filled: Filled, *, status: int = 200) -> Response:
     with unit_of_work(request.app.state.session_factory, read_only=True) as session:
         trainees = [
-            u for u in accounts.list_users(session=session) if u.role == Role.trainee and u.active
+            u
+            for u in accounts.list_users(session=session)
+            if u.role == Role.trainee and u.active and not setup.is_bot(u)
         ]
         people = [(u.username, u.display_name, str(u.tier)) for u in trainees]
     context: dict[str, Any] = {
