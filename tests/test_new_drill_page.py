@@ -90,6 +90,10 @@ def test_a_trainer_starts_a_shipped_scenario_for_trainees_at_their_tiers(
     assert name in first.get("/drills").text
     assert f"d{drill.id}-bot-supervisor" in made_members(session_factory, drill.id)
     assert f"d{drill.id}-bot-" not in browser.page(NEW).text
+    bot = {"name": unique("bot-"), "source": "shipped", "scenario": "new-hire-first-shift",
+           "trainee": [f"d{drill.id}-bot-supervisor"]}  # fmt: skip
+    refused = _send(browser, bot)
+    assert refused.status_code == 422 and "is a built-in bot, not a person" in refused.text
 
 
 def test_a_file_with_problems_is_shown_again_with_each_problem_and_nothing_is_created(
@@ -209,6 +213,10 @@ def test_the_form_says_what_is_wrong_in_the_readers_language(
     assert "未知的键 &#39;sead&#39;（是不是 &#39;seed&#39;？）；此处可用的键：" in told, told[-999:]
     clash = _send(browser, form)
     assert f"已有名为 &#39;{existing}&#39; 的演练" in clash.text, clash.text[-2000:]
+    coach = factory.user(Role.trainer)
+    roster = {**form, "name": unique("zh-"), "trainee": [coach.username]}
+    told = _send(browser, roster).text
+    assert f"&#39;{coach.username}&#39; 是培训师，不是学员" in told, told[-2000:]
 
 
 def test_only_trainers_and_admins_start_drills_and_only_from_the_page(

@@ -8,6 +8,7 @@ stable key, so the engine brings each one in once, at its moment.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -144,8 +145,13 @@ NO_PASSWORD = "!"  # no hash is this: a bot's account, which never logs in
 
 
 def is_bot(user: User) -> bool:
-    """Whether ``user`` is a built-in bot's account (never a person to put on a roster)."""
+    """Whether ``user`` is a built-in bot's account, which never logs in: a drill's desk
+    bot, or a headless run's agent."""
     return user.password_hash == NO_PASSWORD
+
+
+def _desk_bot_of_a_drill(user: User) -> bool:
+    return is_bot(user) and re.fullmatch(r"d\d+-bot-[a-z0-9-]+", user.username) is not None
 
 
 def _desk_bot(session: Session, drill: Drill, tier: Tier, now: datetime) -> User:
@@ -179,6 +185,8 @@ def _trainees(session: Session, roster: list[Seat]) -> list[tuple[User, Tier | N
             raise Invalid(f"no user named {seat.username!r}", field="trainees")
         if user.role != Role.trainee:
             raise Invalid(f"{seat.username!r} is a {user.role}, not a trainee", field="trainees")
+        if _desk_bot_of_a_drill(user):  # it works its own drill only
+            raise Invalid(f"{seat.username!r} is a built-in bot, not a person", field="trainees")
         found.append((user, seat.tier))
     return found
 

@@ -14,7 +14,7 @@ from deskdrill.web.i18n import _, word
 from deskdrill.web.retell import retell
 from deskdrill.web.vocabulary import N_
 
-_WORDS = ("action", "status", "kind", "tier")  # values that are words of the vocabulary
+_WORDS = ("action", "status", "kind", "tier", "role")  # values that are words of the vocabulary
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # tickets.lifecycle: a step its status does not allow
@@ -80,6 +80,12 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"a drill named (?P<name>'[^']*') already exists"),
      N_("a drill named %(name)s already exists")),
     (re.compile(r"no user named (?P<name>'[^']*')"), N_("no user named %(name)s")),
+    (re.compile(r"(?P<name>'[^']*') is on the roster twice"),
+     N_("%(name)s is on the roster twice")),
+    (re.compile(r"(?P<name>'[^']*') is a (?P<role>\w+), not a trainee"),
+     N_("%(name)s is a %(role)s, not a trainee")),
+    (re.compile(r"(?P<name>'[^']*') is a built-in bot, not a person"),
+     N_("%(name)s is a built-in bot, not a person")),
     (re.compile(r"the drill's name is 2 to 128 lower-case letters, digits, - and _, "
                 r"starting with a letter or digit, got (?P<name>.+)"),
      N_("the drill's name is 2 to 128 lower-case letters, digits, - and _, starting with a "

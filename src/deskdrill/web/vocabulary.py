@@ -42,6 +42,8 @@ WORDS = [
     N_("compensate"), N_("pay_compensation"),
     # tiers
     N_("supervisor"), N_("incident_desk"),
+    # roles
+    N_("trainee"), N_("trainer"), N_("qa"), N_("admin"),
     # scenario difficulty
     N_("intro"), N_("easy"), N_("medium"), N_("hard"), N_("expert"),
     # the headless runner's bot kinds
