@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,11 @@ from deskdrill.db import savepoints
 from deskdrill.db.deferred import Deferred
 from deskdrill.db.engine import unit_of_work
 from deskdrill.scenarios import library
+from deskdrill.scenarios.model import Team
 from deskdrill.simulation import assignment, engine
 from deskdrill.simulation.agenda import Agenda
 from deskdrill.simulation.models import DrillScenario, ScheduledEvent
-from deskdrill.simulation.world import HANDLERS, World, scenario_of
+from deskdrill.simulation.world import HANDLERS, SIMULATOR, World, scenario_of
 from deskdrill.sla import catch_up
 from deskdrill.tickets import service
 from deskdrill.tickets.models import Ticket, parse_ticket_key
@@ -403,6 +405,43 @@ class TestAssignment:
         assert turns == [0, 1]
         with unit_of_work(session_factory, read_only=True) as session:
             assert session.get_one(DrillScenario, drill.id).handed_out == 2
+
+    def test_two_hand_outs_at_once_keep_the_cap(
+        self, factory: Factory, session_factory: sessionmaker[Session]
+    ) -> None:
+        """Two transactions (two server processes catching one drill up) each hand out a
+        new ticket to a desk with one free place: one gets it, the other waits in the
+        queue, however their reads and writes interleave."""
+        drill = ScenarioDrill(factory, tiers=[Tier.L1])  # pull: the tickets wait
+        drill.start()
+        drill.jump(8 * 60)
+        first, second = (parse_ticket_key(t["key"]) for t in drill.tickets()[:2])
+        team = Team(assignment="least_loaded", max_concurrent=1)
+        moment = Instant(sim=at(8), wall=utc_now())
+        handed = threading.Event()
+        errors: list[Exception] = []
+
+        def hand_out(ticket_id: int, done: threading.Event | None) -> None:
+            try:
+                with unit_of_work(session_factory) as session:
+                    ticket = session.get_one(Ticket, ticket_id)
+                    assignment.hand_out(session, drill.id, team, ticket, SIMULATOR, moment)
+                    if done is not None:
+                        done.set()
+                        time.sleep(0.5)  # the other reads the loads meanwhile
+            except Exception as error:
+                errors.append(error)
+
+        one = threading.Thread(target=hand_out, args=(first, handed))
+        one.start()
+        assert handed.wait(10)
+        other = threading.Thread(target=hand_out, args=(second, None))
+        other.start()
+        for thread in (one, other):
+            thread.join(30)
+        assert errors == []
+        assignees = [t["assignee"] for t in drill.tickets()[:2]]
+        assert assignees == [drill.people[0].username, None]
 
     def test_least_loaded_respects_the_cap_and_the_tier(self, factory: Factory) -> None:
         drill = ScenarioDrill(factory, scenario("least_loaded"), tiers=[Tier.L1, Tier.L2])

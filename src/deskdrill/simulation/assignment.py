@@ -39,6 +39,11 @@ _LOAD = (
 # One statement, so that two server processes handing out at once each get a turn of
 # their own (read and written back by each, one turn would be lost to the other).
 _SCENARIOS = DrillScenario.__table__
+_HOLD = (
+    select(_SCENARIOS.c.drill_id)
+    .where(_SCENARIOS.c.drill_id == bindparam("drill"))
+    .with_for_update(key_share=True)
+)
 _NEXT_TURN = (
     update(_SCENARIOS)
     .where(_SCENARIOS.c.drill_id == bindparam("drill"))
@@ -63,6 +68,8 @@ def hand_out(
     if team.assignment == "skill_based":
         people = [p for p in people if str(ticket.category) in team.skills.get(p.username, [])]
     desks = Desks.of(session)
+    if desks is None:
+        _hold_hand_outs(session, drill_id)
     load = (
         desks.load(drill_id)
         if desks is not None
@@ -90,6 +97,16 @@ def _by_tier(rows: Sequence[Row[tuple[User, str | None]]]) -> dict[str, list[Use
     for user, tier in rows:
         found.setdefault(str(tier or user.tier), []).append(user)
     return found
+
+
+def _hold_hand_outs(session: Session, drill_id: int) -> None:
+    """On PostgreSQL, where two server processes may each catch the drill up: the drill's
+    hand-outs one at a time until this transaction ends (its scenario row locked), so that
+    the loads read next include the other's, and nobody is given more than the cap.
+    SQLite's writers take turns already."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_HOLD, {"drill": drill_id})
 
 
 def next_turn(session: Session, drill_id: int) -> int:
