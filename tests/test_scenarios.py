@@ -257,6 +257,18 @@ class TestBadFiles:
         assert f"✗ {tmp_path / 'absent.yaml'}: No such file or directory" in output
         assert "2 of 3 files invalid" in output
         assert "Traceback" not in output
+        # In Chinese: the validator's sentences retold, the file's words kept.
+        zh = ["scenario", "validate", "--lang", "zh", str(good), str(bad)]
+        told = CliRunner().invoke(cli, zh)
+        assert told.exit_code == 1
+        assert f"✓ {good}：tiny，时间线工单 1 张，来单生成器 0 个，期望 0 条" in told.output
+        assert f"✗ {bad}:11:11: orders[0].kind: 应为'goods', 'food' 或 'ride'，收到的是 " in (
+            told.output
+        )
+        assert "2 个文件中有 1 个无效" in told.output
+        assert "2 of 3 files invalid" in validate(good, bad, tmp_path / "absent.yaml")[1]
+        bad_lang = CliRunner().invoke(cli, ["scenario", "validate", "--lang", "fr", str(good)])
+        assert bad_lang.exit_code == 2 and "the messages are in en or zh" in bad_lang.output
 
 
 def test_the_published_schema_is_current_and_rejects_unknown_keys() -> None:

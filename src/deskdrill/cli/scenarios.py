@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -27,31 +29,50 @@ app = typer.Typer(
 def validate(
     files: Annotated[list[Path], typer.Argument(help="scenario files (YAML)")],
     as_json: Annotated[bool, typer.Option("--json", help="problems as JSON lines")] = False,
+    lang: Annotated[str, typer.Option(help="language of the messages: zh or en")] = "en",
 ) -> None:
     """Check scenario files: YAML, every field, every reference. Exit 1 if any is invalid."""
+    # The pages' catalogs and retelling of the validator's sentences (web.scenario_text).
+    from deskdrill.web import i18n
+    from deskdrill.web.scenario_text import scenario_text
+
+    if lang not in LANGS:
+        err_console.print(f"[red]error:[/red] --lang {lang}: the messages are in en or zh")
+        raise typer.Exit(2)
+    before = i18n.current()
+    i18n.use(lang)
+    try:
+        _check(files, as_json=as_json, told=scenario_text, _=i18n._)
+    finally:
+        i18n.use(before)
+
+
+def _check(
+    files: list[Path], *, as_json: bool, told: Callable[[str], str], _: Callable[[str], str]
+) -> None:
     failed = 0
     for path in files:
         try:
             scenario = read(path)
         except ScenarioInvalid as invalid:
             failed += 1
-            if as_json:
-                for problem in invalid.problems:  # one line each, for tools to read
+            if as_json:  # one line each, for tools to read: as the validator wrote them
+                for problem in invalid.problems:
                     typer.echo(json.dumps(problem.to_json(), ensure_ascii=False))
             else:
-                print_problems(invalid.problems)
+                print_problems([replace(p, message=told(p.message)) for p in invalid.problems])
             continue
         if not as_json:
-            count = len(scenario.timeline)
-            console.print(
-                f"[green]✓[/green] {path}: {scenario.id}, {_n(count, 'timeline ticket')}, "
-                f"{_n(len(scenario.generators), 'generator')}, "
-                f"{_n(len(scenario.expectations), 'expectation')}",
-                highlight=False,
-                soft_wrap=True,
-            )
+            summary = _("%(file)s: %(id)s, timeline tickets: %(timeline)s, generators: "
+                        "%(generators)s, expectations: %(expectations)s") % {
+                "file": path, "id": scenario.id, "timeline": len(scenario.timeline),
+                "generators": len(scenario.generators),
+                "expectations": len(scenario.expectations),
+            }  # fmt: skip
+            console.print(f"[green]✓[/green] {escape(summary)}", highlight=False, soft_wrap=True)
     if failed:
-        err_console.print(f"{failed} of {len(files)} files invalid")
+        err_console.print(_("%(failed)s of %(files)s files invalid") % {
+            "failed": failed, "files": len(files)})  # fmt: skip
         raise typer.Exit(1)
 
 
@@ -108,7 +129,3 @@ def run(
         found, raw, chosen, seed=seed, out=out, database=database, lang=lang
     )
     headless.summary(report, paths)
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
