@@ -249,6 +249,9 @@ BAD_FILES = {
     "a repeated id": ("id: hello\n", "id: late\n"),
     "a merchant as courier": ("courier: rider", "courier: shop"),
     "an empty file": (None, ""),
+    "a refund above the order": ("refund: full, coupon: 20", "refund: 99.00"),
+    "an order of someone else": ("persona: wang\n    order: F-1", "persona: emma\n    order: F-1"),
+    "a zero patience": ("patience: 4m", "patience: 0s"),
 }  # fmt: skip
 
 

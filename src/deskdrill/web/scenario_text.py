@@ -82,6 +82,30 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
      N_("at most %(days)s days, got %(given)s")),
     (re.compile(r"an action takes at least 1s, got (?P<given>.+)"),
      N_("an action takes at least 1s, got %(given)s")),
+    # orders, expectations and generators (scenarios.model, scenarios.references)
+    (re.compile(r"(?P<limit>[\d.]+) is less than the refund the customer is owed "
+                r"\((?P<owed>[\d.]+)\): no handling can meet both"),
+     N_("%(limit)s is less than the refund the customer is owed (%(owed)s): no handling "
+        "can meet both")),
+    (re.compile(r"(?P<owed>[\d.]+) is more than order (?P<order>'[^']*') was paid "
+                r"\((?P<paid>[\d.]+)\)"),
+     N_("%(owed)s is more than order %(order)s was paid (%(paid)s)")),
+    (re.compile(r"order (?P<order>'[^']*') belongs to (?P<owner>'[^']*'), not "
+                r"(?P<persona>'[^']*')"),
+     N_("order %(order)s belongs to %(owner)s, not %(persona)s")),
+    (re.compile(r"amount (?P<amount>[\d.]+) is more than the items' total (?P<total>[\d.]+)"),
+     N_("amount %(amount)s is more than the items' total %(total)s")),
+    (re.compile(r"needs at least one macro of kind (?P<kind>'[^']*')"),
+     N_("needs at least one macro of kind %(kind)s")),
+    (re.compile(r"up to (?P<expected>[\d,]+) generated tickets; a scenario may have at most "
+                r"(?P<most>[\d,]+) \(lower per_hour, the profile factors or the duration\)"),
+     N_("up to %(expected)s generated tickets; a scenario may have at most %(most)s (lower "
+        "per_hour, the profile factors or the duration)")),
+    (re.compile(r"no SLA policy named (?P<name>'[^']*'); shipped: (?P<shipped>.+)"),
+     N_("no SLA policy named %(name)s; shipped: %(shipped)s")),
+    (re.compile(r"unknown placeholder (?P<name>\{[^{}]*\}) in (?P<language>zh|en); "
+                r"known: (?P<known>.+)"),
+     N_("unknown placeholder %(name)s in %(language)s; known: %(known)s")),
 ]  # fmt: skip
 _FIXED = {
     N_("the file is empty"),
@@ -92,6 +116,15 @@ _FIXED = {
     N_("give the text in zh, en or both"),
     N_("a scenario needs a timeline, generators, or both"),
     N_("must come after start"),
+    N_("expected a duration longer than 0s, such as 30s or 5m"),
+    N_("fresh ride orders need a driver in third_parties"),
+    N_("the lower bound is above the upper one"),
+    N_("list at least one category"),
+    N_("a ride needs a driver"),
+    N_("a goods or food order needs at least one item"),
+    N_("an expectation applies to either a ticket or a category"),
+    N_("escalate_to and escalate_within go together"),
+    N_("an incident rule applies to either a ticket or a category"),
 }
 
 
