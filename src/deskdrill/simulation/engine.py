@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -39,15 +39,22 @@ _CONCURRENT = (StaleDataError, IntegrityError)
 
 
 # Built once (a statement per call costs more to build than to run).
+# The first pending moment as the pending index's first entry (ORDER BY ... LIMIT 1), the
+# drill's state a condition of its own: as min() over a join with drills, PostgreSQL read
+# every pending event up to the moment (2 ms with a thousand pending, more after a jump).
+_LIVE_DRILL = (
+    select(Drill.id).where(Drill.id == bindparam("drill"), Drill.clock_state.in_(LIVE)).exists()
+)
 _NEXT_DUE = (
-    select(func.min(ScheduledEvent.due))
-    .join(Drill, Drill.id == ScheduledEvent.drill_id)
+    select(ScheduledEvent.due)
     .where(
         ScheduledEvent.drill_id == bindparam("drill"),
         ScheduledEvent.done_at.is_(None),
         ScheduledEvent.due <= bindparam("upto", type_=UTCDateTime()),
-        Drill.clock_state.in_(LIVE),
+        _LIVE_DRILL,
     )
+    .order_by(ScheduledEvent.due)
+    .limit(1)
 )
 
 
