@@ -1028,7 +1028,7 @@ def test_a_catch_up_that_keeps_losing_ties_gives_up_and_says_to_try_again(
         tries.append(optimistic)
         raise OperationalError("UPDATE tickets", None, DeadlockDetected("deadlock detected"))
 
-    monkeypatch.setattr(catch_up, "_stretch", refused)
+    monkeypatch.setattr(catch_up, "_rounds", refused)
     drill.jump(60)
     told = drill.trainer.get(f"/tickets/{key}")
     assert told.status_code == 503, told.text

@@ -158,10 +158,7 @@ def _catch_up(
         most = MAX_ROUNDS - rounds
         try:
             done, more = _stretch(factory, drill_id, now, most, until, optimistic=True)
-        except (savepoints.Redo, DBAPIError) as error:
-            # Something was refused (or the commit lost a tie): again, a savepoint each.
-            if isinstance(error, DBAPIError) and not ties.lost(error):
-                raise
+        except savepoints.Redo:  # something was refused: again, with a savepoint each
             done, more = _stretch_carefully(factory, drill_id, now, most, until)
         fired += done[0]
         rounds += done[1]
@@ -196,6 +193,23 @@ def _stretch(
     """Rounds in one transaction, for up to TRANSACTION_BUDGET (and not past ``deadline``)
     and at most ``most``: (how many things happened, how many rounds), and whether more
     is due."""
+    try:
+        return _rounds(factory, drill_id, now, most, deadline, optimistic=optimistic)
+    except DBAPIError as error:  # a tie lost outside an event (the SLA step, the commit)
+        if ties.lost(error):
+            raise savepoints.Redo from error
+        raise
+
+
+def _rounds(
+    factory: sessionmaker[Session],
+    drill_id: int,
+    now: Instant,
+    most: int,
+    deadline: float | None,
+    *,
+    optimistic: bool,
+) -> tuple[tuple[int, int], bool]:
     fired = rounds = 0
     more = True
     with unit_of_work(factory) as session, kept_loaded(session):
@@ -235,9 +249,7 @@ def _stretch_carefully(
     while True:
         try:
             return _stretch(factory, drill_id, now, most, deadline, optimistic=False)
-        except (savepoints.Redo, DBAPIError) as error:
-            if isinstance(error, DBAPIError) and not ties.lost(error):
-                raise
+        except savepoints.Redo as error:
             lost += 1
             if lost >= TIES:
                 raise KeptTying(
