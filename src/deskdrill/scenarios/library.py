@@ -16,13 +16,14 @@ def files() -> list[Path]:
 
 
 def shipped() -> list[tuple[Path, Scenario]]:
-    return [(path, read(path)) for path in files()]
+    """Each shipped file and its scenario. Parsing every file takes about half a second:
+    they are kept until a file is added, removed or changed."""
+    return _parsed(tuple(_stamp(path) for path in files()))
 
 
 def listed() -> list[Scenario]:
-    """The shipped scenarios, parsed. Parsing every file takes about half a second: they
-    are kept until a file is added, removed or changed."""
-    return _parsed(tuple(_stamp(path) for path in files()))
+    """The shipped scenarios, parsed (kept as ``shipped`` keeps them)."""
+    return [scenario for _, scenario in shipped()]
 
 
 def _stamp(path: Path) -> tuple[str, int, int]:
@@ -31,8 +32,8 @@ def _stamp(path: Path) -> tuple[str, int, int]:
 
 
 @lru_cache(maxsize=1)
-def _parsed(stamps: tuple[tuple[str, int, int], ...]) -> list[Scenario]:
-    return [read(Path(name)) for name, _, _ in stamps]
+def _parsed(stamps: tuple[tuple[str, int, int], ...]) -> list[tuple[Path, Scenario]]:
+    return [(Path(name), read(Path(name))) for name, _, _ in stamps]
 
 
 def find(scenario_id: str) -> tuple[Path, Scenario]:
