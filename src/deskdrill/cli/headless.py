@@ -32,14 +32,14 @@ def plan_from(scenario: Scenario, agents: str | None, plan: Path | None) -> RunP
     if plan is None:
         text = scenario.headless.agents if agents is None else agents
         chosen = parse_agents(text, scenario.headless.handling)
-    else:
-        chosen, document = validated(RunPlan, read_bytes(plan, Limits()), str(plan))
-        late = misfits(chosen, scenario.duration)
-        if late:  # said at the shift in the file, as the plan's other problems are
-            raise ScenarioInvalid(
-                [problem_at(document, str(plan), ("agents", i, "shift"), m) for i, m in late]
-            )
-    check_fits(chosen, scenario.duration)
+        check_fits(chosen, scenario.duration)
+        return chosen
+    chosen, document = validated(RunPlan, read_bytes(plan, Limits()), str(plan))
+    late = misfits(chosen, scenario.duration)
+    if late:  # said at the shift in the file, as the plan's other problems are
+        raise ScenarioInvalid(
+            [problem_at(document, str(plan), ("agents", i, "shift"), m) for i, m in late]
+        )
     return chosen
 
 

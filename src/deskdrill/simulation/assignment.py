@@ -36,14 +36,14 @@ _LOAD = (
     .where(Ticket.assignee_id.is_not(None))
     .group_by(Ticket.assignee_id)
 )
-# One statement, so that two server processes handing out at once each get a turn of
-# their own (read and written back by each, one turn would be lost to the other).
 _SCENARIOS = DrillScenario.__table__
 _HOLD = (
     select(_SCENARIOS.c.drill_id)
     .where(_SCENARIOS.c.drill_id == bindparam("drill"))
     .with_for_update(key_share=True)
 )
+# One statement, so that two server processes handing out at once each get a turn of
+# their own (read and written back by each, one turn would be lost to the other).
 _NEXT_TURN = (
     update(_SCENARIOS)
     .where(_SCENARIOS.c.drill_id == bindparam("drill"))
