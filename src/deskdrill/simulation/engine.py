@@ -26,6 +26,7 @@ from deskdrill.simulation.agenda import LIVE, Agenda, Happening
 from deskdrill.simulation.models import ScenarioTicket, ScheduledEvent
 from deskdrill.simulation.world import HANDLERS, World, scenario_of
 from deskdrill.tickets.models import Ticket
+from deskdrill.tickets.recording import StaleTicket
 
 log = logging.getLogger("deskdrill.scenario")
 BATCH = 200
@@ -110,7 +111,8 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
                 if ties.lost(error):  # a deadlock with a trainee's action: see ``ties``
                     raise savepoints.Redo from error
                 again = isinstance(error, _CONCURRENT) and attempt < ATTEMPTS
-                if again and _read_tickets_again(session, event):
+                stale = error.ticket_id if isinstance(error, StaleTicket) else None
+                if again and _read_tickets_again(session, event, stale):
                     log.info("scenario event %s met a changed ticket: again", event.key)
                     continue
                 log.exception("scenario event %s of drill %s failed", event.key, drill_id)
@@ -120,23 +122,24 @@ def step(session: Session, drill_id: int, upto: Instant) -> int:
     return len(events)
 
 
-def _read_tickets_again(session: Session, event: Happening) -> bool:
-    """Let go of the session's tickets, to be read afresh, and lock the event's own for the
-    rest of the transaction, so that the next attempt meets it changed no more (a
-    savepoint's rollback leaves a row that was only about to be written as it was read,
-    stale version and all): whether that could be done (a lock refused leaves the event
-    failed; a deadlock, the whole stretch worked again). Only the event's ticket is locked:
-    the others a bot's turn reads are locked as it writes them, one at a time like a
-    trainee's action, where locking them all at once, in an order of its own, could
-    deadlock with one."""
+def _read_tickets_again(session: Session, event: Happening, stale: int | None = None) -> bool:
+    """Let go of the session's tickets, to be read afresh, and lock the event's own and
+    the one found ``stale`` (if known) for the rest of the transaction, so that the next
+    attempt meets them changed no more (a savepoint's rollback leaves a row that was only
+    about to be written as it was read, stale version and all, and gives up the locks
+    taken in it): whether that could be done (a lock refused leaves the event failed; a
+    deadlock, the whole stretch worked again). The other tickets a bot's turn reads are
+    locked as it writes them, one at a time like a trainee's action, where locking them
+    all at once, in an order of its own, could deadlock with one."""
     for instance in list(session.identity_map.values()):
         if isinstance(instance, Ticket | ScenarioTicket):
             session.expire(instance)
-    if event.ticket_id is None:
+    ids = sorted({i for i in (event.ticket_id, stale) if i is not None})
+    if not ids:
         return True
     try:
         with session.begin_nested():
-            locking = select(Ticket.id).where(Ticket.id == event.ticket_id)
+            locking = select(Ticket.id).where(Ticket.id.in_(ids)).order_by(Ticket.id)
             # FOR NO KEY UPDATE, the lock its own UPDATE takes: FOR UPDATE would also
             # stop others' inserts that refer to the ticket (a trail event, a message),
             # and a trainee's transaction holding one then deadlocked with it.

@@ -230,6 +230,15 @@ def append_event(
     return seq
 
 
+class StaleTicket(StaleDataError):
+    """A ticket found changed since this session read it: which one, so that whoever
+    works again can lock it before reading it afresh."""
+
+    def __init__(self, message: str, ticket_id: int) -> None:
+        super().__init__(message)
+        self.ticket_id = ticket_id
+
+
 class RowLocks:
     """The tickets whose rows a session's transaction has locked to number their events.
 
@@ -269,8 +278,9 @@ class RowLocks:
         # On the connection: the ORM would flush the ticket's pending changes first.
         locked = session.connection().execute(cls._LOCK, {"id": ticket.id}).scalar()
         if locked is not None and locked != version:
-            raise StaleDataError(
-                f"ticket {ticket.key} changed since it was read (version {version}, now {locked})"
+            raise StaleTicket(
+                f"ticket {ticket.key} changed since it was read (version {version}, now {locked})",
+                ticket.id,
             )
         held.ids.add(ticket.id)
 
