@@ -132,6 +132,42 @@ class TestBadFiles:
         [found] = problems(SMALL.replace("amount: 99.00", "amount: 1234567890123.5"))
         assert found.startswith("s.yaml:14:13: orders[0].amount: expected a number of at most 12")
 
+    def test_bounds_patterns_and_dates_in_plain_words(self) -> None:
+        """A number out of bounds, text of the wrong form and a date that is not one say
+        what was expected in an author's words, not in pydantic's or as a traceback."""
+        cases = {
+            ("duration: 30m", "duration: 30m\nspeed: 0"): (
+                "s.yaml:5:8: speed: expected a value of at least 0.1, got 0"
+            ),
+            ("duration: 30m", "duration: 30m\nspeed: 601"): (
+                "s.yaml:5:8: speed: expected a value of at most 600, got 601"
+            ),
+            ("  - id: li\n", "  - id: li lei\n"): (
+                "s.yaml:7:9: personas[0].id: expected an id of letters, digits, '_', '.' and "
+                "'-' that begins with a letter or digit, got 'li lei'"
+            ),
+            ("    name: 李雷", "    name: 李雷\n    phone: call me"): (
+                "s.yaml:9:12: personas[0].phone: expected a phone number: 5 to 31 digits, "
+                "spaces or '-', after an optional '+', got 'call me'"
+            ),
+            ('"2026-03-02T09:00:00+08:00"', "tomorrow"): (
+                "s.yaml:5:8: start: expected a date and time, such as "
+                "2026-03-06T09:00:00+08:00, got 'tomorrow'"
+            ),
+            ('"2026-03-02T09:00:00+08:00"', "2026-13-45"): (
+                "s.yaml:5:8: '2026-13-45' is not a real date or time (month must be in 1..12)"
+            ),
+            ("duration: 30m", "duration: 30m\nlimits: {L7: {refund: {per_action: 1, "
+             "per_ticket: 2}}}"): (
+                "s.yaml:5:9: limits: unknown level 'L7'; levels: L1, L2, supervisor, "
+                "incident_desk"
+            ),
+        }  # fmt: skip
+        for (old, new), expected in cases.items():
+            text = SMALL.replace(old, new, 1)
+            assert text != SMALL, new
+            assert problems(text) == [expected]
+
     def test_duration_without_unit(self) -> None:
         [found] = problems(SMALL.replace("at: 1m", "at: 60"))
         assert found.startswith("s.yaml:17:9: timeline[0].at: expected a duration with units")

@@ -212,8 +212,8 @@ def _message(detail: Any, path: tuple[str | int, ...], root: type[BaseModel]) ->
         message = "expected a mapping (key: value)" + (
             f" with keys such as: {', '.join(keys)}" if keys else ""
         )
-    elif kind in _SIZES:
-        message = _SIZES[kind](detail.get("ctx") or {})
+    elif kind in _BOUNDS:
+        message = _BOUNDS[kind](detail.get("ctx") or {})
     else:
         message = _EXPECTED.get(kind) or _expected(message)
     given = detail.get("input")
@@ -238,15 +238,24 @@ _EXPECTED = {
     "bool_type": "expected true or false",
     "string_type": "expected text",
     "list_type": "expected a list ('- item' lines, or [a, b])",
+    **dict.fromkeys(
+        ("datetime_parsing", "datetime_type", "datetime_from_date_parsing"),
+        "expected a date and time, such as 2026-03-06T09:00:00+08:00",
+    ),
 }
+
+
+def _bound(value: object) -> str:
+    """A bound as its field's author wrote it: 600, not 600.0."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _items(n: int, noun: str = "item") -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-# Sizes out of bounds, from pydantic's context: what was allowed, and what was given.
-_SIZES: dict[str, Callable[[dict[str, Any]], str]] = {
+# Sizes and values out of bounds, and text of the wrong form, from pydantic's context.
+_BOUNDS: dict[str, Callable[[dict[str, Any]], str]] = {
     "too_short": lambda c: (
         f"expected at least {_items(c['min_length'])}, got {c.get('actual_length', 0)}"
     ),
@@ -264,6 +273,25 @@ _SIZES: dict[str, Callable[[dict[str, Any]], str]] = {
     "timezone_aware": lambda _c: (
         "expected a date and time with its offset from UTC, such as 2026-03-06T17:30:00+08:00"
     ),
+    "greater_than_equal": lambda c: f"expected a value of at least {_bound(c['ge'])}",
+    "greater_than": lambda c: f"expected a value above {_bound(c['gt'])}",
+    "less_than_equal": lambda c: f"expected a value of at most {_bound(c['le'])}",
+    "less_than": lambda c: f"expected a value below {_bound(c['lt'])}",
+    "string_pattern_mismatch": lambda c: (
+        "expected " + PATTERNS.get(c["pattern"], f"text matching {c['pattern']}")
+    ),
+}
+
+# The text patterns of the scenario's fields, as an author reads them.
+PATTERNS = {
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]*$": (
+        "an id of letters, digits, '_', '.' and '-' that begins with a letter or digit"
+    ),
+    r"^\+?[0-9 -]{5,31}$": "a phone number: 5 to 31 digits, spaces or '-', after an optional '+'",
+    r"^[^@\s]+@[^@\s]+$": "an email address, such as name@example.com",
+    r"^[A-Z]{3}$": "a currency code of three capital letters, such as CNY",
+    r"^([01]\d|2[0-3]):[0-5]\d$": "a time of day as HH:MM, such as 09:30",
+    r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$": "a time of day as HH:MM, such as 09:30, or 24:00",
 }
 
 

@@ -419,8 +419,8 @@ class Scenario(Strict):
     @field_validator("limits")
     @classmethod
     def _known_levels(cls, value: dict[str, Any]) -> dict[str, Any]:
-        levels = {str(t) for t in Tier}
-        unknown = sorted(set(value) - levels)
+        levels = [str(t) for t in Tier]
+        unknown = [repr(name) for name in value if name not in levels]
         if unknown:
             raise ValueError(f"unknown level {', '.join(unknown)}; levels: {', '.join(levels)}")
         return value

@@ -99,6 +99,8 @@ class _Builder:
                 return self.scalars.construct_object(node, deep=True)
             except yaml.YAMLError as error:
                 raise YamlError(f"unreadable value: {_problem(error)}", _place(node)) from None
+            except ValueError as error:  # a date or time out of range, such as 2026-13-45
+                raise YamlError(_not_a_date(node, error), _place(node)) from None
         if isinstance(node, SequenceNode | MappingNode) and node.tag not in _PLAIN:
             raise YamlError(f"tags such as {node.tag!r} are not allowed", _place(node))
         if isinstance(node, SequenceNode):
@@ -116,6 +118,8 @@ class _Builder:
                     raise YamlError(
                         f"unreadable key: {_problem(error)}", _place(key_node)
                     ) from None
+                except ValueError as error:
+                    raise YamlError(_not_a_date(key_node, error), _place(key_node)) from None
                 if not isinstance(key, str | int | bool | float) or key is None:
                     raise YamlError("a key must be plain text", _place(key_node))
                 key = str(key) if not isinstance(key, str) else key
@@ -176,6 +180,11 @@ if yaml.__with_libyaml__:
     _Composer: type[_Counting] = _LibYamlComposer
 else:  # pragma: no cover
     _Composer = _PythonComposer
+
+
+def _not_a_date(node: ScalarNode, error: ValueError) -> str:
+    """What PyYAML's timestamp reading raised for a value shaped as a date that is none."""
+    return f"{node.value!r} is not a real date or time ({error})"
 
 
 def _problem(error: yaml.YAMLError) -> str:
