@@ -252,6 +252,22 @@ BAD_FILES = {
     "a refund above the order": ("refund: full, coupon: 20", "refund: 99.00"),
     "an order of someone else": ("persona: wang\n    order: F-1", "persona: emma\n    order: F-1"),
     "a zero patience": ("patience: 4m", "patience: 0s"),
+    "an empty agent entry": ("seed: 11\n", "seed: 11\nheadless: {agents: 'careful:2,,'}\n"),
+    "an unknown kind of bot": ("seed: 11\n", "seed: 11\nheadless: {agents: 'robot:2'}\n"),
+    "no bots": ("seed: 11\n", "seed: 11\nheadless: {agents: ''}\n"),
+    "a bot count of 0": ("seed: 11\n", "seed: 11\nheadless: {agents: 'careful:0'}\n"),
+    "a bot at an unknown tier": ("seed: 11\n", "seed: 11\nheadless: {agents: 'careful:2@L9'}\n"),
+    "an unknown level": ("seed: 11\n",
+                         "seed: 11\nlimits: {L7: {refund: {per_action: 1, per_ticket: 2}}}\n"),
+    "a number below its bound": ("max_concurrent: 2", "max_concurrent: 0"),
+    "an id of the wrong form": ("id: hello\n", "id: 'hello!'\n"),
+    "a currency of the wrong form": ("    amount: 40.00\n",
+                                     "    amount: 40.00\n    currency: cny\n"),
+    "a date that is not one": ('start: "2026-03-06T17:30:00+08:00"', "start: tomorrow"),
+    "a date out of range": ('start: "2026-03-06T17:30:00+08:00"', "start: 2026-13-45"),
+    "a list at the top": (None, "- a\n- b\n"),
+    "no shape it may take": ("refund: full, coupon: 20", "refund: [full], coupon: 20"),
+    "a mapping expected": ("max_concurrent: 2}", "max_concurrent: 2}\nlimits: {L2: {refund: 10}}"),
 }  # fmt: skip
 
 
@@ -260,6 +276,8 @@ EXACT = {
     "a wrong shape": "应为整数，收到的是 'eleven'",
     "an unknown persona": "没有 id 为 'eve' 的客户角色（已有：emma, wang）",
     "a merchant as courier": "'shop' 是商家，不是快递员",
+    "a number below its bound": "应为不小于 1 的值，收到的是 0",
+    "no shape it may take": "应为数字，例如 12 或 12.50；应为'full'",
 }
 
 

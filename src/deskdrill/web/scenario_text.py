@@ -28,7 +28,53 @@ _SHAPES = {
     "a text, or one per language ({zh: ..., en: ...})": N_(
         "a text, or one per language ({zh: ..., en: ...})"
     ),
+    "a date and time, such as 2026-03-06T09:00:00+08:00": N_(
+        "a date and time, such as 2026-03-06T09:00:00+08:00"
+    ),
+    "a date and time with its offset from UTC, such as 2026-03-06T17:30:00+08:00": N_(
+        "a date and time with its offset from UTC, such as 2026-03-06T17:30:00+08:00"
+    ),
+    "a mapping (key: value)": N_("a mapping (key: value)"),
+    # the text patterns (scenarios.load.PATTERNS)
+    "an id of letters, digits, '_', '.' and '-' that begins with a letter or digit": N_(
+        "an id of letters, digits, '_', '.' and '-' that begins with a letter or digit"
+    ),
+    "a phone number: 5 to 31 digits, spaces or '-', after an optional '+'": N_(
+        "a phone number: 5 to 31 digits, spaces or '-', after an optional '+'"
+    ),
+    "an email address, such as name@example.com": N_("an email address, such as name@example.com"),
+    "a currency code of three capital letters, such as CNY": N_(
+        "a currency code of three capital letters, such as CNY"
+    ),
+    "a time of day as HH:MM, such as 09:30": N_("a time of day as HH:MM, such as 09:30"),
+    "a time of day as HH:MM, such as 09:30, or 24:00": N_(
+        "a time of day as HH:MM, such as 09:30, or 24:00"
+    ),
 }
+# Shapes with a bound inside (scenarios.load._BOUNDS).
+_BOUNDED: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"at least (?P<n>\d+) items?"), N_("at least %(n)s items")),
+    (re.compile(r"at most (?P<n>\d+) items?"), N_("at most %(n)s items")),
+    (re.compile(r"text of at least (?P<n>\d+) characters?"),
+     N_("text of at least %(n)s characters")),
+    (re.compile(r"text of at most (?P<n>\d+) characters?"), N_("text of at most %(n)s characters")),
+    (re.compile(r"a number of at most (?P<n>\d+) digits"), N_("a number of at most %(n)s digits")),
+    (re.compile(r"at most (?P<n>\d+) decimal places?"), N_("at most %(n)s decimal places")),
+    (re.compile(r"a value of at least (?P<n>\S+)"), N_("a value of at least %(n)s")),
+    (re.compile(r"a value above (?P<n>\S+)"), N_("a value above %(n)s")),
+    (re.compile(r"a value of at most (?P<n>\S+)"), N_("a value of at most %(n)s")),
+    (re.compile(r"a value below (?P<n>\S+)"), N_("a value below %(n)s")),
+    (re.compile(r"a mapping \(key: value\) with keys such as: (?P<n>.+)"),
+     N_("a mapping (key: value) with keys such as: %(n)s")),
+]  # fmt: skip
+
+
+def _re(pattern: str) -> re.Pattern[str]:
+    """``pattern``, with each quoted value ('[^']*') quoted either way, as repr() does: in
+    double quotes when it holds a single one."""
+    return re.compile(pattern.replace("'[^']*'", r"""(?:'[^']*'|"[^"]*")"""))
+
+
 # What an id names, in "no <what> with id ...".
 _THINGS = {
     "persona": N_("persona"),
@@ -41,71 +87,93 @@ _THINGS = {
 _KINDS = {"merchant": N_("merchant"), "courier": N_("courier"), "driver": N_("driver")}
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"required, but missing"), N_("required, but missing")),
-    (re.compile(r"unknown key (?P<key>'[^']*') \(did you mean (?P<close>'[^']*')\?\); "
+    (_re(r"required, but missing"), N_("required, but missing")),
+    (_re(r"unknown key (?P<key>'[^']*') \(did you mean (?P<close>'[^']*')\?\); "
                 r"expected one of: (?P<keys>.+)"),
      N_("unknown key %(key)s (did you mean %(close)s?); the keys here are: %(keys)s")),
-    (re.compile(r"unknown key (?P<key>'[^']*'); expected one of: (?P<keys>.+)"),
+    (_re(r"unknown key (?P<key>'[^']*'); expected one of: (?P<keys>.+)"),
      N_("unknown key %(key)s; the keys here are: %(keys)s")),
-    (re.compile(r"unknown key (?P<key>'[^']*')"), N_("unknown key %(key)s")),
-    (re.compile(r"expected a mapping \(key: value\) with keys such as: (?P<keys>.+)"),
-     N_("expected a mapping (key: value) with keys such as: %(keys)s")),
-    (re.compile(r"expected a mapping \(key: value\)"), N_("expected a mapping (key: value)")),
-    (re.compile(r"expected (?P<shape>.+?), got (?P<given>.+)"),
+    (_re(r"unknown key (?P<key>'[^']*')"), N_("unknown key %(key)s")),
+    (_re(r"expected (?P<shape>.+?), got (?P<given>.+)"),
      N_("expected %(shape)s, got %(given)s")),
-    (re.compile(r"no (?P<thing>[a-z ]+) with id (?P<id>'[^']*') \(known: (?P<known>.*)\)"),
+    (_re(r"expected a mapping \(key: value\) with keys such as: (?P<keys>.+)"),
+     N_("expected a mapping (key: value) with keys such as: %(keys)s")),
+    (_re(r"expected a mapping \(key: value\)"), N_("expected a mapping (key: value)")),
+    (_re(r"no (?P<thing>[a-z ]+) with id (?P<id>'[^']*') \(known: (?P<known>.*)\)"),
      N_("no %(thing)s with id %(id)s (known: %(known)s)")),
-    (re.compile(r"id (?P<id>'[^']*') is used twice \(also (?P<where>.+)\)"),
+    (_re(r"id (?P<id>'[^']*') is used twice \(also (?P<where>.+)\)"),
      N_("id %(id)s is used twice (also %(where)s)")),
-    (re.compile(r"(?P<id>'[^']*') is a (?P<kind>\w+), not a (?P<role>\w+)"),
+    (_re(r"(?P<id>'[^']*') is a (?P<kind>\w+), not a (?P<role>\w+)"),
      N_("%(id)s is a %(kind)s, not a %(role)s")),
     # The parser's own description stays as it wrote it; where it began and the likely
     # cause are told.
-    (re.compile(r"YAML syntax: (?P<detail>.+?)"
+    (_re(r"YAML syntax: (?P<detail>.+?)"
                 r"(?: \(it began at line (?P<line>\d+), column (?P<column>\d+)\))?"
                 r"(?:; often (?P<cause>.+))?"),
      N_("YAML syntax: %(detail)s%(began)s%(cause)s")),
-    (re.compile(r"duplicate key (?P<key>'[^']*') in (?P<inside>.+)"),
+    (_re(r"duplicate key (?P<key>'[^']*') in (?P<inside>.+)"),
      N_("duplicate key %(key)s in %(inside)s")),
-    (re.compile(r"duplicate key (?P<key>'[^']*')"), N_("duplicate key %(key)s")),
-    (re.compile(r"the file is over (?P<most>[\d,]+) bytes, the most a scenario file may have"),
+    (_re(r"duplicate key (?P<key>'[^']*')"), N_("duplicate key %(key)s")),
+    (_re(r"the file is over (?P<most>[\d,]+) bytes, the most a scenario file may have"),
      N_("the file is over %(most)s bytes, the most a scenario file may have")),
-    (re.compile(r"more than (?P<most>[\d,]+) aliases \(\*name\)"),
+    (_re(r"more than (?P<most>[\d,]+) aliases \(\*name\)"),
      N_("more than %(most)s aliases (*name)")),
-    (re.compile(r"more than (?P<most>[\d,]+) values once aliases are expanded"),
+    (_re(r"more than (?P<most>[\d,]+) values once aliases are expanded"),
      N_("more than %(most)s values once aliases are expanded")),
-    (re.compile(r"nested deeper than (?P<most>\d+) levels"),
+    (_re(r"nested deeper than (?P<most>\d+) levels"),
      N_("nested deeper than %(most)s levels")),
-    (re.compile(r"tags such as (?P<tag>'[^']*') are not allowed"),
+    (_re(r"tags such as (?P<tag>'[^']*') are not allowed"),
      N_("tags such as %(tag)s are not allowed")),
-    (re.compile(r"at most (?P<days>\d+) days, got (?P<given>.+)"),
+    (_re(r"at most (?P<days>\d+) days, got (?P<given>.+)"),
      N_("at most %(days)s days, got %(given)s")),
-    (re.compile(r"an action takes at least 1s, got (?P<given>.+)"),
+    (_re(r"an action takes at least 1s, got (?P<given>.+)"),
      N_("an action takes at least 1s, got %(given)s")),
     # orders, expectations and generators (scenarios.model, scenarios.references)
-    (re.compile(r"(?P<limit>[\d.]+) is less than the refund the customer is owed "
+    (_re(r"(?P<limit>[\d.]+) is less than the refund the customer is owed "
                 r"\((?P<owed>[\d.]+)\): no handling can meet both"),
      N_("%(limit)s is less than the refund the customer is owed (%(owed)s): no handling "
         "can meet both")),
-    (re.compile(r"(?P<owed>[\d.]+) is more than order (?P<order>'[^']*') was paid "
+    (_re(r"(?P<owed>[\d.]+) is more than order (?P<order>'[^']*') was paid "
                 r"\((?P<paid>[\d.]+)\)"),
      N_("%(owed)s is more than order %(order)s was paid (%(paid)s)")),
-    (re.compile(r"order (?P<order>'[^']*') belongs to (?P<owner>'[^']*'), not "
+    (_re(r"order (?P<order>'[^']*') belongs to (?P<owner>'[^']*'), not "
                 r"(?P<persona>'[^']*')"),
      N_("order %(order)s belongs to %(owner)s, not %(persona)s")),
-    (re.compile(r"amount (?P<amount>[\d.]+) is more than the items' total (?P<total>[\d.]+)"),
+    (_re(r"amount (?P<amount>[\d.]+) is more than the items' total (?P<total>[\d.]+)"),
      N_("amount %(amount)s is more than the items' total %(total)s")),
-    (re.compile(r"needs at least one macro of kind (?P<kind>'[^']*')"),
+    (_re(r"needs at least one macro of kind (?P<kind>'[^']*')"),
      N_("needs at least one macro of kind %(kind)s")),
-    (re.compile(r"up to (?P<expected>[\d,]+) generated tickets; a scenario may have at most "
+    (_re(r"up to (?P<expected>[\d,]+) generated tickets; a scenario may have at most "
                 r"(?P<most>[\d,]+) \(lower per_hour, the profile factors or the duration\)"),
      N_("up to %(expected)s generated tickets; a scenario may have at most %(most)s (lower "
         "per_hour, the profile factors or the duration)")),
-    (re.compile(r"no SLA policy named (?P<name>'[^']*'); shipped: (?P<shipped>.+)"),
+    (_re(r"no SLA policy named (?P<name>'[^']*'); shipped: (?P<shipped>.+)"),
      N_("no SLA policy named %(name)s; shipped: %(shipped)s")),
-    (re.compile(r"unknown placeholder (?P<name>\{[^{}]*\}) in (?P<language>zh|en); "
+    (_re(r"unknown placeholder (?P<name>\{[^{}]*\}) in (?P<language>zh|en); "
                 r"known: (?P<known>.+)"),
      N_("unknown placeholder %(name)s in %(language)s; known: %(known)s")),
+    # headless.agents and the SLA limits (scenarios.model)
+    (_re(r"(?P<part>'[^']*'): an empty entry between commas"),
+     N_("%(part)s: an empty entry between commas")),
+    (_re(r"(?P<part>'[^']*'): agents are careful \(or bot\) and sloppy"),
+     N_("%(part)s: agents are careful (or bot) and sloppy")),
+    (_re(r"(?P<part>'[^']*'): the count must be a whole number from 1 to (?P<most>\d+)"),
+     N_("%(part)s: the count must be a whole number from 1 to %(most)s")),
+    (_re(r"(?P<part>'[^']*'): unknown tier (?P<tier>'[^']*') \(tiers: (?P<tiers>.+)\)"),
+     N_("%(part)s: unknown tier %(tier)s (tiers: %(tiers)s)")),
+    (_re(r"unknown level (?P<unknown>.+); levels: (?P<levels>.+)"),
+     N_("unknown level %(unknown)s; levels: %(levels)s")),
+    # the file as a whole (scenarios.load, scenarios.yamlsafe); PyYAML's words stay
+    (_re(r"unreadable value: (?P<reason>.+)"), N_("unreadable value: %(reason)s")),
+    (_re(r"unreadable key: (?P<reason>.+)"), N_("unreadable key: %(reason)s")),
+    (_re(r"(?P<value>'[^']*') is not a real date or time \((?P<reason>.+)\)"),
+     N_("%(value)s is not a real date or time (%(reason)s)")),
+    (_re(r"expected a mapping of keys \((?P<keys>.+), \.\.\.\) at the top"),
+     N_("expected a mapping of keys (%(keys)s, ...) at the top")),
+    (_re(r"the file is (?P<size>[\d,]+) bytes; scenario files may have at most (?P<most>[\d,]+)"),
+     N_("the file is %(size)s bytes; scenario files may have at most %(most)s")),
+    # a shape alone, when the value given is a list or a mapping
+    (_re(r"expected (?P<shape>.+)"), N_("expected %(shape)s")),
 ]  # fmt: skip
 _FIXED = {
     N_("the file is empty"),
@@ -121,6 +189,7 @@ _FIXED = {
     N_("the lower bound is above the upper one"),
     N_("list at least one category"),
     N_("a ride needs a driver"),
+    N_("name at least one agent, e.g. careful:4"),
     N_("a goods or food order needs at least one item"),
     N_("an expectation applies to either a ticket or a category"),
     N_("escalate_to and escalate_within go together"),
@@ -133,14 +202,26 @@ def _shape(text: str) -> str:
     ("'pull', 'round_robin' or 'skill_based'") keeps its values."""
     if text in _SHAPES:  # some shapes hold ", or " themselves
         return _(_SHAPES[text])
-    parts = text.split(", or ")
-    told = [_(_SHAPES[p]) if p in _SHAPES else p.replace(" or ", _(" or ")) for p in parts]
-    return _(", or ").join(told)
+    return _(", or ").join(_one_shape(part) for part in text.split(", or "))
+
+
+def _one_shape(text: str) -> str:
+    if text in _SHAPES:
+        return _(_SHAPES[text])
+    for pattern, message in _BOUNDED:
+        found = pattern.fullmatch(text)
+        if found is not None:
+            return _(message) % found.groupdict()
+    return text.replace(" or ", _(" or "))
 
 
 def scenario_text(text: str) -> str:
     """``text``, a problem the validator found, in the reader's language where it is one
     of the sentences above."""
+    parts = text.split("; ")
+    if len(parts) > 1 and all(p.startswith("expected ") for p in parts):
+        # a value that fails each shape it may take, each said in full
+        return _("; ").join(retell(part, _FIXED, _PATTERNS, _words) for part in parts)
     return retell(text, _FIXED, _PATTERNS, _words)
 
 
