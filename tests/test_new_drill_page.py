@@ -237,6 +237,19 @@ def test_only_trainers_and_admins_start_drills_and_only_from_the_page(
     assert _drill(session_factory, name) is None
 
 
+# A policy of the scenario's own, to be spoilt.
+POLICY = """\
+sla_policy:
+  name: mine
+  targets:
+    P1: &target {first_response: 1, first_response_email: 15, next_response: 2, resolution: 60}
+    P2: *target
+    P3: *target
+    P4: *target
+  business_hours: {timezone: UTC, days: [mon, tue], opens: "09:00", closes: "18:00"}
+  by_channel: {app: {P1: {first_response: 2}}}
+"""
+
 BAD_FILES = {
     "an unknown key": ("seed: 11\n", "seed: 11\nbogus: 1\n"),
     "a misspelt key": ("duration: 2h\n", "duraton: 2h\n"),
@@ -267,6 +280,14 @@ BAD_FILES = {
     "a date out of range": ('start: "2026-03-06T17:30:00+08:00"', "start: 2026-13-45"),
     "a list at the top": (None, "- a\n- b\n"),
     "no shape it may take": ("refund: full, coupon: 20", "refund: [full], coupon: 20"),
+    "targets missing": ("seed: 11\n", "seed: 11\n" + POLICY.replace("    P4: *target\n", "")),
+    "an unknown time zone": ("seed: 11\n", "seed: 11\n" + POLICY.replace("UTC", "Mars/Base")),
+    "an unknown day": ("seed: 11\n", "seed: 11\n" + POLICY.replace("mon, tue", "mon, tues")),
+    "a time of day expected": ("seed: 11\n", "seed: 11\n" + POLICY.replace("09:00", "nine")),
+    "a closing before the opening": ("seed: 11\n",
+                                     "seed: 11\n" + POLICY.replace("18:00", "08:00")),
+    "a priority unknown": ("seed: 11\n",
+                           "seed: 11\n" + POLICY.replace("{P1: {first", "{P9: {first")),
     "a mapping expected": ("max_concurrent: 2}", "max_concurrent: 2}\nlimits: {L2: {refund: 10}}"),
 }  # fmt: skip
 

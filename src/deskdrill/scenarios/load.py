@@ -145,11 +145,13 @@ def _problems(
         path = _data_path(document.data, detail["loc"], detail["type"])
         found.append((path, detail["type"], _message(detail, path, root)))
     # A value that may be one of several shapes (a policy's name or a whole policy) fails
-    # each shape; when a deeper problem shows which shape was meant, the others are noise.
-    deeper = {p[:i] for p, _, _ in found for i in range(len(p))}
+    # each shape; when a deeper problem, or a rule of one shape broken, shows which shape
+    # was meant, the others are noise.
+    meant = {p[:i] for p, _, _ in found for i in range(len(p))}
+    meant |= {p for p, kind, _ in found if kind == "value_error"}
     said: dict[tuple[tuple[str | int, ...], bool], list[str]] = {}
     for path, kind, message in found:
-        if kind.endswith("_type") and path in deeper:
+        if kind.endswith("_type") and path in meant:
             continue
         messages = said.setdefault((path, kind == "extra_forbidden"), [])
         if message not in messages:
@@ -238,6 +240,9 @@ _EXPECTED = {
     "bool_type": "expected true or false",
     "string_type": "expected text",
     "list_type": "expected a list ('- item' lines, or [a, b])",
+    **dict.fromkeys(
+        ("time_parsing", "time_type"), "expected a time of day, such as 09:00 or 18:30"
+    ),
     **dict.fromkeys(
         ("datetime_parsing", "datetime_type", "datetime_from_date_parsing"),
         "expected a date and time, such as 2026-03-06T09:00:00+08:00",

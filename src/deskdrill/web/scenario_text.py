@@ -35,6 +35,10 @@ _SHAPES = {
         "a date and time with its offset from UTC, such as 2026-03-06T17:30:00+08:00"
     ),
     "a mapping (key: value)": N_("a mapping (key: value)"),
+    "a time of day, such as 09:00 or 18:30": N_("a time of day, such as 09:00 or 18:30"),
+    "minutes (such as 30) or a duration with units (such as 45s, 5m or 1h30m)": N_(
+        "minutes (such as 30) or a duration with units (such as 45s, 5m or 1h30m)"
+    ),
     # the text patterns (scenarios.load.PATTERNS)
     "an id of letters, digits, '_', '.' and '-' that begins with a letter or digit": N_(
         "an id of letters, digits, '_', '.' and '-' that begins with a letter or digit"
@@ -163,6 +167,19 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
      N_("%(part)s: unknown tier %(tier)s (tiers: %(tiers)s)")),
     (_re(r"unknown level (?P<unknown>.+); levels: (?P<levels>.+)"),
      N_("unknown level %(unknown)s; levels: %(levels)s")),
+    # a policy of the scenario's own (sla.policy, sla.calendar)
+    (_re(r"unknown day (?P<day>'[^']*'); days are (?P<days>.+)"),
+     N_("unknown day %(day)s; days are %(days)s")),
+    (_re(r"unknown time zone (?P<zone>'[^']*') \(e\.g\. Asia/Shanghai, UTC\)"),
+     N_("unknown time zone %(zone)s (e.g. Asia/Shanghai, UTC)")),
+    (_re(r"targets are missing for (?P<missing>.+)"), N_("targets are missing for %(missing)s")),
+    (_re(r"(?P<where>by_\w+\.[^:]+): unknown priority (?P<unknown>.+)"),
+     N_("%(where)s: unknown priority %(unknown)s")),
+    (_re(r"business_hours: a target of (?P<minutes>[\d.]+) minutes needs more open time than "
+         r"the calendar has in (?P<days>\d+) days; open more days or hours, or shorten the "
+         r"targets"),
+     N_("business_hours: a target of %(minutes)s minutes needs more open time than the "
+        "calendar has in %(days)s days; open more days or hours, or shorten the targets")),
     # the file as a whole (scenarios.load, scenarios.yamlsafe); PyYAML's words stay
     (_re(r"unreadable value: (?P<reason>.+)"), N_("unreadable value: %(reason)s")),
     (_re(r"unreadable key: (?P<reason>.+)"), N_("unreadable key: %(reason)s")),
@@ -190,6 +207,8 @@ _FIXED = {
     N_("list at least one category"),
     N_("a ride needs a driver"),
     N_("name at least one agent, e.g. careful:4"),
+    N_("opens and closes are local times, without a zone"),
+    N_("the desk must open before it closes (opens < closes)"),
     N_("a goods or food order needs at least one item"),
     N_("an expectation applies to either a ticket or a category"),
     N_("escalate_to and escalate_within go together"),
