@@ -242,6 +242,26 @@ def test_the_report_has_its_figures_and_charts(tmp_path: Path) -> None:
     for english in ("given in full", "first_response", "compensation approved", " min<"):
         assert english not in html, english
     assert "3 × 细心 @ L1" in html and "× careful" not in html  # the bots, in Chinese too
+    # The terminal's summary in Chinese as well, with the figures of the JSON report.
+    said = _flat(report["_output"])
+    assert f"{report['scenario']['id']}（种子 {report['seed']}）" in said, said
+    score = report["score"]
+    assert "得分" in said and f"{score['earned']} / {score['points']} 分" in said, said
+    assert "wall time" not in said and "报告：" in said
+
+
+def test_a_runs_problems_are_told_in_the_chosen_language(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        library.find("new-hire-first-shift")[0].read_text("utf-8").replace("seed:", "sead:", 1),
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["scenario", "run", str(bad), "--lang", "zh"])
+    assert result.exit_code == 1 and "未知的键 'sead'（是不是 'seed'？）" in _flat(result.output)
+    result = CliRunner().invoke(cli, ["scenario", "run", str(bad)])
+    assert result.exit_code == 1 and "unknown key 'sead' (did you mean 'seed'?)" in _flat(
+        result.output
+    )
 
 
 def test_plans_shifts_and_bad_agents(tmp_path: Path) -> None:

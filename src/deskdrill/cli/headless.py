@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,6 +23,8 @@ from deskdrill.simulation import report as reports
 from deskdrill.simulation.agents import RunPlan, check_fits, misfits, parse_agents
 from deskdrill.simulation.runner import run
 from deskdrill.web import run_report
+from deskdrill.web.i18n import _
+from deskdrill.web.vocabulary import N_
 
 
 def plan_from(scenario: Scenario, agents: str | None, plan: Path | None) -> RunPlan:
@@ -88,10 +91,14 @@ def run_and_report(
                 console=console,
                 transient=True,
             ) as bar:
-                task = bar.add_task(f"running {scenario.id}", total=total, sim="")
+                running = _("running %(id)s") % {"id": scenario.id}
+                task = bar.add_task(escape(running), total=total, sim="")
 
                 def advance(done: float) -> None:
-                    shown = f"{int(done // 3600)}h{int(done % 3600 // 60):02d}m simulated"
+                    shown = _("%(hours)sh%(minutes)sm simulated") % {
+                        "hours": int(done // 3600),
+                        "minutes": f"{int(done % 3600 // 60):02d}",
+                    }
                     bar.update(task, completed=done, sim=shown)
 
                 result = run(
@@ -116,33 +123,38 @@ def run_and_report(
 
 
 def summary(report: dict[str, Any], paths: dict[str, Path]) -> None:
-    t, sla = report["throughput"], report["sla"]
-    table = Table("measure", "value", title=f"{report['scenario']['id']} (seed {report['seed']})")
+    """The run in a table, in the language chosen with ``i18n.use``."""
+    t, sla, csat = report["throughput"], report["sla"], report["csat"]
+    title = _("%(id)s (seed %(seed)s)") % {"id": report["scenario"]["id"], "seed": report["seed"]}
+    table = Table(_("measure"), _("value"), title=title)
+    rated = (
+        "-"
+        if csat["mean"] is None
+        else _("%(mean)s of 5 (%(count)s rated)") % {"mean": f"{csat['mean']:.2f}", **csat}
+    )
     rows = [
-        ("tickets / trail events", f"{t['tickets']} / {t['events']}"),
-        ("wall time", f"{t['wall_seconds']:.2f} s ({t['sim_to_wall']}× simulated speed)"),
-        ("tickets per wall second", f"{t['tickets_per_wall_second']}"),
-        ("peak memory", f"{t['peak_memory_mib']} MiB"),
-        ("first response met", _pct(sla["first_response_attainment"])),
-        ("resolution met", _pct(sla["resolution_attainment"])),
-        ("queue wait mean / p50 / p90", _wait(report["queue_wait"])),
-        ("never claimed (share waiting)", _pct(report["queue_wait"]["share_waiting"])),
-        (
-            "mean customer rating",
-            "-"
-            if report["csat"]["mean"] is None
-            else f"{report['csat']['mean']:.2f} of 5 ({report['csat']['count']} rated)",
-        ),
-        ("score", f"{report['score']['earned']} of {report['score']['points']}"),
-        ("trail digest", report["trail_digest"][:16]),
-    ]
+        (N_("tickets / trail events"), f"{t['tickets']} / {t['events']}"),
+        (N_("wall time"), _("%(seconds)s s (%(speed)s× simulated speed)") % {
+            "seconds": f"{t['wall_seconds']:.2f}", "speed": t["sim_to_wall"]}),
+        (N_("tickets per wall second"), f"{t['tickets_per_wall_second']}"),
+        (N_("peak memory"), f"{t['peak_memory_mib']} MiB"),
+        (N_("first response met"), _pct(sla["first_response_attainment"])),
+        (N_("resolution met"), _pct(sla["resolution_attainment"])),
+        (N_("queue wait mean / p50 / p90"), _wait(report["queue_wait"])),
+        (N_("never claimed (share waiting)"), _pct(report["queue_wait"]["share_waiting"])),
+        (N_("mean customer rating"), rated),
+        (N_("score"), _("%(earned)s of %(points)s") % report["score"]),
+        (N_("trail digest"), report["trail_digest"][:16]),
+    ]  # fmt: skip
     for name, value in rows:
-        table.add_row(name, value)
+        table.add_row(_(name), value)
     console.print(table)
     errors = sum(len(u["errors"]) for u in report["utilisation"])
     if errors:
-        console.print(f"[yellow]{errors} bot actions were refused (see the JSON report)[/yellow]")
-    console.print(f"report: {paths['html']} and {paths['json']}", highlight=False, soft_wrap=True)
+        refused = _("%(errors)s bot actions were refused (see the JSON report)")
+        console.print(f"[yellow]{escape(refused % {'errors': errors})}[/yellow]")
+    told = _("report: %(html)s and %(json)s") % {k: str(v) for k, v in paths.items()}
+    console.print(escape(told), highlight=False, soft_wrap=True)
 
 
 def _pct(value: float | None) -> str:
@@ -151,7 +163,7 @@ def _pct(value: float | None) -> str:
 
 def _wait(waits: dict[str, Any]) -> str:
     def minutes(v: float | None) -> str:
-        return "-" if v is None else f"{v / 60:.1f} min"
+        return "-" if v is None else _("%(minutes)s min") % {"minutes": f"{v / 60:.1f}"}
 
     keys = ("mean_seconds", "p50_seconds", "p90_seconds")
     return " / ".join(minutes(waits[key]) for key in keys)

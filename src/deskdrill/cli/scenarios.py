@@ -107,25 +107,35 @@ def run(
     database: Annotated[
         Path | None, typer.Option(help="keep the run's SQLite database here (default: temporary)")
     ] = None,
-    lang: Annotated[str, typer.Option(help="language of the HTML report: zh or en")] = "en",
+    lang: Annotated[
+        str, typer.Option(help="language of the report, the summary and the problems: zh or en")
+    ] = "en",
 ) -> None:
     """Run a scenario headless with bot agents on a virtual clock; write a report."""
     from deskdrill.cli import headless
+    from deskdrill.web import i18n
+    from deskdrill.web.scenario_text import scenario_text
 
+    if lang not in LANGS:
+        err_console.print(f"[red]error:[/red] --lang {lang}: the report is in en or zh")
+        raise typer.Exit(1)
+    before = i18n.current()
+    i18n.use(lang)
     try:
-        if lang not in LANGS:
-            raise ValueError(f"--lang {lang}: the report is in {' or '.join(LANGS)}")
-        found, raw = library.resolve(scenario)
-        chosen = headless.plan_from(found, agents, plan)
-        headless.check_places(out, database)  # last: it makes the --out folder
-    except ScenarioInvalid as invalid:
-        print_problems(invalid.problems)
-        raise typer.Exit(1) from None
-    except (DomainError, ValueError) as problem:
-        message = problem.message if isinstance(problem, DomainError) else str(problem)
-        err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-        raise typer.Exit(1) from None
-    report, paths = headless.run_and_report(
-        found, raw, chosen, seed=seed, out=out, database=database, lang=lang
-    )
-    headless.summary(report, paths)
+        try:
+            found, raw = library.resolve(scenario)
+            chosen = headless.plan_from(found, agents, plan)
+            headless.check_places(out, database)  # last: it makes the --out folder
+        except ScenarioInvalid as invalid:
+            print_problems([replace(p, message=scenario_text(p.message)) for p in invalid.problems])
+            raise typer.Exit(1) from None
+        except (DomainError, ValueError) as problem:
+            message = problem.message if isinstance(problem, DomainError) else str(problem)
+            err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+            raise typer.Exit(1) from None
+        report, paths = headless.run_and_report(
+            found, raw, chosen, seed=seed, out=out, database=database, lang=lang
+        )
+        headless.summary(report, paths)
+    finally:
+        i18n.use(before)
