@@ -4,16 +4,20 @@ may use it."""
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deskdrill.accounts.enums import Role, Tier
+from deskdrill.core.clock import utc_now
+from deskdrill.core.errors import Conflict
 from deskdrill.db.engine import unit_of_work
 from deskdrill.drills import service as drills
 from deskdrill.drills.models import Drill, DrillMember
+from deskdrill.drills.schemas import DrillCreate
 from deskdrill.simulation.models import DrillScenario, ScheduledEvent
 from tests.support.factories import Agent, Factory, unique
 from tests.test_scenario_drills import scenario
@@ -217,6 +221,59 @@ def test_the_form_says_what_is_wrong_in_the_readers_language(
     roster = {**form, "name": unique("zh-"), "trainee": [coach.username]}
     told = _send(browser, roster).text
     assert f"&#39;{coach.username}&#39; 是培训师，不是学员" in told, told[-2000:]
+
+
+def test_a_name_taken_at_the_same_moment_leaves_one_drill_and_tells_the_other(
+    session_factory: sessionmaker[Session], trainer: tuple[Browser, Agent]
+) -> None:
+    """Another drill of the same name is made between the page's check of the name and
+    its insert. On PostgreSQL that one commits first and the page says the name is taken;
+    on SQLite the page holds the write lock from its start, so the other one waits and is
+    told instead. Either way there is one drill of that name, and nothing half-made."""
+    browser, _ = trainer
+    bind = session_factory.kw["bind"]
+    name = unique("race-")
+    other: list[BaseException | int] = []
+
+    def competitor() -> None:
+        try:
+            with unit_of_work(session_factory) as session:
+                data = DrillCreate(name=name, title="the other one")
+                other.append(drills.create_drill(session=session, data=data, creator=None,
+                                                 now=utc_now()).id)  # fmt: skip
+        except BaseException as error:  # told by the assertions below
+            other.append(error)
+
+    racer = threading.Thread(target=competitor)
+
+    def before_insert(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO drills ") and racer.ident is None:
+            racer.start()
+            if bind.dialect.name == "postgresql":
+                racer.join(10)  # it commits: nothing of this request holds it back
+
+    event.listen(bind, "before_cursor_execute", before_insert)
+    try:
+        form = {"name": name, "source": "shipped", "scenario": "new-hire-first-shift"}
+        sent = _send(browser, form)
+    finally:
+        event.remove(bind, "before_cursor_execute", before_insert)
+        racer.join(10)
+    with unit_of_work(session_factory, read_only=True) as session:
+        made = session.scalars(select(Drill).where(Drill.name == name)).all()
+        scenarios = session.scalar(
+            select(func.count()).select_from(DrillScenario).where(
+                DrillScenario.drill_id.in_([d.id for d in made]))
+        )  # fmt: skip
+    assert len(made) == 1 and len(other) == 1, (made, other)
+    if bind.dialect.name == "postgresql":
+        assert other == [made[0].id] and made[0].title == "the other one"
+        assert sent.status_code == 409 and f"a drill named &#39;{name}&#39; already" in sent.text
+        assert scenarios == 0  # the page's scenario rows went with its transaction
+    else:
+        assert sent.status_code == 303 and sent.headers["location"] == f"/drills/{made[0].id}"
+        assert isinstance(other[0], Conflict) and "already exists" in other[0].message
+        assert scenarios == 1
 
 
 def test_only_trainers_and_admins_start_drills_and_only_from_the_page(
