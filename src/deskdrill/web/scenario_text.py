@@ -1,10 +1,12 @@
 """A scenario file's problems, which the validator writes in English, in the reader's
-language on the pages.
+language on the pages and with ``--lang zh`` on the command line.
 
-The common sentences (YAML syntax and limits, a missing or unknown key, a value of the
-wrong shape, an unknown or repeated id) are matched here and told again from the catalog,
-with the file's own words (keys, ids, values) kept as written. PyYAML's description of a
-syntax error and the rarer sentences are shown as the validator wrote them.
+The validator's sentences (YAML syntax and limits, missing and unknown keys, values of the
+wrong shape or out of bounds, unknown or repeated ids, the rules of orders, expectations,
+generators, bots and SLA policies) are matched here and told again from the catalog, with
+the file's own words (keys, ids, values) kept as written. What other libraries say inside
+them (PyYAML's description of a syntax error, Python's of an impossible date) stays as
+they wrote it, and so does a sentence not matched here.
 """
 
 from __future__ import annotations
