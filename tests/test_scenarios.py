@@ -155,7 +155,18 @@ class TestBadFiles:
                 "2026-03-06T09:00:00+08:00, got 'tomorrow'"
             ),
             ('"2026-03-02T09:00:00+08:00"', "2026-13-45"): (
-                "s.yaml:5:8: '2026-13-45' is not a real date or time (month must be in 1..12)"
+                "s.yaml:5:8: start: expected a real date, or date and time, such as "
+                "2026-03-06 or 2026-03-06T09:00:00+08:00, got '2026-13-45'"
+            ),
+            ("duration: 30m", "duration: 30m\nseed: !!int abc"): (
+                "s.yaml:5:7: seed: 'abc' cannot be read as !!int"
+            ),
+            ("duration: 30m", "duration: 30m\nspeed: .nan"): (
+                "s.yaml:5:8: speed: expected a finite number, such as 12 or 12.50, got nan"
+            ),
+            ("at: 1m", "at: 2026-01-01"): (
+                "s.yaml:17:9: timeline[0].at: expected a duration with units, such as 45s, 5m, "
+                "1h30m or 2d, got '2026-01-01'"
             ),
             ("duration: 30m", "duration: 30m\nlimits: {L7: {refund: {per_action: 1, "
              "per_ticket: 2}}}"): (
@@ -298,7 +309,7 @@ class TestBadFiles:
         told = CliRunner().invoke(cli, zh)
         assert told.exit_code == 1
         assert f"✓ {good}：tiny，时间线工单 1 张，来单生成器 0 个，期望 0 条" in told.output
-        assert f"✗ {bad}:11:11: orders[0].kind: 应为'goods', 'food' 或 'ride'，收到的是 " in (
+        assert f"✗ {bad}:11:11: orders[0].kind: 应为 'goods', 'food' 或 'ride'，收到的是 " in (
             told.output
         )
         assert "2 个文件中有 1 个无效" in told.output

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -33,7 +33,8 @@ def _duration(value: Any) -> Any:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"expected {_DURATION_HELP}, got {value!r}")
+        shown = value.isoformat() if isinstance(value, date) else value  # datetime too
+        raise ValueError(f"expected {_DURATION_HELP}, got {shown!r}")
     match = _DURATION.match(value.strip()) or _UNBOUNDED.match(value.strip())
     if not value.strip() or match is None:
         raise ValueError(f"expected {_DURATION_HELP}, got {value!r}")

@@ -64,9 +64,9 @@ def validated(
     try:
         document = load(raw, limits)
     except YamlError as error:
-        place = error.place
+        place, field = error.place, field_name(error.path)
         raise ScenarioInvalid(
-            [Problem(source, place and place.line, place and place.column, "", error.message)]
+            [Problem(source, place and place.line, place and place.column, field, error.message)]
         ) from None
     if not isinstance(document.data, dict):
         required = [k for k, f in model.model_fields.items() if f.is_required()]
@@ -240,6 +240,8 @@ _EXPECTED = {
     "bool_type": "expected true or false",
     "string_type": "expected text",
     "list_type": "expected a list ('- item' lines, or [a, b])",
+    "tuple_type": "expected a list ('- item' lines, or [a, b])",
+    "finite_number": "expected a finite number, such as 12 or 12.50",
     **dict.fromkeys(
         ("time_parsing", "time_type"), "expected a time of day, such as 09:00 or 18:30"
     ),

@@ -385,7 +385,9 @@ class Scenario(Strict):
     description: Bilingual
     duration: Duration
     start: AwareDatetime = Field(description="the simulated moment the scenario starts")
-    speed: float = Field(default=1, ge=0.1, le=600, description="default clock speed")
+    speed: float = Field(
+        default=1, ge=0.1, le=600, allow_inf_nan=False, description="default clock speed"
+    )
     seed: int = Field(default=0, ge=0, le=SEED_MAX)
     tags: list[str] = Field(default_factory=list, max_length=50)
     difficulty: Literal["intro", "easy", "medium", "hard", "expert"] = "medium"
@@ -422,7 +424,8 @@ class Scenario(Strict):
         levels = [str(t) for t in Tier]
         unknown = [repr(name) for name in value if name not in levels]
         if unknown:
-            raise ValueError(f"unknown level {', '.join(unknown)}; levels: {', '.join(levels)}")
+            said = "level" if len(unknown) == 1 else "levels"
+            raise ValueError(f"unknown {said} {', '.join(unknown)}; levels: {', '.join(levels)}")
         return value
 
     @model_validator(mode="after")

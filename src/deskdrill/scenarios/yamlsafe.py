@@ -40,10 +40,11 @@ class Place:
 class YamlError(ValueError):
     """A file that is not acceptable YAML; ``place`` says where, when known."""
 
-    def __init__(self, message: str, place: Place | None = None) -> None:
+    def __init__(self, message: str, place: Place | None = None, path: Path = ()) -> None:
         super().__init__(message)
         self.message = message
         self.place = place
+        self.path = path  # of the value, when the problem is one value's
 
 
 def field_name(path: Path) -> str:
@@ -70,6 +71,9 @@ class Document:
 
 
 _PLAIN = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
+_SEXAGESIMAL = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+REAL_DATE = "a real date, or date and time, such as 2026-03-06 or 2026-03-06T09:00:00+08:00"
 
 
 def _place(node: Node) -> Place:
@@ -95,12 +99,18 @@ class _Builder:
             raise YamlError(f"nested deeper than {self.limits.max_depth} levels", _place(node))
         self.places.setdefault(path, _place(node))
         if isinstance(node, ScalarNode):
+            if not node.style and node.tag in _SEXAGESIMAL and ":" in node.value:
+                # YAML 1.1 reads 9:30 as 570 (base 60); an author means a time of day, so
+                # it stays text, as YAML 1.2 has it, and is checked as such.
+                return node.value
             try:
                 return self.scalars.construct_object(node, deep=True)
             except yaml.YAMLError as error:
-                raise YamlError(f"unreadable value: {_problem(error)}", _place(node)) from None
-            except ValueError as error:  # a date or time out of range, such as 2026-13-45
-                raise YamlError(_not_a_date(node, error), _place(node)) from None
+                raise YamlError(
+                    f"unreadable value: {_problem(error)}", _place(node), path
+                ) from None
+            except Exception:  # PyYAML's constructors raise what they meet (ValueError...)
+                raise YamlError(_unreadable(node), _place(node), path) from None
         if isinstance(node, SequenceNode | MappingNode) and node.tag not in _PLAIN:
             raise YamlError(f"tags such as {node.tag!r} are not allowed", _place(node))
         if isinstance(node, SequenceNode):
@@ -118,8 +128,8 @@ class _Builder:
                     raise YamlError(
                         f"unreadable key: {_problem(error)}", _place(key_node)
                     ) from None
-                except ValueError as error:
-                    raise YamlError(_not_a_date(key_node, error), _place(key_node)) from None
+                except Exception:
+                    raise YamlError(_unreadable(key_node), _place(key_node)) from None
                 if not isinstance(key, str | int | bool | float) or key is None:
                     raise YamlError("a key must be plain text", _place(key_node))
                 key = str(key) if not isinstance(key, str) else key
@@ -182,9 +192,12 @@ else:  # pragma: no cover
     _Composer = _PythonComposer
 
 
-def _not_a_date(node: ScalarNode, error: ValueError) -> str:
-    """What PyYAML's timestamp reading raised for a value shaped as a date that is none."""
-    return f"{node.value!r} is not a real date or time ({error})"
+def _unreadable(node: ScalarNode) -> str:
+    """A value PyYAML could not make into what its shape or tag says, such as 2026-13-45
+    (shaped as a date) or ``!!int abc``."""
+    if node.tag == _TIMESTAMP:
+        return f"expected {REAL_DATE}, got {node.value!r}"
+    return f"{node.value!r} cannot be read as {node.tag.replace('tag:yaml.org,2002:', '!!')}"
 
 
 def _problem(error: yaml.YAMLError) -> str:

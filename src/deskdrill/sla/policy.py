@@ -92,7 +92,9 @@ class SlaPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     targets: dict[str, PriorityTargets]
-    warning_at: float = Field(default=0.75, gt=0, lt=1, description="share of the target")
+    warning_at: float = Field(
+        default=0.75, gt=0, lt=1, allow_inf_nan=False, description="share of the target"
+    )
     pause_on: list[str] = Field(default_factory=lambda: ["pending_customer"])
     keep_informed_every: Minutes | None = Field(
         default=None, gt=0, description="while waiting on a third party, update the customer"
