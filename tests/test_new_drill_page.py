@@ -345,6 +345,12 @@ BAD_FILES = {
                                      "seed: 11\n" + POLICY.replace("18:00", "08:00")),
     "a priority unknown": ("seed: 11\n",
                            "seed: 11\n" + POLICY.replace("{P1: {first", "{P9: {first")),
+    "a quoted value holding '; expected'": ("tags: [a]", "tags: 'a; expected b'"),
+    "a tag PyYAML cannot read": ("seed: 11", "seed: !!int abc"),
+    "an empty tagged number": ("seed: 11", "seed: !!float ''"),
+    "a boolean tag on a word": ("tags: [a]", "tags: [!!bool abc]"),
+    "a time of day unquoted": ("seed: 11\n", "seed: 11\n" + POLICY.replace('"09:00"', "9:00")),
+    "an infinite speed": ("seed: 11\n", "seed: 11\nspeed: .inf\n"),
     "a mapping expected": ("max_concurrent: 2}", "max_concurrent: 2}\nlimits: {L2: {refund: 10}}"),
 }  # fmt: skip
 
@@ -355,7 +361,10 @@ EXACT = {
     "an unknown persona": "没有 id 为 'eve' 的客户角色（已有：emma, wang）",
     "a merchant as courier": "'shop' 是商家，不是快递员",
     "a number below its bound": "应为不小于 1 的值，收到的是 0",
-    "no shape it may take": "应为数字，例如 12 或 12.50；应为'full'",
+    "no shape it may take": "应为数字，例如 12 或 12.50；应为 'full'",
+    "a quoted value holding '; expected'": (
+        "应为列表（每行一个“- 项”，或 [a, b]），收到的是 'a; expected b'"
+    ),
 }
 
 
@@ -368,9 +377,9 @@ def test_a_files_common_problems_are_told_in_chinese(mistake: str) -> None:
     from deskdrill.web.scenario_text import scenario_text
 
     old, new = BAD_FILES[mistake]
-    text = scenario("round_robin").replace("seed: 11\n", "seed: 11\ntags: [a]\n")
-    text = new if old is None else text.replace(old, new, 1)
-    assert old is None or text != scenario("round_robin")
+    base = scenario("round_robin").replace("seed: 11\n", "seed: 11\ntags: [a]\n")
+    text = new if old is None else base.replace(old, new, 1)
+    assert old is None or text != base
     with pytest.raises(ScenarioInvalid) as invalid:
         parse(text.encode(), "mine.yaml")
     messages = [p.message for p in invalid.value.problems]

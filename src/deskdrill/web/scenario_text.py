@@ -37,6 +37,10 @@ _SHAPES = {
         "a date and time with its offset from UTC, such as 2026-03-06T17:30:00+08:00"
     ),
     "a mapping (key: value)": N_("a mapping (key: value)"),
+    "a finite number, such as 12 or 12.50": N_("a finite number, such as 12 or 12.50"),
+    "a real date, or date and time, such as 2026-03-06 or 2026-03-06T09:00:00+08:00": N_(
+        "a real date, or date and time, such as 2026-03-06 or 2026-03-06T09:00:00+08:00"
+    ),
     "a time of day, such as 09:00 or 18:30": N_("a time of day, such as 09:00 or 18:30"),
     "minutes (such as 30) or a duration with units (such as 45s, 5m or 1h30m)": N_(
         "minutes (such as 30) or a duration with units (such as 45s, 5m or 1h30m)"
@@ -135,17 +139,17 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (_re(r"an action takes at least 1s, got (?P<given>.+)"),
      N_("an action takes at least 1s, got %(given)s")),
     # orders, expectations and generators (scenarios.model, scenarios.references)
-    (_re(r"(?P<limit>[\d.]+) is less than the refund the customer is owed "
-                r"\((?P<owed>[\d.]+)\): no handling can meet both"),
+    (_re(r"(?P<limit>[-+\d.E]+) is less than the refund the customer is owed "
+                r"\((?P<owed>[-+\d.E]+)\): no handling can meet both"),
      N_("%(limit)s is less than the refund the customer is owed (%(owed)s): no handling "
         "can meet both")),
-    (_re(r"(?P<owed>[\d.]+) is more than order (?P<order>'[^']*') was paid "
-                r"\((?P<paid>[\d.]+)\)"),
+    (_re(r"(?P<owed>[-+\d.E]+) is more than order (?P<order>'[^']*') was paid "
+                r"\((?P<paid>[-+\d.E]+)\)"),
      N_("%(owed)s is more than order %(order)s was paid (%(paid)s)")),
     (_re(r"order (?P<order>'[^']*') belongs to (?P<owner>'[^']*'), not "
                 r"(?P<persona>'[^']*')"),
      N_("order %(order)s belongs to %(owner)s, not %(persona)s")),
-    (_re(r"amount (?P<amount>[\d.]+) is more than the items' total (?P<total>[\d.]+)"),
+    (_re(r"amount (?P<amount>[-+\d.E]+) is more than the items' total (?P<total>[-+\d.E]+)"),
      N_("amount %(amount)s is more than the items' total %(total)s")),
     (_re(r"needs at least one macro of kind (?P<kind>'[^']*')"),
      N_("needs at least one macro of kind %(kind)s")),
@@ -167,7 +171,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
      N_("%(part)s: the count must be a whole number from 1 to %(most)s")),
     (_re(r"(?P<part>'[^']*'): unknown tier (?P<tier>'[^']*') \(tiers: (?P<tiers>.+)\)"),
      N_("%(part)s: unknown tier %(tier)s (tiers: %(tiers)s)")),
-    (_re(r"unknown level (?P<unknown>.+); levels: (?P<levels>.+)"),
+    (_re(r"unknown levels? (?P<unknown>.+); levels: (?P<levels>.+)"),
      N_("unknown level %(unknown)s; levels: %(levels)s")),
     # a policy of the scenario's own (sla.policy, sla.calendar)
     (_re(r"unknown day (?P<day>'[^']*'); days are (?P<days>.+)"),
@@ -185,8 +189,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # the file as a whole (scenarios.load, scenarios.yamlsafe); PyYAML's words stay
     (_re(r"unreadable value: (?P<reason>.+)"), N_("unreadable value: %(reason)s")),
     (_re(r"unreadable key: (?P<reason>.+)"), N_("unreadable key: %(reason)s")),
-    (_re(r"(?P<value>'[^']*') is not a real date or time \((?P<reason>.+)\)"),
-     N_("%(value)s is not a real date or time (%(reason)s)")),
+    (_re(r"(?P<value>'[^']*') cannot be read as (?P<tag>!!\w+)"),
+     N_("%(value)s cannot be read as %(tag)s")),
     (_re(r"expected a mapping of keys \((?P<keys>.+), \.\.\.\) at the top"),
      N_("expected a mapping of keys (%(keys)s, ...) at the top")),
     (_re(r"the file is (?P<size>[\d,]+) bytes; scenario files may have at most (?P<most>[\d,]+)"),
@@ -236,10 +240,24 @@ def _one_shape(text: str) -> str:
     return text.replace(" or ", _(" or "))
 
 
+# A quoted value of the file's (passed over whole) or the "; " between two sentences.
+_QUOTED_OR_BREAK = re.compile(r"""'[^']*'|"[^"]*"|; """)
+
+
+def _sentences(text: str) -> list[str]:
+    """``text`` split at each "; " that is not inside a quoted value."""
+    parts, start = [], 0
+    for found in _QUOTED_OR_BREAK.finditer(text):
+        if found.group() == "; ":
+            parts.append(text[start : found.start()])
+            start = found.end()
+    return [*parts, text[start:]]
+
+
 def scenario_text(text: str) -> str:
     """``text``, a problem the validator found, in the reader's language where it is one
     of the sentences above."""
-    parts = text.split("; ")
+    parts = _sentences(text)
     if len(parts) > 1 and all(p.startswith("expected ") for p in parts):
         # a value that fails each shape it may take, each said in full
         return _("; ").join(retell(part, _FIXED, _PATTERNS, _words) for part in parts)
@@ -254,7 +272,10 @@ def _words(values: dict[str, str]) -> None:
         cause = values["cause"]
         values["cause"] = _("; often %(cause)s") % {"cause": _(cause)} if cause else ""
     if "shape" in values:
-        values["shape"] = _shape(values["shape"])
+        shape = _shape(values["shape"])
+        # "应为 'full'": a space between the Chinese and a value of the file's, as before
+        # the value given; none before a shape told in Chinese ("应为整数").
+        values["shape"] = f" {shape}" if shape[:1].isascii() else shape
     if "thing" in values:
         values["thing"] = _(_THINGS.get(values["thing"], values["thing"]))
     for name in ("kind", "role"):
