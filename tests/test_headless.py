@@ -248,6 +248,8 @@ def test_the_report_has_its_figures_and_charts(tmp_path: Path) -> None:
     score = report["score"]
     assert "得分" in said and f"{score['earned']} / {score['points']} 分" in said, said
     assert "wall time" not in said and "报告：" in said
+    csat = report["csat"]
+    assert f"{csat['mean']:.2f} / 5（{csat['count']} 人评分）" in said, said
 
 
 def test_a_runs_problems_are_told_in_the_chosen_language(tmp_path: Path) -> None:

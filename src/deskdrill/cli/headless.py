@@ -130,7 +130,7 @@ def summary(report: dict[str, Any], paths: dict[str, Path]) -> None:
     rated = (
         "-"
         if csat["mean"] is None
-        else _("%(mean)s of 5 (%(count)s rated)") % {"mean": f"{csat['mean']:.2f}", **csat}
+        else _("%(mean)s of 5 (%(count)s rated)") % {**csat, "mean": f"{csat['mean']:.2f}"}
     )
     rows = [
         (N_("tickets / trail events"), f"{t['tickets']} / {t['events']}"),

@@ -131,7 +131,8 @@ def run(
             raise typer.Exit(1) from None
         except (DomainError, ValueError) as problem:
             message = problem.message if isinstance(problem, DomainError) else str(problem)
-            err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+            told = escape(scenario_text(message))  # --agents is checked as headless.agents is
+            err_console.print(f"[red]error:[/red] {told}", soft_wrap=True)
             raise typer.Exit(1) from None
         report, paths = headless.run_and_report(
             found, raw, chosen, seed=seed, out=out, database=database, lang=lang
