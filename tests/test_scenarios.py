@@ -436,7 +436,23 @@ def test_a_server_reads_one_scenario_file_at_a_time(
     position=st.integers(min_value=0, max_value=len(SMALL.encode())),
     cut=st.integers(min_value=0, max_value=8),
     insert=st.binary(max_size=8)
-    | st.sampled_from([b"&a", b"*a", b"!!", b"{", b"- ", b"\t", b": "]),
+    | st.sampled_from(
+        [
+            b"&a",
+            b"*a",
+            b"!!",
+            b"{",
+            b"- ",
+            b"\t",
+            b": ",
+            b"!!int ",
+            b"!!bool ",
+            b"!!float ",
+            b"!!timestamp ",
+            b"2026-13-45",
+            b"9:30",
+        ]
+    ),
 )
 def test_damaged_files_give_problems_never_a_crash(position: int, cut: int, insert: bytes) -> None:
     raw = SMALL.encode()
