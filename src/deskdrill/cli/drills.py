@@ -59,12 +59,9 @@ def list_drills() -> None:
     wall = utc_now()
     with session_scope() as session:
         table = Table("id")
-        # Long names and scenario ids wrap; the clock and the figures stay whole.
-        table.add_column("name", overflow="fold", min_width=12)
-        for column in ("clock", "sim time (UTC)"):
+        for column in ("name", "clock", "sim time (UTC)", "scenario"):
             table.add_column(column, no_wrap=True)
-        table.add_column("scenario", overflow="fold")
-        table.add_column("members", no_wrap=True, justify="right")
+        table.add_column("members")
         for drill in drills.all_drills(session=session):
             value = clock.clock_of(drill)
             found = scenario_of(session, drill.id)
