@@ -39,12 +39,8 @@ def validate(
     if lang not in LANGS:
         err_console.print(f"[red]error:[/red] --lang {lang}: the messages are in en or zh")
         raise typer.Exit(2)
-    before = i18n.current()
-    i18n.use(lang)
-    try:
+    with i18n.speaking(lang):
         _check(files, as_json=as_json, told=scenario_text, _=i18n._)
-    finally:
-        i18n.use(before)
 
 
 def _check(
@@ -119,9 +115,7 @@ def run(
     if lang not in LANGS:
         err_console.print(f"[red]error:[/red] --lang {lang}: the report is in en or zh")
         raise typer.Exit(1)
-    before = i18n.current()
-    i18n.use(lang)
-    try:
+    with i18n.speaking(lang):
         try:
             found, raw = library.resolve(scenario)
             chosen = headless.plan_from(found, agents, plan)
@@ -138,5 +132,3 @@ def run(
             found, raw, chosen, seed=seed, out=out, database=database, lang=lang
         )
         headless.summary(report, paths)
-    finally:
-        i18n.use(before)

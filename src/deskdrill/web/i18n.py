@@ -9,6 +9,8 @@ browser's Accept-Language) and held in a context variable for the templates.
 from __future__ import annotations
 
 import gettext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from io import BytesIO
@@ -46,6 +48,18 @@ def use(language: str) -> None:
 
 def current() -> str:
     return _current.get()
+
+
+@contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """``language`` inside the block (a command, a report written in another language),
+    the one before it after."""
+    before = current()
+    use(language)
+    try:
+        yield
+    finally:
+        use(before)
 
 
 def _(message: str) -> str:

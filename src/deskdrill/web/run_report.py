@@ -93,12 +93,8 @@ def _num(value: float | None) -> str:
 def render(report: dict[str, Any], lang: str = "en") -> str:
     """The page in ``lang``: its labels, and the scoring's check names and details and
     the data's words (timers, actions, categories) as the debrief shows them."""
-    before = i18n.current()
-    i18n.use("zh" if lang == "zh" else "en")
-    try:
+    with i18n.speaking("zh" if lang == "zh" else "en"):
         return _render(report, lang)
-    finally:
-        i18n.use(before)
 
 
 def _render(report: dict[str, Any], lang: str) -> str:
