@@ -73,7 +73,7 @@ class Document:
 _PLAIN = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
 _SEXAGESIMAL = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
-REAL_DATE = "a real date, or date and time, such as 2026-03-06 or 2026-03-06T09:00:00+08:00"
+_REAL_DATE = "a real date, or date and time, such as 2026-03-06 or 2026-03-06T09:00:00+08:00"
 
 
 def _place(node: Node) -> Place:
@@ -196,7 +196,7 @@ def _unreadable(node: ScalarNode) -> str:
     """A value PyYAML could not make into what its shape or tag says, such as 2026-13-45
     (shaped as a date) or ``!!int abc``."""
     if node.tag == _TIMESTAMP:
-        return f"expected {REAL_DATE}, got {node.value!r}"
+        return f"expected {_REAL_DATE}, got {node.value!r}"
     return f"{node.value!r} cannot be read as {node.tag.replace('tag:yaml.org,2002:', '!!')}"
 
 

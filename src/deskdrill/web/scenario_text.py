@@ -19,47 +19,27 @@ from deskdrill.web.vocabulary import N_
 
 # What a value was expected to be, as the validator says it after "expected".
 _SHAPES = {
-    "a whole number": N_("a whole number"),
-    "a number, such as 12 or 12.50": N_("a number, such as 12 or 12.50"),
-    "true or false": N_("true or false"),
-    "text": N_("text"),
-    "a list ('- item' lines, or [a, b])": N_("a list ('- item' lines, or [a, b])"),
-    "a duration with units, such as 45s, 5m, 1h30m or 2d": N_(
-        "a duration with units, such as 45s, 5m, 1h30m or 2d"
-    ),
-    "a text, or one per language ({zh: ..., en: ...})": N_(
-        "a text, or one per language ({zh: ..., en: ...})"
-    ),
-    "a date and time, such as 2026-03-06T09:00:00+08:00": N_(
-        "a date and time, such as 2026-03-06T09:00:00+08:00"
-    ),
-    "a date and time with its offset from UTC, such as 2026-03-06T17:30:00+08:00": N_(
-        "a date and time with its offset from UTC, such as 2026-03-06T17:30:00+08:00"
-    ),
-    "a mapping (key: value)": N_("a mapping (key: value)"),
-    "a finite number, such as 12 or 12.50": N_("a finite number, such as 12 or 12.50"),
-    "a real date, or date and time, such as 2026-03-06 or 2026-03-06T09:00:00+08:00": N_(
-        "a real date, or date and time, such as 2026-03-06 or 2026-03-06T09:00:00+08:00"
-    ),
-    "a time of day, such as 09:00 or 18:30": N_("a time of day, such as 09:00 or 18:30"),
-    "minutes (such as 30) or a duration with units (such as 45s, 5m or 1h30m)": N_(
-        "minutes (such as 30) or a duration with units (such as 45s, 5m or 1h30m)"
-    ),
+    N_("a whole number"),
+    N_("a number, such as 12 or 12.50"),
+    N_("true or false"),
+    N_("text"),
+    N_("a list ('- item' lines, or [a, b])"),
+    N_("a duration with units, such as 45s, 5m, 1h30m or 2d"),
+    N_("a text, or one per language ({zh: ..., en: ...})"),
+    N_("a date and time, such as 2026-03-06T09:00:00+08:00"),
+    N_("a date and time with its offset from UTC, such as 2026-03-06T17:30:00+08:00"),
+    N_("a mapping (key: value)"),
+    N_("a finite number, such as 12 or 12.50"),
+    N_("a real date, or date and time, such as 2026-03-06 or 2026-03-06T09:00:00+08:00"),
+    N_("a time of day, such as 09:00 or 18:30"),
+    N_("minutes (such as 30) or a duration with units (such as 45s, 5m or 1h30m)"),
     # the text patterns (scenarios.load.PATTERNS)
-    "an id of letters, digits, '_', '.' and '-' that begins with a letter or digit": N_(
-        "an id of letters, digits, '_', '.' and '-' that begins with a letter or digit"
-    ),
-    "a phone number: 5 to 31 digits, spaces or '-', after an optional '+'": N_(
-        "a phone number: 5 to 31 digits, spaces or '-', after an optional '+'"
-    ),
-    "an email address, such as name@example.com": N_("an email address, such as name@example.com"),
-    "a currency code of three capital letters, such as CNY": N_(
-        "a currency code of three capital letters, such as CNY"
-    ),
-    "a time of day as HH:MM, such as 09:30": N_("a time of day as HH:MM, such as 09:30"),
-    "a time of day as HH:MM, such as 09:30, or 24:00": N_(
-        "a time of day as HH:MM, such as 09:30, or 24:00"
-    ),
+    N_("an id of letters, digits, '_', '.' and '-' that begins with a letter or digit"),
+    N_("a phone number: 5 to 31 digits, spaces or '-', after an optional '+'"),
+    N_("an email address, such as name@example.com"),
+    N_("a currency code of three capital letters, such as CNY"),
+    N_("a time of day as HH:MM, such as 09:30"),
+    N_("a time of day as HH:MM, such as 09:30, or 24:00"),
 }
 # Shapes with a bound inside (scenarios.load._BOUNDS).
 _BOUNDED: list[tuple[re.Pattern[str], str]] = [
@@ -226,18 +206,17 @@ def _shape(text: str) -> str:
     """One shape, or several ("a whole number, or 'full'"); a list of allowed values
     ("'pull', 'round_robin' or 'skill_based'") keeps its values."""
     if text in _SHAPES:  # some shapes hold ", or " themselves
-        return _(_SHAPES[text])
+        return _(text)
     return _(", or ").join(_one_shape(part) for part in text.split(", or "))
 
 
 def _one_shape(text: str) -> str:
-    if text in _SHAPES:
-        return _(_SHAPES[text])
-    for pattern, message in _BOUNDED:
-        found = pattern.fullmatch(text)
-        if found is not None:
-            return _(message) % found.groupdict()
-    return text.replace(" or ", _(" or "))
+    told = retell(text, _SHAPES, _BOUNDED, _as_written)
+    return told if told != text else text.replace(" or ", _(" or "))
+
+
+def _as_written(_values: dict[str, str]) -> None:
+    """A bound is a number or a list of keys: nothing in it to translate."""
 
 
 # A quoted value of the file's (passed over whole) or the "; " between two sentences.
